@@ -1,0 +1,126 @@
+"""Pure arithmetic of sliding windows: output sizes, 'same' padding, receptive-field recurrences.
+
+Everything here works on one spatial axis and plain ints, so it can be checked by hand (doctests).
+
+>>> conv_out(227, 11, 4, 0, 0)          # AlexNet conv1, CS231n: (227-11)/4+1 = 55
+55
+>>> conv_out(55, 3, 2, 0, 0)            # AlexNet pool1: (55-3)/2+1 = 27
+27
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def effective_kernel(kernel: int, dilation: int = 1) -> int:
+    """Extent of a dilated kernel: ``d·(k−1)+1``.
+
+    >>> effective_kernel(3, 2)
+    5
+    """
+    return dilation * (kernel - 1) + 1
+
+
+def conv_out(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
+             dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a convolution or pooling window along one axis (may be ≤ 0: caller checks).
+
+    ``ceil_mode`` follows PyTorch: the last window must start inside the input or the left padding.
+
+    >>> conv_out(224, 3, 1, 1, 1)
+    224
+    >>> conv_out(112, 3, 2, 0, 0, ceil_mode=True)   # GoogLeNet max pool, torchvision ceil_mode
+    56
+    """
+    span = size + pad_before + pad_after - effective_kernel(kernel, dilation)
+    if span < 0 or not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad_before:
+        out -= 1
+    return out
+
+
+def fits_exactly(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
+                 dilation: int = 1) -> bool:
+    """True when the windows tile the padded input with nothing left over (W−F+2P divisible by S).
+
+    >>> fits_exactly(227, 11, 4, 0, 0)
+    True
+    >>> fits_exactly(224, 11, 4, 0, 0)     # the seeds' 224-vs-227 AlexNet puzzle
+    False
+    """
+    return (size + pad_before + pad_after - effective_kernel(kernel, dilation)) % stride == 0
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) padding giving ``ceil(size/stride)`` outputs, extra pixel after (TF convention).
+
+    >>> same_padding(224, 3, 1)
+    (1, 1)
+    >>> same_padding(224, 4, 1)
+    (1, 2)
+    >>> same_padding(225, 3, 2)
+    (1, 1)
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective_kernel(kernel, dilation) - size, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass(frozen=True)
+class AxisRF:
+    """Receptive field along one axis, in input pixels.
+
+    ``size``: extent seen by one output unit; ``jump``: distance in the input between adjacent output
+    units (the effective stride); ``start``: first input index seen by output unit 0 (negative where it
+    reaches into padding). Unit ``i`` sees ``[start + i·jump, start + i·jump + size − 1]``.
+    """
+
+    size: int = 1
+    jump: int = 1
+    start: int = 0
+
+    def through(self, kernel: int, stride: int, pad_before: int) -> AxisRF:
+        """The field after a window of extent ``kernel`` (already dilated), ``stride`` and padding.
+
+        >>> AxisRF().through(3, 1, 1).through(3, 1, 1).through(3, 1, 1)   # three stacked 3x3: 7
+        AxisRF(size=7, jump=1, start=-3)
+        """
+        return AxisRF(
+            size=self.size + (kernel - 1) * self.jump,
+            jump=self.jump * stride,
+            start=self.start - pad_before * self.jump,
+        )
+
+    def interval(self, index: int = 0) -> tuple[int, int]:
+        """Inclusive input interval seen by output unit ``index``."""
+        first = self.start + index * self.jump
+        return first, first + self.size - 1
+
+    @property
+    def center(self) -> float:
+        """Centre of unit 0's field, used to check that merged paths are aligned."""
+        return self.start + (self.size - 1) / 2
+
+
+def merge_axis(fields: list[AxisRF]) -> tuple[AxisRF, bool]:
+    """Union of the fields of paths joined by add/concat; second item: were they aligned.
+
+    Aligned means equal jump and equal centre. With equal jumps the union is exact for every unit;
+    with unequal jumps no single (size, jump, start) describes all units and the caller must say so
+    (``ValueError``).
+
+    >>> merge_axis([AxisRF(3, 1, -1), AxisRF(5, 1, -2)])
+    (AxisRF(size=5, jump=1, start=-2), True)
+    >>> merge_axis([AxisRF(3, 1, -1), AxisRF(3, 1, 0)])
+    (AxisRF(size=4, jump=1, start=-1), False)
+    """
+    jumps = {f.jump for f in fields}
+    if len(jumps) != 1:
+        raise ValueError(f"paths with different effective strides {sorted(jumps)} cannot be merged")
+    first = min(f.start for f in fields)
+    last = max(f.start + f.size - 1 for f in fields)
+    aligned = len({f.center for f in fields}) == 1
+    return AxisRF(size=last - first + 1, jump=fields[0].jump, start=first), aligned

@@ -1,0 +1,88 @@
+"""Source locations, the error types and their exit codes, mapped in one place.
+
+Every error a user can cause is an :class:`ArchcalcError`; the CLI prints ``err.format()`` as one line on
+stderr and exits with ``err.exit_code``. Nothing user-caused may end in a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes: one meaning each."""
+
+    OK = 0
+    #: A check ran and found a disagreement (``verify``) or a run failed for a non-input reason.
+    FAILURE = 1
+    #: Bad input: a spec, an option, a file, an unavailable device.
+    USAGE = 2
+    #: Interrupted by the user (Ctrl-C), after saving what could be saved.
+    INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """A position in a spec file; ``line`` and ``col`` are 1-based, as editors show them."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class ArchcalcError(Exception):
+    """Base of every user-facing error: a message, an optional location and hint, an exit code."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, location: SourceLocation | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.location = location
+        self.hint = hint
+
+    def format(self) -> str:
+        """One line: ``file:line:col: message (hint)``."""
+        text = self.message
+        if self.hint:
+            text = f"{text} ({self.hint})"
+        if self.location is not None:
+            return f"{self.location}: {text}"
+        return f"archcalc: {text}"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class SpecError(ArchcalcError):
+    """The spec is malformed or describes an impossible network."""
+
+
+class ZooError(SpecError):
+    """A zoo name that does not exist."""
+
+
+class OptionError(ArchcalcError):
+    """A command-line option value that cannot be used."""
+
+
+class BackendError(ArchcalcError):
+    """The torch backend cannot do what was asked (torch missing, device unavailable, ...)."""
+
+
+class CheckFailed(ArchcalcError):
+    """A verification found a disagreement; the report was already printed."""
+
+    exit_code = ExitCode.FAILURE
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A 'did you mean X?' hint for a misspelt name, or None when nothing is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]}?" if close else None

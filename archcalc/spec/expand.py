@@ -1,0 +1,439 @@
+"""Spec (located YAML data) → graph IR: variables, blocks, repeats, branches and names resolved.
+
+The spec language, in brief (``docs/spec-language.md`` has the full reference)::
+
+    name: vgg16
+    input: 3x224x224
+    vars: {num_classes: 1000}
+    blocks:
+      stage: {args: [width, n], inline: true, body: [...]}
+    layers:
+      - conv: {out: 64, k: 3, pad: 1, name: conv1_1}   # a layer with attributes
+      - relu                                          # a layer with defaults
+      - fc: $num_classes                               # the primary attribute, from a variable
+      - stage: [128, 2]                                # a block call, positional arguments
+      - repeat: 3                                      # repeat a sequence ($i is 1, 2, 3)
+        body: [{conv: {out: 64, k: 3, pad: 1}}, relu]
+      - concat: [[...], [...]]                         # parallel branches, channel concat
+      - add: [[...], []]                               # residual: a path plus the identity
+      - side: [...]                                    # an extra output (auxiliary classifier)
+      - {seq: [...], name: group}                      # a named group
+    # any item may carry  when: $expr  and is dropped when it is false
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from archcalc import layers
+from archcalc.errors import SourceLocation, SpecError, did_you_mean
+from archcalc.ir import INPUT, Graph, Group, Node, Shape, SpecMeta
+from archcalc.spec.expr import evaluate, has_refs, substitute
+from archcalc.spec.loader import LList, LMap, loc_of
+
+MAX_LAYERS = 250_000
+MAX_REPEAT = 100_000
+MAX_CALL_DEPTH = 32
+
+TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "blocks", "layers", "init",
+            "recipe")
+STRUCTURAL = ("repeat", "concat", "add", "side", "seq")
+ITEM_MODIFIERS = ("name", "when")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass
+class BlockDef:
+    name: str
+    params: list[str]
+    defaults: dict[str, Any]
+    body: Any
+    inline: bool
+    loc: SourceLocation | None
+
+
+@dataclass
+class _Scope:
+    """Where new nodes go: the group path and the per-kind name counters of that group."""
+
+    path: tuple[str, ...]
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+def parse_shape(value: Any, where: SourceLocation | None, what: str = "input") -> Shape:
+    """'3x224x224', '3×224×224', [3, 224, 224] or an integer vector length → a shape tuple."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        dims: list[Any] = [value]
+    elif isinstance(value, str):
+        dims = [d.strip() for d in re.split(r"[x×,]", value.strip())]
+    elif isinstance(value, list):
+        dims = list(value)
+    else:
+        raise SpecError(f"{what} must look like 3x224x224, got {value!r}", where)
+    try:
+        shape = tuple(int(d) for d in dims)
+    except (TypeError, ValueError):
+        raise SpecError(f"{what} must look like 3x224x224 (C×H×W), got {value!r}", where) from None
+    if len(shape) not in (1, 3) or any(d <= 0 for d in shape):
+        raise SpecError(f"{what} must be C×H×W with positive sizes, got {value!r}", where)
+    return shape
+
+
+class Expander:
+    """Expands one spec document into a :class:`Graph`."""
+
+    def __init__(self, doc: Any, filename: str, overrides: Mapping[str, Any] | None = None,
+                 input_override: Shape | None = None):
+        if not isinstance(doc, LMap):
+            raise SpecError("a spec is a YAML mapping with at least 'input' and 'layers'",
+                            loc_of(doc) or SourceLocation(filename, 1, 1))
+        self.doc = doc
+        self.filename = filename
+        for key in doc:
+            if key not in TOP_KEYS:
+                raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
+        self.globals = self._variables(overrides or {})
+        self.blocks = self._blocks()
+        self.input_override = input_override
+        self.nodes: list[Node] = []
+        self.names: dict[str, SourceLocation | None] = {}
+        self.groups: list[Group] = []
+        self.outputs: list[str] = []
+        self.call_stack: list[str] = []
+
+    # ---- top level ------------------------------------------------------------------------------
+    def _variables(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        raw = self.doc.get("vars") or LMap()
+        if not isinstance(raw, LMap):
+            raise SpecError("'vars' must be a mapping of names to default values", self.doc.value_locs.get("vars"))
+        env: dict[str, Any] = {}
+        for key, value in raw.items():
+            if not _NAME_RE.match(key):
+                raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
+            env[key] = self._resolve(value, env, raw.value_locs[key])
+        for key, value in overrides.items():
+            if key not in env:
+                raise SpecError(f"--set {key}: the spec has no variable '{key}'"
+                                f" (it has: {', '.join(env) or 'none'})", None, did_you_mean(key, env))
+            env[key] = value
+        return env
+
+    def _blocks(self) -> dict[str, BlockDef]:
+        raw = self.doc.get("blocks") or LMap()
+        if not isinstance(raw, LMap):
+            raise SpecError("'blocks' must be a mapping of block names to definitions",
+                            self.doc.value_locs.get("blocks"))
+        out: dict[str, BlockDef] = {}
+        for name, spec in raw.items():
+            where = raw.value_locs[name]
+            if not _NAME_RE.match(name):
+                raise SpecError(f"invalid block name '{name}'", raw.key_locs[name])
+            if layers.is_layer(name) or name in STRUCTURAL:
+                raise SpecError(f"block name '{name}' shadows a layer type or keyword", raw.key_locs[name])
+            if isinstance(spec, LList):
+                spec_map = LMap({"body": spec})
+                spec_map.loc, spec_map.key_locs, spec_map.value_locs = where, {}, {"body": where}
+                spec = spec_map
+            if not isinstance(spec, LMap) or "body" not in spec:
+                raise SpecError(f"block '{name}' needs a 'body' (a list of layers)", where)
+            for key in spec:
+                if key not in ("args", "body", "inline", "doc"):
+                    raise SpecError(f"unknown key '{key}' in block '{name}'", spec.key_locs[key],
+                                    did_you_mean(key, ("args", "body", "inline", "doc")))
+            args = spec.get("args") or []
+            params: list[str] = []
+            defaults: dict[str, Any] = {}
+            if isinstance(args, LList):
+                params = [str(a) for a in args]
+            elif isinstance(args, LMap):
+                for arg, default in args.items():
+                    params.append(arg)
+                    if default is not None:
+                        defaults[arg] = default
+            else:
+                raise SpecError(f"block '{name}' args must be a list of names or a mapping of defaults",
+                                spec.value_locs.get("args", where))
+            for p in params:
+                if not _NAME_RE.match(p):
+                    raise SpecError(f"invalid argument name '{p}' in block '{name}'", spec.value_locs.get("args"))
+            out[name] = BlockDef(name, params, defaults, spec["body"], bool(spec.get("inline", False)), where)
+        return out
+
+    def expand(self) -> Graph:
+        doc = self.doc
+        top = doc.loc
+        if "layers" not in doc:
+            raise SpecError("spec has no 'layers'", top)
+        if self.input_override is not None:
+            shape = self.input_override
+        elif "input" in doc:
+            value = doc["input"]
+            if isinstance(value, str) and has_refs(value):
+                value = substitute(value, self.globals, doc.value_locs["input"])
+            shape = parse_shape(value, doc.value_locs["input"])
+        else:
+            raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
+        name = str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        self.nodes.append(Node(INPUT, "input", {"shape": shape}, (), doc.value_locs.get("input", top), ()))
+        self.names[INPUT] = doc.value_locs.get("input")
+        main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
+        outputs = (main, *self.outputs)
+        meta = SpecMeta(
+            name=name,
+            description=str(doc.get("description") or ""),
+            source=_plain(doc.get("source") or {}) if isinstance(doc.get("source"), dict)
+            else {"paper": str(doc.get("source") or "")},
+            published=_plain(doc.get("published") or {}),
+            file=self.filename,
+            variables=dict(self.globals),
+            recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
+        )
+        return Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
+                     groups=tuple(self.groups))
+
+    # ---- sequences and items --------------------------------------------------------------------
+    def _sequence(self, items: Any, current: str, scope: _Scope, env: Mapping[str, Any],
+                  where: SourceLocation | None) -> str:
+        if items is None:
+            return current
+        if not isinstance(items, LList):
+            return self._item(items, current, scope, env, where)
+        for item, item_loc in zip(items, items.item_locs, strict=True):
+            current = self._item(item, current, scope, env, item_loc)
+        return current
+
+    def _item(self, item: Any, current: str, scope: _Scope, env: Mapping[str, Any],
+              where: SourceLocation | None) -> str:
+        if isinstance(item, str):
+            word = str(substitute(item, env, where)) if has_refs(item) else str(item)
+            return self._call(word, None, None, None, current, scope, env, where, where)
+        if isinstance(item, LList):
+            return self._sequence(item, current, scope, env, where)
+        if not isinstance(item, LMap):
+            raise SpecError(f"expected a layer (a name or a mapping), got {item!r}", where)
+        if "when" in item and not self._condition(item["when"], env, item.value_locs["when"]):
+            return current
+        name = item.get("name")
+        if name is not None:
+            name = self._resolve(name, env, item.value_locs["name"])
+        keys = [k for k in item if k not in ITEM_MODIFIERS]
+        structural = [k for k in keys if k in STRUCTURAL]
+        if structural:
+            return self._structural(structural[0], item, name, current, scope, env)
+        if len(keys) != 1:
+            what = ", ".join(keys) if keys else "nothing"
+            raise SpecError(f"a layer entry names exactly one layer type or block, found {what}",
+                            item.loc, "write one layer per list item")
+        word = keys[0]
+        return self._call(word, item[word], item.value_locs[word], name, current, scope, env,
+                          item.key_locs[word], where)
+
+    def _structural(self, kind: str, item: LMap, name: Any, current: str, scope: _Scope,
+                    env: Mapping[str, Any]) -> str:
+        allowed = {"repeat": ("repeat", "body", "index", "when", "name"), "concat": ("concat", "when", "name"),
+                   "add": ("add", "when", "name"), "side": ("side", "when", "name"),
+                   "seq": ("seq", "when", "name")}[kind]
+        for key in item:
+            if key not in allowed:
+                raise SpecError(f"unexpected key '{key}' in a '{kind}' entry", item.key_locs[key],
+                                did_you_mean(key, allowed))
+        where = item.key_locs[kind]
+        if kind == "repeat":
+            count = self._resolve(item["repeat"], env, item.value_locs["repeat"])
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise SpecError(f"repeat count must be a non-negative integer, got {count!r}",
+                                item.value_locs["repeat"])
+            if count > MAX_REPEAT:
+                raise SpecError(f"repeat count {count} exceeds the limit of {MAX_REPEAT}", item.value_locs["repeat"])
+            if "body" not in item:
+                raise SpecError("repeat needs a 'body' (the list of layers to repeat)", where)
+            index = str(item.get("index") or "i")
+            for i in range(1, count + 1):
+                current = self._sequence(item["body"], current, scope, {**env, index: i}, item.value_locs["body"])
+            return current
+        if kind == "seq":
+            if name is None:
+                return self._sequence(item["seq"], current, scope, env, item.value_locs["seq"])
+            inner = self._open_group(scope, str(name), "group", where)
+            return self._sequence(item["seq"], current, inner, env, item.value_locs["seq"])
+        if kind == "side":
+            label = str(name) if name is not None else self._auto(scope, "aux")
+            inner = self._open_group(scope, label, "side", where)
+            self.outputs.append(self._sequence(item["side"], current, inner, env, item.value_locs["side"]))
+            return current
+        # concat / add: parallel branches, then a join node
+        branches = item[kind]
+        if not isinstance(branches, LList) or not branches:
+            raise SpecError(f"'{kind}' takes a list of branches (each a list of layers; [] is the identity)",
+                            item.value_locs[kind])
+        ends = []
+        for branch, bloc in zip(branches, branches.item_locs, strict=True):
+            if branch is None or (isinstance(branch, LList) and not branch):
+                ends.append(current)
+                continue
+            label = None
+            body: Any = branch
+            if isinstance(branch, LMap) and "seq" in branch:
+                if "when" in branch and not self._condition(branch["when"], env, branch.value_locs["when"]):
+                    continue
+                label = self._resolve(branch["name"], env, branch.value_locs["name"]) if "name" in branch else None
+                body = branch["seq"]
+            inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
+                                     "branch", bloc)
+            before = len(self.nodes)
+            ends.append(self._sequence(body, current, inner, env, bloc))
+            if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
+                self.groups.pop()
+                del self.names[".".join(inner.path)]
+        return self._emit(kind, {}, tuple(ends), name, scope, where)
+
+    # ---- layers and block calls -----------------------------------------------------------------
+    def _call(self, word: str, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
+              scope: _Scope, env: Mapping[str, Any], key_loc: SourceLocation | None,
+              where: SourceLocation | None) -> str:
+        if word in self.blocks:
+            return self._block(self.blocks[word], value, value_loc, name, current, scope, env, key_loc)
+        if not layers.is_layer(word):
+            raise SpecError(f"unknown layer type or block '{word}'", key_loc,
+                            did_you_mean(word, [*layers.CATALOGUE, *self.blocks]))
+        layer = layers.get(word, key_loc)
+        raw: dict[str, Any] = {}
+        locs: dict[str, SourceLocation] = {}
+        if isinstance(value, LMap):
+            for key, v in value.items():
+                if key == "name":
+                    name = self._resolve(v, env, value.value_locs[key])
+                    continue
+                if key == "when":
+                    if not self._condition(v, env, value.value_locs[key]):
+                        return current
+                    continue
+                raw[key] = self._resolve(v, env, value.value_locs[key])
+                locs[key] = value.value_locs[key]
+        elif value is not None:
+            if layer.primary is None:
+                raise SpecError(f"layer type '{layer.key}' takes a mapping of attributes, not {value!r}",
+                                value_loc)
+            raw[layer.primary] = self._resolve(value, env, value_loc)
+            locs[layer.primary] = value_loc or where  # type: ignore[assignment]
+        attrs = layer.normalize(raw, locs.get, key_loc)
+        return self._emit(layer.key, attrs, (current,), name, scope, key_loc)
+
+    def _block(self, block: BlockDef, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
+               scope: _Scope, env: Mapping[str, Any], key_loc: SourceLocation | None) -> str:
+        if block.name in self.call_stack:
+            chain = " → ".join([*self.call_stack[self.call_stack.index(block.name):], block.name])
+            raise SpecError(f"block cycle: {chain}", key_loc)
+        if len(self.call_stack) >= MAX_CALL_DEPTH:
+            raise SpecError(f"blocks nest deeper than {MAX_CALL_DEPTH} calls", key_loc)
+        args: dict[str, Any] = {}
+        if isinstance(value, LMap):
+            for key, v in value.items():
+                if key == "name":
+                    name = self._resolve(v, env, value.value_locs[key])
+                elif key == "when":
+                    if not self._condition(v, env, value.value_locs[key]):
+                        return current
+                elif key not in block.params:
+                    raise SpecError(f"block '{block.name}' has no argument '{key}'"
+                                    f" (it takes: {', '.join(block.params) or 'none'})",
+                                    value.key_locs[key], did_you_mean(key, block.params))
+                else:
+                    args[key] = self._resolve(v, env, value.value_locs[key])
+        elif isinstance(value, LList):
+            if len(value) > len(block.params):
+                raise SpecError(f"block '{block.name}' takes {len(block.params)} arguments"
+                                f" ({', '.join(block.params)}), got {len(value)}", value_loc)
+            for param, v, vloc in zip(block.params, value, value.item_locs, strict=False):
+                args[param] = self._resolve(v, env, vloc)
+        elif value is not None:
+            if not block.params:
+                raise SpecError(f"block '{block.name}' takes no arguments", value_loc)
+            args[block.params[0]] = self._resolve(value, env, value_loc)
+        local: dict[str, Any] = dict(self.globals)
+        for param in block.params:
+            if param in args:
+                local[param] = args[param]
+            elif param in block.defaults:
+                local[param] = self._resolve(block.defaults[param], local, block.loc)
+            else:
+                raise SpecError(f"block '{block.name}' needs argument '{param}'", key_loc)
+        self.call_stack.append(block.name)
+        try:
+            if block.inline:
+                if name is not None:
+                    inner = self._open_group(scope, str(name), f"block:{block.name}", key_loc)
+                else:
+                    inner = scope
+            else:
+                label = str(name) if name is not None else self._auto(scope, block.name)
+                inner = self._open_group(scope, label, f"block:{block.name}", key_loc)
+            return self._sequence(block.body, current, inner, local, block.loc)
+        finally:
+            self.call_stack.pop()
+
+    # ---- naming and emission --------------------------------------------------------------------
+    def _auto(self, scope: _Scope, short: str) -> str:
+        scope.counters[short] += 1
+        return f"{short}{scope.counters[short]}"
+
+    def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
+        if not _NAME_RE.match(label):
+            raise SpecError(f"invalid layer name '{label}' (letters, digits and _ only)", where)
+        full = ".".join((*scope.path, label))
+        if full in self.names:
+            first = self.names[full]
+            at = f" (first at line {first.line})" if first else ""
+            raise SpecError(f"duplicate layer name '{full}'{at}", where,
+                            "names in a repeat can use the index, e.g. conv$i")
+        self.names[full] = where
+        return full
+
+    def _open_group(self, scope: _Scope, label: str, kind: str, where: SourceLocation | None) -> _Scope:
+        full = self._full(scope, label, where)
+        path = tuple(full.split("."))
+        self.groups.append(Group(path, kind, where))
+        return _Scope(path)
+
+    def _emit(self, op: str, attrs: dict[str, Any], inputs: tuple[str, ...], name: Any, scope: _Scope,
+              where: SourceLocation | None) -> str:
+        if len(self.nodes) >= MAX_LAYERS:
+            raise SpecError(f"spec expands to more than {MAX_LAYERS} layers", where)
+        short = layers.CATALOGUE[op].short or op
+        label = str(name) if name is not None else self._auto(scope, short)
+        full = self._full(scope, label, where)
+        self.nodes.append(Node(full, op, attrs, inputs, where, scope.path))
+        return full
+
+    # ---- values ---------------------------------------------------------------------------------
+    def _condition(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> bool:
+        """A ``when`` value: a boolean, or an expression where ``$x`` and ``x`` mean the same."""
+        if isinstance(value, str):
+            expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
+            expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
+            return bool(evaluate(expr, env, loc_of(value) or where))
+        return bool(self._resolve(value, env, where))
+
+    def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
+        """Substitute variables in a value (recursively for lists and mappings)."""
+        if isinstance(value, str):
+            return substitute(value, env, loc_of(value) or where) if has_refs(value) else str(value)
+        if isinstance(value, LList):
+            return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
+        if isinstance(value, LMap):
+            return {k: self._resolve(v, env, value.value_locs[k]) for k, v in value.items()}
+        return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
