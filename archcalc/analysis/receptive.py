@@ -1,0 +1,75 @@
+"""Receptive fields over the graph: per-axis recurrences, unions where paths merge.
+
+Each node's field is one :class:`~archcalc.arith.AxisRF` per spatial axis (height, width). A window
+layer applies ``size += (k−1)·jump; jump *= s; start −= p·jump``; a pointwise layer keeps the field;
+an add or concat takes the union of its inputs' fields and says when they are not aligned (different
+centres). Paths with different effective strides cannot be summarised by one (size, jump, start): the
+field is then reported unavailable, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from archcalc.arith import AxisRF, merge_axis
+from archcalc.ir import Node, Shape
+from archcalc.layers import Layer
+
+
+@dataclass(frozen=True)
+class RF:
+    """Receptive field of a node's output units along height and width, in input pixels."""
+
+    h: AxisRF
+    w: AxisRF
+    aligned: bool = True
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.h.size, self.w.size
+
+    @property
+    def jump(self) -> tuple[int, int]:
+        return self.h.jump, self.w.jump
+
+    @property
+    def start(self) -> tuple[int, int]:
+        return self.h.start, self.w.start
+
+    def region(self, y: int, x: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Inclusive (rows, cols) input interval seen by output unit (y, x)."""
+        return self.h.interval(y), self.w.interval(x)
+
+    def label(self) -> str:
+        size = f"{self.h.size}" if self.h.size == self.w.size else f"{self.h.size}×{self.w.size}"
+        return size
+
+
+ORIGIN = RF(AxisRF(), AxisRF())
+
+
+def propagate(node: Node, layer: Layer, ins: Sequence[Shape],
+              fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
+    """The field of ``node`` from its inputs' fields; (None, reason) when it cannot be given."""
+    if node.op == "input":
+        return ORIGIN, None
+    if any(f is None for f in fields):
+        return None, "an input's receptive field is unavailable"
+    known = [f for f in fields if f is not None]
+    if len(known) > 1:
+        try:
+            h, h_ok = merge_axis([f.h for f in known])
+            w, w_ok = merge_axis([f.w for f in known])
+        except ValueError as exc:
+            return None, str(exc)
+        aligned = h_ok and w_ok and all(f.aligned for f in known)
+        note = None if aligned else "paths merge misaligned: field is the union of their fields"
+        return RF(h, w, aligned), note
+    field = known[0]
+    window = layer.window(node.attrs, ins)
+    if window is None:
+        return field, None
+    return RF(field.h.through(window.kernel[0], window.stride[0], window.pad_before[0]),
+              field.w.through(window.kernel[1], window.stride[1], window.pad_before[1]),
+              field.aligned), None
