@@ -7,6 +7,7 @@ hang archcalc or exhaust its memory.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from archcalc.errors import SourceLocation, SpecError
 
+_YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
@@ -89,6 +91,8 @@ class _Converter:
             return seq
         assert isinstance(node, ScalarNode)
         value = self.constructor.construct_object(node)
+        if isinstance(value, str) and node.style is None and _YAML12_FLOAT.match(value):
+            value = float(value)  # YAML 1.2 reads 1e-4 as a number; YAML 1.1 would keep a string
         if isinstance(value, str):
             s = LStr(value)
             s.loc = self.mark(node)
