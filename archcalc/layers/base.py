@@ -117,6 +117,8 @@ class Layer:
     doc: ClassVar[str] = ""
     #: A per-element op whose rules are all "one op per element, output = input".
     pointwise: ClassVar[bool] = False
+    #: Counts as a weight layer for depth, as papers count it (conv, fc; not batch norm).
+    counts_depth: ClassVar[bool] = False
 
     # ---- attributes -------------------------------------------------------------------------
     def normalize(self, raw: Mapping[str, Any], loc_of: LocOf, where: SourceLocation | None) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class Windowed(Layer):
 
 
 class Conv(Windowed):
+    counts_depth = True
     key = "conv"
     aliases = ("conv2d", "convolution")
     short = "conv"
@@ -210,6 +211,7 @@ class AvgPool(_Pool):
 
 
 class Subsample(_Pool):
+    counts_depth = True
     key = "subsample"
     aliases = ("trainable_pool",)
     short = "subsample"

@@ -38,6 +38,7 @@ def _need_vector(layer: str, ins: Sequence[Shape]) -> int:
 
 
 class FullyConnected(Layer):
+    counts_depth = True
     key = "fc"
     aliases = ("linear", "dense", "fully_connected")
     short = "fc"
@@ -65,6 +66,7 @@ class FullyConnected(Layer):
 
 
 class RBF(Layer):
+    counts_depth = True
     key = "rbf"
     aliases = ("euclidean_rbf",)
     short = "rbf"

@@ -1,0 +1,107 @@
+"""The ``archcalc`` command group: commands load lazily, errors become one line and an exit code.
+
+Each command lives in its own module and is imported only when invoked, so ``archcalc summary``
+never pays for (or needs) torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from archcalc import __version__
+from archcalc.errors import ArchcalcError, ExitCode
+
+#: command name → "module:function"
+COMMANDS: dict[str, str] = {
+    "summary": "archcalc.cli.summary:summary_command",
+    "rf": "archcalc.cli.rf:rf_command",
+    "list": "archcalc.cli.zoo_list:list_command",
+    "compare": "archcalc.cli.compare:compare_command",
+    "schema": "archcalc.cli.schema:schema_command",
+    "verify": "archcalc.cli.verify:verify_command",
+    "export": "archcalc.cli.export:export_command",
+    "bench": "archcalc.cli.bench:bench_command",
+    "train": "archcalc.cli.train:train_command",
+    "plot": "archcalc.cli.plot:plot_command",
+    "diagram": "archcalc.cli.diagram:diagram_command",
+}
+
+HELP = {
+    "summary": "Per-layer shapes, params, MACs, memory and receptive fields, then totals.",
+    "rf": "Receptive field of every layer, of one layer, or of a quick stack (--stack 3x3,3x3).",
+    "list": "The zoo: one line per spec (params, MACs, input).",
+    "compare": "Totals of several specs side by side.",
+    "schema": "Print the JSON Schema of the spec language (for editors).",
+    "verify": "Build the spec in torch and check every symbolic figure against measurement.",
+    "export": "Export the built model (ONNX or TorchScript).",
+    "bench": "Throughput, latency and memory, held against the symbolic prediction.",
+    "train": "Train a spec on digits, MNIST, CIFAR-10 or an image folder.",
+    "plot": "Charts of params, MACs, memory and receptive field (PNG/SVG).",
+    "diagram": "Block diagram of the network (SVG/PNG).",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, HELP.get(name, "")) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    module_name = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="archcalc")
+def cli() -> None:
+    """archcalc: declare a CNN once as a YAML spec; get every number about it.
+
+    Specs are zoo names (see 'archcalc list') or YAML files.
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning every archcalc error into one line on stderr."""
+    try:
+        return cli.main(args=argv, prog_name="archcalc", standalone_mode=False)
+    except ArchcalcError as err:
+        click.echo(err.format(), err=True)
+        sys.exit(int(err.exit_code))
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("archcalc: interrupted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)

@@ -1,0 +1,55 @@
+"""Options shared by the commands that read a spec, and the one place that loads it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+import yaml
+
+from archcalc.errors import OptionError, SpecError
+from archcalc.ir import Graph, Shape
+from archcalc.spec import load, parse_shape
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def spec_options(func: F) -> F:
+    """--input, --set and --strict: how a spec is instantiated."""
+    func = click.option("--strict", is_flag=True,
+                        help="Treat a stride that doesn't fit (W−F+2P not divisible by S) as an error.")(func)
+    func = click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+                        help="Override a spec variable, e.g. --set num_classes=10 (repeatable).")(func)
+    func = click.option("--input", "input_text", metavar="CxHxW",
+                        help="Override the input shape, e.g. --input 3x32x32.")(func)
+    return func
+
+
+def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
+    """NAME=VALUE pairs; values are read as YAML scalars (10 → int, 0.5 → float, true → bool)."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        if "=" not in item:
+            raise OptionError(f"--set expects NAME=VALUE, got '{item}'")
+        key, _, raw = item.partition("=")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        out[key.strip()] = value
+    return out
+
+
+def parse_input(text: str | None) -> Shape | None:
+    if text is None:
+        return None
+    try:
+        return parse_shape(text, None, "--input")
+    except SpecError as exc:
+        raise OptionError(exc.message) from None
+
+
+def load_graph(ref: str, input_text: str | None, assignments: tuple[str, ...]) -> Graph:
+    """Load a spec with the command line's overrides applied."""
+    return load(ref, parse_assignments(assignments), parse_input(input_text))

@@ -1,0 +1,160 @@
+"""``archcalc rf``: receptive fields of every layer, of one layer, of one unit, or of a quick stack."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import click
+
+from archcalc.analysis import NodeResult, analyze
+from archcalc.arith import AxisRF
+from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.output import stdout_console, warn
+from archcalc.errors import OptionError, did_you_mean
+from archcalc.report.fmt import shape
+
+_TOKEN = re.compile(r"^(?:(pool|p|conv|c))?(\d+)(?:x(\d+))?(?:/(\d+))?(?:d(\d+))?$")
+
+
+def parse_stack(text: str) -> list[tuple[str, int, int, int, int]]:
+    """'3x3,3x3,pool2/2,3x3d2' → [(kind, kh, kw, stride, dilation), ...]."""
+    out = []
+    for raw in text.split(","):
+        token = raw.strip().lower()
+        m = _TOKEN.match(token)
+        if not m:
+            raise OptionError(f"--stack item '{raw}' is not KxK[/S][dD] (e.g. 3x3, 7x7/2, pool2/2, 3x3d2)")
+        kind = "pool" if m.group(1) in ("pool", "p") else "conv"
+        kh = int(m.group(2))
+        kw = int(m.group(3) or kh)
+        stride = int(m.group(4) or (kh if kind == "pool" and m.group(4) is None else 1))
+        dil = int(m.group(5) or 1)
+        if min(kh, kw, stride, dil) < 1:
+            raise OptionError(f"--stack item '{raw}': sizes must be ≥ 1")
+        out.append((kind, kh, kw, stride, dil))
+    return out
+
+
+def stack_fields(items: list[tuple[str, int, int, int, int]]) -> list[tuple[AxisRF, AxisRF]]:
+    """Field after each item of a quick stack (padding does not change size or jump)."""
+    h, w = AxisRF(), AxisRF()
+    fields = []
+    for _, kh, kw, s, d in items:
+        h = h.through(d * (kh - 1) + 1, s, 0)
+        w = w.through(d * (kw - 1) + 1, s, 0)
+        fields.append((h, w))
+    return fields
+
+
+def _size(h: int, w: int) -> str:
+    return str(h) if h == w else f"{h}×{w}"
+
+
+@click.command("rf")
+@click.argument("spec", required=False)
+@spec_options
+@click.option("--layer", help="Show only this layer (full dotted name).")
+@click.option("--at", "at", metavar="Y,X", help="With --layer: the input region seen by output unit (Y, X).")
+@click.option("--stack", metavar="K,K,...", help="Quick form without a spec: 3x3,3x3,3x3 or 7x7/2,pool3/2.")
+@click.option("--effective", is_flag=True, help="Also measure the effective receptive field (needs torch).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="With --effective: weights to measure.")
+@click.option("--heatmap", type=click.Path(dir_okay=False), help="With --effective: write a PNG heat map.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str, ...], strict: bool,
+               layer: str | None, at: str | None, stack: str | None, effective: bool, checkpoint: str | None,
+               heatmap: str | None, fmt: str) -> None:
+    """Receptive field (size, jump, start) of every layer of SPEC, or of a --stack of kernels."""
+    if stack is not None:
+        if spec is not None:
+            raise OptionError("give either a SPEC or --stack, not both")
+        items = parse_stack(stack)
+        fields = stack_fields(items)
+        h, w = fields[-1]
+        if fmt == "json":
+            click.echo(json.dumps({"size": [h.size, w.size], "jump": [h.jump, w.jump],
+                                   "growth": [[f[0].size, f[1].size] for f in fields]}))
+            return
+        click.echo(_size(h.size, w.size))
+        growth = " → ".join(_size(f[0].size, f[1].size) for f in fields)
+        click.echo(f"receptive field {_size(h.size, w.size)}, jump {_size(h.jump, w.jump)}"
+                   f" (growth: {growth})", err=True)
+        return
+    if spec is None:
+        raise OptionError("rf needs a SPEC (zoo name or YAML file) or --stack")
+    graph = load_graph(spec, input_text, assignments)
+    analysis = analyze(graph, strict=strict)
+    for w_ in analysis.warnings:
+        warn(w_.format())
+    results = list(analysis.results.values())
+    if layer is not None:
+        if layer not in analysis.results:
+            raise OptionError(f"no layer '{layer}' in {graph.meta.name}", None,
+                              did_you_mean(layer, analysis.results))
+        results = [analysis.results[layer]]
+    if at is not None:
+        if layer is None:
+            raise OptionError("--at needs --layer")
+        _show_unit(results[0], at, graph.input_shape, fmt)
+        return
+    if effective:
+        from archcalc.cli.rf_effective import show_effective
+
+        show_effective(graph, analysis, layer, checkpoint, heatmap, fmt)
+        return
+    if fmt == "json":
+        click.echo(json.dumps([_as_dict(r) for r in results], indent=2))
+        return
+    _table(results)
+
+
+def _as_dict(r: NodeResult) -> dict[str, object]:
+    rf = r.rf
+    return {"layer": r.node.name, "type": r.node.op, "shape": list(r.shape),
+            "size": list(rf.size) if rf else None, "jump": list(rf.jump) if rf else None,
+            "start": list(rf.start) if rf else None, "aligned": rf.aligned if rf else None,
+            "note": r.rf_note}
+
+
+def _table(results: list[NodeResult]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Receptive fields (input pixels)", header_style="bold",
+                  caption="size: pixels one unit sees · jump: input distance between adjacent units ·"
+                          " start: first input index of unit 0 (negative = padding)", caption_justify="left")
+    for col in ("Layer", "Type", "Output", "Size", "Jump", "Start", "Note"):
+        table.add_column(col, justify="right" if col in ("Size", "Jump", "Start") else "left")
+    for r in results:
+        rf = r.rf
+        if rf is None:
+            table.add_row(r.node.name, r.node.op, shape(r.shape), "n/a", "", "", r.rf_note or "")
+            continue
+        table.add_row(r.node.name, r.node.op, shape(r.shape), _size(*rf.size), _size(*rf.jump),
+                      f"{rf.start[0]},{rf.start[1]}", r.rf_note or "")
+    stdout_console().print(table)
+
+
+def _show_unit(r: NodeResult, at: str, image: tuple[int, ...], fmt: str) -> None:
+    try:
+        y, x = (int(v) for v in at.split(","))
+    except ValueError:
+        raise OptionError(f"--at expects Y,X (two integers), got '{at}'") from None
+    if r.rf is None:
+        raise OptionError(f"{r.node.name}: receptive field unavailable ({r.rf_note})")
+    if len(r.shape) == 3 and not (0 <= y < r.shape[1] and 0 <= x < r.shape[2]):
+        raise OptionError(f"--at {y},{x} is outside {r.node.name}'s {r.shape[1]}×{r.shape[2]} output")
+    (r0, r1), (c0, c1) = r.rf.region(y, x)
+    height, width = image[1], image[2]
+    cr0, cr1, cc0, cc1 = max(r0, 0), min(r1, height - 1), max(c0, 0), min(c1, width - 1)
+    full = (r1 - r0 + 1) * (c1 - c0 + 1)
+    inside = max(cr1 - cr0 + 1, 0) * max(cc1 - cc0 + 1, 0)
+    padding = full - inside
+    if fmt == "json":
+        click.echo(json.dumps({"layer": r.node.name, "unit": [y, x], "rows": [r0, r1], "cols": [c0, c1],
+                               "clipped_rows": [cr0, cr1], "clipped_cols": [cc0, cc1],
+                               "padding_fraction": padding / full}))
+        return
+    click.echo(f"{r.node.name} unit ({y}, {x}) sees input rows {r0}..{r1}, cols {c0}..{c1}"
+               f" ({r1 - r0 + 1}×{c1 - c0 + 1})")
+    click.echo(f"clipped to the {height}×{width} image: rows {cr0}..{cr1}, cols {cc0}..{cc1};"
+               f" {padding / full:.1%} of the field ({padding} of {full} positions) is padding")

@@ -1,0 +1,184 @@
+"""The Report: plain, JSON-able data built from an Analysis; every renderer reads only this.
+
+Rows can be folded to a display depth (a block instance becomes one row); totals never depend on the
+depth, since they are computed from the leaf rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from archcalc import layers
+from archcalc.analysis import Analysis, NodeResult
+
+SCHEMA_VERSION = 1
+
+CONVENTIONS = {
+    "macs": "multiply-accumulates: one fused multiply-add counts 1 (conv, fc, LRN window sums)."
+            " The papers' 'FLOPs' (ResNet, VGG) and GoogLeNet's 'ops' are MACs.",
+    "ops": "other element-wise FLOPs: bias adds, batch norm (2/element), activations (1/element,"
+           " softmax 3), pooling (k·k − 1 comparisons or adds), residual adds (1/element per extra input)",
+    "flops": "2·MACs + ops",
+    "bwd_macs": "backward MACs: gradient w.r.t. weights (same as forward) plus w.r.t. the input (same"
+                " as forward), the latter skipped where no gradient flows (layers reading the image)",
+    "activations": "elements each layer newly allocates; in-place activations, views and inference"
+                   " dropout add none; the total includes the input (CS231n convention)",
+    "peak_activation": "liveness walk: largest sum of tensors alive at once in inference",
+    "training_memory": "parameters + gradients + optimizer state + activations autograd saves for"
+                       " backward (per distinct storage) × batch; no workspace or allocator slack",
+    "receptive_field": "size: input pixels one output unit sees (dilated kernels count their extent);"
+                       " jump: input distance between adjacent units; start: first input index seen by"
+                       " unit 0 (negative = padding). Merged paths take the union.",
+}
+
+
+@dataclass
+class RFData:
+    size: list[int]
+    jump: list[int]
+    start: list[int]
+    aligned: bool
+
+
+@dataclass
+class Row:
+    name: str
+    type: str
+    depth: int
+    shape: list[int]
+    params: int
+    weights: int
+    biases: int
+    trainable: bool
+    macs: int
+    ops: int
+    flops: int
+    bwd_macs: int
+    activations: int
+    memory_bytes: int
+    rf: RFData | None
+    rf_note: str | None
+    location: str | None
+    group: bool = False
+    layers: int = 1
+
+
+@dataclass
+class Report:
+    schema_version: int
+    spec: dict[str, Any]
+    dtype: str
+    batch: int
+    rows: list[Row]
+    totals: dict[str, Any]
+    conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        rows = []
+        for r in data["rows"]:
+            r = dict(r)
+            r["rf"] = RFData(**r["rf"]) if r["rf"] is not None else None
+            rows.append(Row(**r))
+        return cls(**{**data, "rows": rows})
+
+
+def weight_depth(analysis: Analysis) -> int:
+    """Weight layers on the longest path (how papers count depth: VGG16 16, GoogLeNet 22, ResNet-34 34)."""
+    depth: dict[str, int] = {}
+    for name, r in analysis.results.items():
+        here = 1 if layers.CATALOGUE[r.node.op].counts_depth else 0
+        depth[name] = here + max((depth[i] for i in r.node.inputs), default=0)
+    return max(depth[o] for o in analysis.graph.outputs[:1])
+
+
+def _row(r: NodeResult, itemsize: int) -> Row:
+    rf = None
+    if r.rf is not None:
+        rf = RFData(size=list(r.rf.size), jump=list(r.rf.jump), start=list(r.rf.start), aligned=r.rf.aligned)
+    return Row(
+        name=r.node.name, type=r.node.op, depth=len(r.node.scope), shape=list(r.shape),
+        params=r.params.total, weights=r.params.weights, biases=r.params.biases,
+        trainable=r.params.trainable, macs=r.cost.macs, ops=r.cost.ops, flops=2 * r.cost.macs + r.cost.ops,
+        bwd_macs=r.bwd_macs, activations=r.alloc_elems, memory_bytes=r.alloc_elems * itemsize, rf=rf,
+        rf_note=r.rf_note, location=str(r.node.loc) if r.node.loc else None,
+    )
+
+
+def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> list[Row]:
+    """Collapse rows nested deeper than ``depth`` into one row per enclosing group."""
+    if depth is None:
+        return rows
+    out: list[Row] = []
+    index: dict[str, int] = {}
+    for row in rows:
+        parts = row.name.split(".")
+        if len(parts) - 1 <= depth:
+            out.append(row)
+            continue
+        gname = ".".join(parts[:depth + 1]) if depth >= 0 else parts[0]
+        if gname not in index:
+            index[gname] = len(out)
+            kind = group_kinds.get(gname, "group").removeprefix("block:")
+            out.append(Row(name=gname, type=kind, depth=depth, shape=row.shape, params=0, weights=0, biases=0,
+                           trainable=True, macs=0, ops=0, flops=0, bwd_macs=0, activations=0, memory_bytes=0,
+                           rf=row.rf, rf_note=row.rf_note, location=row.location, group=True, layers=0))
+        g = out[index[gname]]
+        g.params += row.params
+        g.weights += row.weights
+        g.biases += row.biases
+        g.macs += row.macs
+        g.ops += row.ops
+        g.flops += row.flops
+        g.bwd_macs += row.bwd_macs
+        g.activations += row.activations
+        g.memory_bytes += row.memory_bytes
+        g.layers += 1
+        g.trainable = g.trainable and row.trainable
+        g.shape, g.rf, g.rf_note = row.shape, row.rf, row.rf_note  # the group's output is its last row's
+    return out
+
+
+def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, optimizer: str = "momentum",
+                 memory_budget: int | None = None) -> Report:
+    """Turn an analysis into a Report (rows folded to ``depth``; None shows every layer)."""
+    itemsize = analysis.itemsize
+    leaves = [_row(r, itemsize) for r in analysis.results.values()]
+    kinds = {".".join(g.path): g.kind for g in analysis.graph.groups}
+    t = analysis.totals
+    last = analysis.last_spatial
+    tm = analysis.training_memory(batch, optimizer)
+    totals: dict[str, Any] = {
+        "params": t.params, "trainable_params": t.trainable_params,
+        "non_trainable_params": t.params - t.trainable_params,
+        "weights": t.weights, "biases": t.biases, "buffers": t.buffers,
+        "param_bytes": t.params * 4,
+        "macs": t.macs, "ops": t.ops, "flops": t.flops, "bwd_macs": t.bwd_macs, "bwd_ops": t.bwd_ops,
+        "train_flops": t.train_flops,
+        "activations": t.activation_elems, "activation_bytes": t.activation_elems * itemsize,
+        "activation_bytes_batch": t.activation_elems * itemsize * batch,
+        "peak_activation_bytes": t.peak_elems * itemsize * batch, "peak_at": t.peak_at,
+        "training_memory": {"batch": tm.batch, "optimizer": tm.optimizer, "params": tm.params,
+                            "grads": tm.grads, "optimizer_state": tm.optimizer_state,
+                            "activations": tm.activations, "total": tm.total},
+        "depth": weight_depth(analysis), "layers": len(leaves) - 1,
+        "rf": {"layer": last.node.name, "size": list(last.rf.size) if last.rf else None,
+               "jump": list(last.rf.jump) if last.rf else None,
+               "start": list(last.rf.start) if last.rf else None},
+        "partial": list(t.partial),
+    }
+    if memory_budget is not None:
+        totals["memory_budget"] = memory_budget
+        totals["max_batch"] = analysis.max_batch(memory_budget, optimizer)
+    meta = analysis.graph.meta
+    spec = {"name": meta.name, "description": meta.description, "source": dict(meta.source),
+            "published": dict(meta.published), "file": meta.file, "input": list(analysis.graph.input_shape),
+            "variables": dict(meta.variables), "outputs": list(analysis.graph.outputs)}
+    return Report(schema_version=SCHEMA_VERSION, spec=spec, dtype=analysis.dtype, batch=batch,
+                  rows=fold(leaves, depth, kinds), totals=totals,
+                  warnings=[w.format() for w in analysis.warnings])
