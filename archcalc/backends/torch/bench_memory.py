@@ -1,0 +1,104 @@
+"""Measured memory for the bench: autograd's saved tensors and the process's peak RSS.
+
+On CPU there is no allocator peak counter, so the bench measures the quantity archcalc predicts
+exactly, ``Analysis.saved_bytes(batch)``: the distinct storages autograd keeps for backward, seen
+through ``torch.autograd.graph.saved_tensors_hooks``. Parameters and buffers are excluded (archcalc
+counts them apart as weights); everything else (the input, activations, indices, masks, cast copies)
+is counted once per storage.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+_CLEAR_REFS = "/proc/self/clear_refs"
+_STATUS = "/proc/self/status"
+
+
+@dataclass
+class SavedTensors:
+    """What one forward pass left for backward: distinct storages and their bytes."""
+
+    storages: dict[tuple[str, int], int] = field(default_factory=dict)
+    #: (shape, dtype) of each distinct storage, in the order first seen, for diagnosing mismatches
+    described: list[tuple[tuple[int, ...], str, int]] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self.storages.values())
+
+
+def _storage_key(t: torch.Tensor) -> tuple[str, int] | None:
+    try:
+        st = t.untyped_storage()
+    except (RuntimeError, NotImplementedError):
+        return None  # sparse or otherwise storage-less tensors: nothing archcalc models
+    return (str(t.device), st.data_ptr()) if st.nbytes() else None
+
+
+def saved_tensor_bytes(model: nn.Module, x: torch.Tensor, autocast: Any | None = None) -> SavedTensors:
+    """Run one training-mode forward of ``model`` on ``x`` and measure what autograd saves.
+
+    The forward's outputs are kept alive until the measurement ends, so no storage is freed and its
+    address reused under a different tensor. ``autocast`` is a context manager factory (or None).
+    """
+    excluded = {k for k in (_storage_key(p) for p in model.parameters()) if k is not None}
+    excluded |= {k for k in (_storage_key(b) for b in model.buffers()) if k is not None}
+    seen = SavedTensors()
+    keep: list[torch.Tensor] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        key = _storage_key(t)
+        if key is not None and key not in excluded and key not in seen.storages:
+            nbytes = t.untyped_storage().nbytes()
+            seen.storages[key] = nbytes
+            seen.described.append((tuple(t.shape), str(t.dtype).replace("torch.", ""), nbytes))
+        keep.append(t)
+        return t
+
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    was_training = model.training
+    model.train()
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, unpack):
+            if autocast is not None:
+                with autocast():
+                    out = model(x)
+            else:
+                out = model(x)
+        del out
+    finally:
+        keep.clear()
+        model.train(was_training)
+    return seen
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ≥ 4.0); False where that is not possible."""
+    try:
+        with open(_CLEAR_REFS, "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_bytes() -> int:
+    """The process's peak resident set: VmHWM (resettable) where readable, else getrusage's maximum."""
+    try:
+        with open(_STATUS) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if os.uname().sysname == "Darwin" else rss * 1024  # macOS reports bytes, Linux KiB

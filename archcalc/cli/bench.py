@@ -1,0 +1,276 @@
+"""``archcalc bench``: throughput, latency and memory of a spec in torch, against the symbolic prediction.
+
+torch is imported inside the command only, so loading this module (``archcalc --help``) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.output import stdout_console
+from archcalc.errors import BackendError, OptionError
+from archcalc.report.fmt import human_bytes, parse_bytes, si
+
+if TYPE_CHECKING:
+    from archcalc.backends.torch.bench import BenchOptions, BenchResult, Config, Runner, Subject
+    from archcalc.ir import Graph
+
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
+
+
+def parse_batches(text: str) -> tuple[tuple[int, ...], bool]:
+    """'1,32,256' → ((1, 32, 256), False); 'auto' → ((), True)."""
+    if text.strip().lower() == "auto":
+        return (), True
+    try:
+        batches = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise OptionError(f"--batch expects sizes like 1,32,256 or 'auto', got '{text}'") from None
+    if not batches or min(batches) < 1:
+        raise OptionError(f"--batch sizes must be positive integers, got '{text}'")
+    return tuple(dict.fromkeys(batches)), False
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+def _num(value: float | None, fmt: str = "{:.1f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def _mem(r: BenchResult) -> tuple[str, str, str]:
+    measured = "—" if r.mem_measured_bytes is None else human_bytes(r.mem_measured_bytes)
+    predicted = "—" if r.mem_predicted_bytes is None else human_bytes(r.mem_predicted_bytes)
+    return measured, predicted, _num(r.mem_ratio, "{:.3f}")
+
+
+def results_table(results: list[BenchResult], title: str | None = None) -> Table:
+    """One row per configuration; memory measured beside predicted, FLOP/s, MFU, ratio to plain."""
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for name, justify in (("model", "left"), ("mode", "left"), ("batch", "right"), ("img/s", "right"),
+                          ("ms/batch", "right"), ("p50 ms", "right"), ("p90 ms", "right"),
+                          ("p99 ms", "right"), ("compile s", "right"), ("mem measured", "right"),
+                          ("mem predicted", "right"), ("ratio", "right"), ("peak RSS", "right"),
+                          ("FLOP/s", "right"), ("MFU", "right"), ("vs plain", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        measured, predicted, ratio = _mem(r)
+        if r.status != "ok":
+            table.add_row(r.model, r.mode, str(r.batch), "OOM", *["—"] * 5, "—", predicted, "—", "—", "—",
+                          "—", "—")
+            continue
+        table.add_row(
+            r.model, r.mode, str(r.batch), _num(r.images_per_s), _num(r.ms_per_batch, "{:.2f}"),
+            _num(r.latency_median_ms, "{:.2f}"), _num(r.latency_p90_ms, "{:.2f}"),
+            _num(r.latency_p99_ms, "{:.2f}"), _num(r.compile_s, "{:.1f}"), measured, predicted, ratio,
+            "—" if r.rss_peak_bytes is None else human_bytes(r.rss_peak_bytes),
+            "—" if r.achieved_flops is None else si(r.achieved_flops),
+            "—" if r.mfu is None else f"{100 * r.mfu:.1f}%",
+            "—" if r.vs_plain_ratio is None else f"{r.vs_plain_ratio:.3f}",
+        )
+    return table
+
+
+def notes(results: list[BenchResult]) -> list[str]:
+    """The conventions behind the figures, said once under the table."""
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def add(text: str) -> None:
+        if text and text not in seen:
+            seen.add(text)
+            lines.append(text)
+
+    for r in results:
+        add(f"FLOPs ({r.mode}): {r.flops_basis}, {si(r.flops_per_image)} per image"
+            f" ({si(r.macs_per_image)} MACs)")
+    for r in results:
+        add(f"MFU: {r.mfu_note}")
+        if r.mem_measured_kind == "saved tensors":
+            add("memory (cpu train): autograd's saved-tensor bytes (distinct storages, parameters excluded)"
+                " vs archcalc's saved_bytes(batch); peak RSS is the whole process's")
+        elif r.mem_measured_kind:
+            kind = "training" if r.mode == "train" else "inference"
+            add(f"memory: {r.mem_measured_kind} vs archcalc's {kind} estimate")
+        if r.mode == "infer" and r.device == "cpu":
+            add("memory (cpu infer): nothing is saved for backward; predicted = weights + peak live"
+                " activations, beside the process's peak RSS")
+        if r.auto_batch_note:
+            add(f"--batch auto ({r.model}, {r.mode}): {r.auto_batch_note}")
+        for n in r.notes:
+            add(f"{r.model} {r.mode} batch {r.batch}: {n}")
+        if r.error:
+            add(r.error)
+    if any(r.vs_plain_ratio is not None for r in results):
+        add("vs plain: spec-built images/s ÷ hand-written images/s (1.000 = no overhead)")
+    return lines
+
+
+def progress_line(r: BenchResult) -> str:
+    if r.status != "ok":
+        return f"{r.model:5} {r.mode:5} batch {r.batch:>5}: OOM"
+    extra = f", ×{r.vs_plain_ratio:.3f} vs plain" if r.vs_plain_ratio is not None else ""
+    return (f"{r.model:5} {r.mode:5} batch {r.batch:>5}: {r.images_per_s:.1f} img/s,"
+            f" {r.ms_per_batch:.2f} ms/batch (p50 {r.latency_median_ms:.2f}){extra}")
+
+
+# ---- the run -----------------------------------------------------------------------------------
+
+def _subjects(graph: Graph, vs: str | None, seed: int) -> list[Subject]:
+    """The spec-built model, and with ``--vs plain`` its hand-written twin (same parameter count)."""
+    import torch
+
+    from archcalc.analysis import analyze
+    from archcalc.backends.torch.bench import Subject
+    from archcalc.backends.torch.build import build_model
+    from archcalc.backends.torch.plain import PLAIN, build_plain
+
+    subjects = [Subject("spec", build_model(graph, seed=seed))]
+    if vs == "plain":
+        name = graph.meta.name
+        out = analyze(graph).results[graph.outputs[0]].shape
+        torch.manual_seed(seed)
+        plain = build_plain(name, out[0]) if len(out) == 1 else None
+        if plain is None:
+            raise OptionError(f"--vs plain: no hand-written equivalent of '{name}'",
+                              hint=f"available: {', '.join(PLAIN)}")
+        want = analyze(graph).totals.params
+        have = sum(p.numel() for p in plain.parameters())
+        if have != want:
+            raise OptionError(f"--vs plain: the hand-written {name} has {have:,} parameters but this spec"
+                              f" instance has {want:,}", hint="the plain twin follows the zoo defaults;"
+                              " drop --set/--input overrides that change the architecture")
+        subjects.append(Subject("plain", plain))
+    return subjects
+
+
+def _run(runner: Runner, console: Console) -> list[BenchResult]:
+    """Run every configuration, live on a terminal, one line per configuration otherwise."""
+    from archcalc.backends.torch.bench import run_all
+
+    results: list[BenchResult] = []
+    status = {"text": ""}
+    total = runner.opts.iters
+
+    def on_start(cfg: Config, batch: int) -> None:
+        status["text"] = f"running {runner.subjects[cfg.subject].label} {cfg.mode} batch {batch}"
+
+    def on_iter(n: int) -> None:
+        suffix = f" — iteration {n}" + (f"/{total}" if total else "")
+        status["line"] = status["text"] + suffix
+
+    if not console.is_terminal:
+        for r in run_all(runner, on_start=on_start):
+            results.append(r)
+            click.echo(progress_line(r), err=True)
+        return results
+
+    class View:
+        def __rich__(self) -> Group:
+            return Group(results_table(results, title=f"archcalc bench {runner.spec_name}"),
+                         Text(status.get("line") or status["text"], style="dim"))
+
+    with Live(View(), console=console, refresh_per_second=4, transient=True):
+        for r in run_all(runner, on_start=on_start, on_iter=on_iter):
+            results.append(r)
+    return results
+
+
+def _rows(results: list[BenchResult], env: dict[str, Any], opts: BenchOptions,
+          spec: str) -> list[dict[str, Any]]:
+    return [{**env, "spec_ref": spec, "iters_option": opts.iters, "seconds_option": opts.seconds,
+             "warmup": opts.warmup, "optimizer": opts.optimizer, **r.as_dict()} for r in results]
+
+
+@click.command("bench")
+@click.argument("spec")
+@spec_options
+@click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True,
+              help="Where to run.")
+@click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True,
+              help="infer: forward only; train: forward, backward and optimizer step (data on device).")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
+              help="fp32 (TF32 off), tf32 (CUDA tensor cores), bf16/fp16 (autocast).")
+@click.option("--channels-last", is_flag=True, help="NHWC memory format for the model and input.")
+@click.option("--compile", "compile_", is_flag=True,
+              help="torch.compile the model; the compile time is reported apart, never in throughput.")
+@click.option("--compile-backend", default="inductor", show_default=True, help="torch.compile backend.")
+@click.option("--batch", "batch_text", default="32", show_default=True, metavar="N[,N...]|auto",
+              help="Batch sizes to sweep (1,32,256), or 'auto': the largest that fits.")
+@click.option("--iters", type=click.IntRange(min=1), default=None,
+              help="Measured iterations per configuration [default: 20 unless --seconds].")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Measure for this long per configuration instead of a fixed count.")
+@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Untimed iterations before each window.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="momentum", show_default=True,
+              help="Optimizer of --mode train (and of its memory prediction).")
+@click.option("--budget", metavar="SIZE",
+              help="Memory budget for --batch auto and OOM advice (default: free device memory).")
+@click.option("--vs", type=click.Choice(["plain"]), default=None,
+              help="Also bench the hand-written torch equivalent in the same run and print the ratio.")
+@click.option("--train-flops", type=click.Choice(["3x", "exact"]), default="3x", show_default=True,
+              help="Train FLOPs: 3× forward, or archcalc's exact backward MAC count.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and inputs.")
+@click.option("--out", "out_path", metavar="FILE", help="Append results to FILE (.jsonl or .csv).")
+def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool,
+                  device: str, mode: str, precision: str, channels_last: bool, compile_: bool,
+                  compile_backend: str, batch_text: str, iters: int | None, seconds: float | None,
+                  warmup: int, optimizer: str, budget: str | None, vs: str | None, train_flops: str,
+                  threads: int | None, seed: int, out_path: str | None) -> None:
+    """Measure SPEC (a zoo name or a YAML file) in torch: images/s, latency, memory, FLOP/s and MFU,
+    each beside archcalc's prediction."""
+    batches, auto = parse_batches(batch_text)
+    if iters is not None and seconds is not None:
+        raise OptionError("give --iters or --seconds, not both")
+    if out_path is not None:
+        from archcalc.backends.torch.bench_out import out_format
+
+        out_format(out_path)  # fail before measuring, not after
+    graph = load_graph(spec, input_text, assignments)
+    if strict:
+        from archcalc.analysis import analyze
+
+        analyze(graph, strict=True)
+    try:
+        import torch
+    except ImportError:
+        raise BackendError("bench needs torch", hint="pip install 'archcalc[torch]'") from None
+    from archcalc.backends.torch.bench import BenchOptions, BenchOutOfMemory, Runner
+    from archcalc.backends.torch.bench_env import environment
+
+    opts = BenchOptions(
+        device=device, modes=("infer", "train") if mode == "both" else (mode,), precision=precision,
+        channels_last=channels_last, compile=compile_, compile_backend=compile_backend, batches=batches,
+        auto_batch=auto, warmup=warmup, iters=iters if iters is not None or seconds is not None else 20,
+        seconds=seconds, optimizer=optimizer, budget=parse_bytes(budget) if budget else None,
+        vs_plain=vs == "plain", train_flops=train_flops)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    runner = Runner(graph, graph.meta.name or spec, opts, [])  # checks device and options first
+    runner.subjects = _subjects(graph, vs, seed)
+    err_console = Console(stderr=True, soft_wrap=False)
+    results = _run(runner, err_console)
+    out = stdout_console()
+    out.print(results_table(results, title=f"archcalc bench {runner.spec_name} — {runner.device_name},"
+                            f" {precision}{', channels-last' if channels_last else ''}"
+                            f"{', compiled' if compile_ else ''}"))
+    for line in notes(results):
+        out.print(line, highlight=False, markup=False)
+    if out_path is not None:
+        from archcalc.backends.torch.bench_out import append_results
+
+        append_results(out_path, _rows(results, environment(runner.device), opts, spec))
+    failed = [r for r in results if r.status == "oom"]
+    if failed:
+        raise BenchOutOfMemory(failed[0].error or "out of memory")
+
