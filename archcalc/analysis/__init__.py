@@ -115,10 +115,10 @@ class Analysis:
         return max_batch(self.calc, self.itemsize, budget_bytes, optimizer)
 
     @property
-    def last_spatial(self) -> NodeResult:
+    def last_spatial(self) -> NodeResult | None:
         """The last node whose output is still a feature map (for 'receptive field of the network')."""
         spatial = [r for r in self.results.values() if len(r.shape) == 3 and r.node.op not in ("gap",)]
-        return spatial[-1]
+        return spatial[-1] if spatial else None
 
 
 def _check_optimizer(name: str) -> None:

@@ -167,9 +167,10 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
                             "grads": tm.grads, "optimizer_state": tm.optimizer_state,
                             "activations": tm.activations, "total": tm.total},
         "depth": weight_depth(analysis), "layers": len(leaves) - 1,
-        "rf": {"layer": last.node.name, "size": list(last.rf.size) if last.rf else None,
-               "jump": list(last.rf.jump) if last.rf else None,
-               "start": list(last.rf.start) if last.rf else None},
+        "rf": {"layer": last.node.name if last else None,
+               "size": list(last.rf.size) if last and last.rf else None,
+               "jump": list(last.rf.jump) if last and last.rf else None,
+               "start": list(last.rf.start) if last and last.rf else None},
         "partial": list(t.partial),
     }
     if memory_budget is not None:

@@ -144,10 +144,12 @@ class Expander:
                 if key not in ("args", "body", "inline", "doc"):
                     raise SpecError(f"unknown key '{key}' in block '{name}'", spec.key_locs[key],
                                     did_you_mean(key, ("args", "body", "inline", "doc")))
-            args = spec.get("args") or []
+            args = spec.get("args")
             params: list[str] = []
             defaults: dict[str, Any] = {}
-            if isinstance(args, LList):
+            if args is None:
+                pass
+            elif isinstance(args, LList):
                 params = [str(a) for a in args]
             elif isinstance(args, LMap):
                 for arg, default in args.items():
