@@ -1,0 +1,1 @@
+"""Backends that turn the graph IR into runnable models (only ``torch`` for now)."""

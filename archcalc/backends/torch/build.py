@@ -1,0 +1,545 @@
+"""Graph IR → ``torch.nn.Module``: one builder per catalogue key, one generated forward.
+
+The model's forward is generated Python source (as ``torch.fx`` does): one straight-line statement
+per layer, ``del`` after a value's last use, in-place ReLU / add where no other reader or autograd
+needs the overwritten tensor. It is therefore exactly as fast as a hand-written ``nn.Module`` and
+scriptable (``torch.jit.script``), traceable and compilable. Module names are the spec's dotted
+layer names, so ``state_dict()`` reads ``inception_3a.b2.conv1.weight``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from archcalc import layers
+from archcalc.analysis import analyze
+from archcalc.errors import BackendError
+from archcalc.ir import Graph, Node, Shape
+from archcalc.layers.base import resolve_padding
+
+INIT_SCHEMES = ("default", "gaussian", "kaiming", "xavier")
+
+# ---- modules that torch.nn lacks ----------------------------------------------------------------
+
+
+class PadConv2d(nn.Conv2d):
+    """A conv whose padding torch cannot express (asymmetric or 'same' with stride): explicit F.pad."""
+
+    def __init__(self, *args: Any, pad: tuple[int, int, int, int], pad_mode: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.pad = pad  # (left, right, top, bottom), F.pad's order
+        self.pad_mode = pad_mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._conv_forward(F.pad(x, self.pad, mode=self.pad_mode), self.weight, self.bias)
+
+
+class MaskedConv2d(nn.Conv2d):
+    """A conv with a LeNet-5 connection table: the weight is multiplied by a fixed 0/1 mask buffer."""
+
+    def __init__(self, *args: Any, table: Sequence[Sequence[int]],
+                 pad: tuple[int, int, int, int] = (0, 0, 0, 0), pad_mode: str = "constant", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        mask = torch.zeros_like(self.weight)
+        for out_map, row in enumerate(table):
+            mask[out_map, list(row)] = 1.0
+        self.register_buffer("mask", mask)
+        self.pad = pad
+        self.pad_mode = pad_mode
+        self.explicit_pad = any(pad)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.explicit_pad:
+            x = F.pad(x, self.pad, mode=self.pad_mode)
+        return self._conv_forward(x, self.weight * self.mask, self.bias)
+
+
+class PadPool(nn.Module):
+    """A pooling layer behind an explicit F.pad (asymmetric or 'same' padding)."""
+
+    def __init__(self, pool: nn.Module, pad: tuple[int, int, int, int], value: float):
+        super().__init__()
+        self.pool = pool
+        self.pad = pad
+        self.value = value
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pool(F.pad(x, self.pad, mode="constant", value=self.value))  # type: ignore[no-any-return]
+
+
+class Subsample(nn.Module):
+    """LeNet-5's S2/S4: window sum × a learned coefficient + a learned bias, per map."""
+
+    def __init__(self, channels: int, k: tuple[int, int], s: tuple[int, int],
+                 pad: tuple[int, int, int, int], ceil: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.full((channels,), 1.0 / (k[0] * k[1])))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.k, self.s, self.ceil = k, s, ceil
+        self.sym = pad[0] == pad[1] and pad[2] == pad[3]
+        self.padding = (pad[0], pad[2]) if self.sym else (0, 0)
+        self.pad = (pad[2], pad[3], pad[0], pad[1])
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.sym:
+            x = F.pad(x, self.pad)
+        pooled = F.avg_pool2d(x, self.k, self.s, self.padding, self.ceil, True, 1)
+        return pooled * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+class ScaledTanh(nn.Module):
+    """A·tanh(S·x) (LeNet-5)."""
+
+    def __init__(self, a: float, s: float):
+        super().__init__()
+        self.a, self.s = a, s
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.a * torch.tanh(self.s * x)
+
+
+class RBF(nn.Module):
+    """LeNet-5's Euclidean RBF output: y_i = Σ_j (x_j − w_ij)²; prototypes frozen unless trainable."""
+
+    def __init__(self, features: int, out: int, trainable: bool):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out, features), requires_grad=trainable)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x.unsqueeze(1) - self.weight).pow(2).sum(-1)
+
+
+class Dropout(nn.Module):
+    """Dropout that keeps a 1-byte bool mask for backward on every device.
+
+    ``nn.Dropout`` on CPU keeps a float mask (4 bytes an element) where CUDA keeps a bool mask;
+    ``native_dropout`` keeps the bool mask everywhere, so memory is the same on both and as modelled.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x
+        return torch.native_dropout(x, self.p, True)[0]
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Concat(nn.Module):
+    """Channel concatenation of parallel branches."""
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        return torch.cat(xs, 1)
+
+
+class Add(nn.Module):
+    """Element-wise sum; with ``inplace`` it accumulates into the first input (known to be free)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        if self.inplace:
+            out = xs[0]
+            for t in xs[1:]:
+                out = out.add_(t)
+            return out
+        out = xs[0] + xs[1] if len(xs) > 1 else xs[0].clone()
+        for t in xs[2:]:
+            out = out.add_(t)
+        return out
+
+
+class Group(nn.Module):
+    """A container that only names its children (a block instance, a branch)."""
+
+
+# ---- the builder table --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Site:
+    """What a builder may know about its node: input and output shapes, whether to work in place."""
+
+    node: Node
+    ins: tuple[Shape, ...]
+    out: Shape
+    inplace: bool
+
+
+Builder = Callable[[Site], "nn.Module | None"]
+
+_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
+
+
+def _explicit_pad(site: Site) -> tuple[int, int, int, int]:
+    a = site.node.attrs
+    s = a["s"] if a.get("s") is not None else a["k"]
+    return resolve_padding(a, (site.ins[0][1], site.ins[0][2]), a["k"], s, a.get("dilation", (1, 1)))
+
+
+def _conv(site: Site) -> nn.Module:
+    a = site.node.attrs
+    cin = site.ins[0][0]
+    t, b, l, r = _explicit_pad(site)
+    common: dict[str, Any] = {"stride": a["s"], "dilation": a["dilation"], "bias": a["bias"]}
+    if a["table"] is not None:
+        return MaskedConv2d(cin, a["out"], a["k"], table=a["table"], pad=(l, r, t, b),
+                            pad_mode=_PAD_MODES[a["padding_mode"]], **common)
+    if t == b and l == r:
+        return nn.Conv2d(cin, a["out"], a["k"], padding=(t, l), groups=a["groups"],
+                         padding_mode=a["padding_mode"], **common)
+    return PadConv2d(cin, a["out"], a["k"], groups=a["groups"], pad=(l, r, t, b),
+                     pad_mode=_PAD_MODES[a["padding_mode"]], **common)
+
+
+def _pool(site: Site, make: Callable[[tuple[int, int]], nn.Module], fill: float) -> nn.Module:
+    t, b, l, r = _explicit_pad(site)
+    if t == b and l == r:
+        return make((t, l))
+    return PadPool(make((0, 0)), (l, r, t, b), fill)
+
+
+def _maxpool(site: Site) -> nn.Module:
+    a = site.node.attrs
+    s = a["s"] or a["k"]
+    return _pool(site, lambda p: nn.MaxPool2d(a["k"], s, p, a["dilation"], ceil_mode=a["ceil"]), -math.inf)
+
+
+def _avgpool(site: Site) -> nn.Module:
+    a = site.node.attrs
+    s = a["s"] or a["k"]
+    t, b, l, r = _explicit_pad(site)
+    if (t != b or l != r) and not a["count_include_pad"]:
+        raise BackendError(f"{site.node.name}: average pooling with asymmetric padding and"
+                           " count_include_pad false has no torch equivalent")
+    return _pool(site, lambda p: nn.AvgPool2d(a["k"], s, p, a["ceil"], a["count_include_pad"]), 0.0)
+
+
+def _subsample(site: Site) -> nn.Module:
+    a = site.node.attrs
+    return Subsample(site.ins[0][0], a["k"], a["s"] or a["k"], _explicit_pad(site), a["ceil"])
+
+
+def _bn(site: Site) -> nn.Module:
+    a = site.node.attrs
+    cls = nn.BatchNorm2d if len(site.ins[0]) == 3 else nn.BatchNorm1d
+    return cls(site.ins[0][0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
+
+
+def _lrn(site: Site) -> nn.Module:
+    a = site.node.attrs
+    return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+
+
+def _prelu(site: Site) -> nn.Module:
+    return nn.PReLU(site.ins[0][0] if site.node.attrs["per_channel"] else 1)
+
+
+def _softmax(site: Site) -> nn.Module:
+    return nn.Softmax(dim=1)
+
+
+def _log_softmax(site: Site) -> nn.Module:
+    return nn.LogSoftmax(dim=1)
+
+
+BUILDERS: dict[str, Builder] = {
+    "input": lambda site: None,
+    "conv": _conv,
+    "maxpool": _maxpool,
+    "avgpool": _avgpool,
+    "subsample": _subsample,
+    "gap": lambda site: nn.AdaptiveAvgPool2d(1),
+    "adaptive_avgpool": lambda site: nn.AdaptiveAvgPool2d(site.node.attrs["out"]),
+    "bn": _bn,
+    "lrn": _lrn,
+    "relu": lambda site: nn.ReLU(inplace=site.inplace),
+    "relu6": lambda site: nn.ReLU6(inplace=site.inplace),
+    "leaky_relu": lambda site: nn.LeakyReLU(site.node.attrs["slope"], inplace=site.inplace),
+    "elu": lambda site: nn.ELU(site.node.attrs["alpha"], inplace=site.inplace),
+    "prelu": _prelu,
+    "sigmoid": lambda site: nn.Sigmoid(),
+    "tanh": lambda site: nn.Tanh(),
+    "scaled_tanh": lambda site: ScaledTanh(site.node.attrs["A"], site.node.attrs["S"]),
+    "gelu": lambda site: nn.GELU(),
+    "silu": lambda site: nn.SiLU(inplace=site.inplace),
+    "hardswish": lambda site: nn.Hardswish(inplace=site.inplace),
+    "softplus": lambda site: nn.Softplus(),
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "dropout": lambda site: Dropout(site.node.attrs["p"]),
+    "flatten": lambda site: nn.Flatten(1),
+    "fc": lambda site: nn.Linear(site.ins[0][0], site.node.attrs["out"], bias=site.node.attrs["bias"]),
+    "rbf": lambda site: RBF(site.ins[0][0], site.node.attrs["out"], site.node.attrs["trainable"]),
+    "concat": lambda site: Concat(),
+    "add": lambda site: Add(inplace=site.inplace),
+    "identity": lambda site: nn.Identity(),
+}
+
+#: Ops that may overwrite their (first) input when it is safe (see :func:`plan_inplace`).
+INPLACE_OPS = frozenset({"relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"})
+#: Ops whose output is their input tensor, or a view of it.
+_ALIASING = frozenset({"flatten", "identity", "dropout"})
+
+
+# ---- in-place planning --------------------------------------------------------------------------
+
+def plan_inplace(graph: Graph) -> dict[str, int | None]:
+    """For each node, the input index it may overwrite in place (None: allocate).
+
+    An op works in place only when the spec asks (``inplace`` attributes; adds always may) and it is
+    safe: the overwritten tensor is not the network input, no other layer or output reads it (or any
+    tensor sharing its storage), and autograd saved none of them for backward.
+    """
+    users = graph.consumers()
+    for out in graph.outputs:
+        users[out] = [*users[out], "<output>"]
+    nodes = {n.name: n for n in graph.nodes}
+    shapes = {name: r.shape for name, r in analyze(graph).results.items()}
+    shares: dict[str, bool] = {}  # node → its output shares its first input's storage
+    plan: dict[str, int | None] = {}
+
+    def saves(n: Node, what: str) -> bool:
+        layer = layers.CATALOGUE[n.op]
+        ins = [shapes[i] for i in n.inputs]
+        return any(s.what == what or (what == "input" and s.what.startswith("input"))
+                   for s in layer.saved(n.attrs, ins, shapes[n.name]))
+
+    def writable(name: str, reader: str) -> bool:
+        current, nxt = name, reader
+        while True:
+            node = nodes[current]
+            if node.op == "input" or users[current] != [nxt] or saves(node, "output"):
+                return False
+            if not shares.get(current, False):
+                return True
+            if saves(node, "input"):
+                return False
+            current, nxt = node.inputs[0], current
+
+    for node in graph.nodes:
+        choice: int | None = None
+        if node.op in INPLACE_OPS and node.attrs.get("inplace", False) and writable(node.inputs[0], node.name):
+            choice = 0
+        elif node.op == "add" and len(node.inputs) > 1 and len(set(node.inputs)) == len(node.inputs):
+            choice = next((i for i, x in enumerate(node.inputs) if writable(x, node.name)), None)
+        plan[node.name] = choice
+        shares[node.name] = (choice is not None and node.op != "add") or node.op in _ALIASING
+    return plan
+
+
+# ---- the model ----------------------------------------------------------------------------------
+
+class ArchNet(nn.Module):
+    """A network built from a spec; ``forward`` is generated per instance (see the module doc)."""
+
+    def extra_repr(self) -> str:
+        return f"spec={getattr(self, 'spec_name', '')!r}"
+
+
+_counter = itertools.count()
+_RESERVED = frozenset(dir(nn.Module())) | {"forward", "spec_name", "side_outputs"}
+
+
+def _segment_ok(seg: str) -> bool:
+    return seg.isidentifier() and not keyword.iskeyword(seg) and seg not in _RESERVED
+
+
+def _attach(root: nn.Module, path: str, module: nn.Module) -> None:
+    parts = path.split(".")
+    for seg in parts:
+        if not _segment_ok(seg):
+            raise BackendError(f"layer name '{path}': '{seg}' clashes with a Python keyword or a"
+                               " torch.nn.Module attribute; rename the layer or group")
+    parent = root
+    for seg in parts[:-1]:
+        child = parent._modules.get(seg)
+        if child is None:
+            child = Group()
+            parent.add_module(seg, child)
+        parent = child
+    parent.add_module(parts[-1], module)
+
+
+def _generate(graph: Graph, plan: dict[str, int | None], has_module: set[str]) -> str:
+    """Source of ``forward``: main path first, side outputs (aux classifiers) only in training."""
+    nodes = list(graph.nodes)
+    var = {n.name: ("x" if n.op == "input" else f"v{i}") for i, n in enumerate(nodes)}
+    main = graph.outputs[0]
+    needed: set[str] = set()
+    stack = [main]
+    by_name = {n.name: n for n in nodes}
+    while stack:
+        cur = stack.pop()
+        if cur not in needed:
+            needed.add(cur)
+            stack.extend(by_name[cur].inputs)
+    main_nodes = [n for n in nodes if n.name in needed and n.op != "input"]
+    side_nodes = [n for n in nodes if n.name not in needed]
+    order = main_nodes + side_nodes
+    last: dict[str, int] = {}
+    for idx, n in enumerate(order):
+        for i in n.inputs:
+            last[i] = idx
+    keep = set(graph.outputs)
+    # values read by side branches stay alive through the main section
+    side_reads = {i for n in side_nodes for i in n.inputs}
+
+    lines = ["def forward(self, x):"]
+
+    def emit(idx: int, n: Node, indent: str, in_side: bool) -> None:
+        target = f"self.{n.name}"
+        if n.op in ("concat", "add"):
+            ins = list(n.inputs)
+            choice = plan.get(n.name)
+            if choice:
+                ins.insert(0, ins.pop(choice))
+            call = f"{target}([{', '.join(var[i] for i in ins)}])"
+        elif n.name in has_module:
+            call = f"{target}({var[n.inputs[0]]})"
+        else:
+            call = var[n.inputs[0]]
+        lines.append(f"{indent}{var[n.name]} = {call}")
+        dead = [i for i in dict.fromkeys(n.inputs)
+                if last.get(i) == idx and i not in keep and (in_side or i not in side_reads)
+                and var[i] != var[n.name]]
+        if dead:
+            lines.append(f"{indent}del {', '.join(var[i] for i in dead)}")
+
+    for idx, n in enumerate(main_nodes):
+        emit(idx, n, "    ", False)
+    if not graph.outputs[1:]:
+        lines.append(f"    return {var[main]}")
+        return "\n".join(lines) + "\n"
+    lines.append("    if torch.jit.is_scripting():")
+    lines.append(f"        return {var[main]}")
+    lines.append("    if not self.training:")
+    lines.append(f"        return {var[main]}")
+    for j, n in enumerate(side_nodes):
+        emit(len(main_nodes) + j, n, "    ", True)
+    lines.append(f"    return ({', '.join(var[o] for o in graph.outputs)},)")
+    return "\n".join(lines) + "\n"
+
+
+def _forward_from_source(source: str) -> Callable[..., Any]:
+    """Compile generated source with a linecache entry so TorchScript and tracebacks can read it."""
+    filename = f"<archcalc-forward-{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {"torch": torch}
+    exec(compile(source, filename, "exec"), namespace)  # generated from the validated graph only
+    return namespace["forward"]  # type: ignore[no-any-return]
+
+
+def build_model(graph: Graph, *, init: str | None = None, seed: int = 0) -> nn.Module:
+    """Build ``graph`` as an ``nn.Module``; ``init`` defaults to the spec's recipe, else torch's own."""
+    scheme = init if init is not None else _recipe_init(graph)
+    if scheme not in INIT_SCHEMES:
+        raise BackendError(f"unknown init '{scheme}' (choose from {', '.join(INIT_SCHEMES)})")
+    results = analyze(graph).results
+    plan = plan_inplace(graph)
+    forward = _forward_from_source(_generate(graph, plan, {n.name for n in graph.nodes
+                                                           if n.op not in ("input", "identity")}))
+    cls = type(f"ArchNet_{_class_suffix(graph.meta.name)}", (ArchNet,), {"forward": forward})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = cls()
+        model.spec_name = graph.meta.name
+        model.side_outputs = len(graph.outputs) - 1
+        for node in graph.nodes:
+            if node.op in ("input", "identity"):
+                continue
+            site = Site(node, tuple(results[i].shape for i in node.inputs), results[node.name].shape,
+                        plan[node.name] is not None)
+            module = BUILDERS[node.op](site)
+            if module is not None:
+                _attach(model, node.name, module)
+        initialize(model, scheme, seed)
+    return model
+
+
+def _class_suffix(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() else "_" for c in name)
+    return cleaned or "spec"
+
+
+def _recipe_init(graph: Graph) -> str:
+    value = graph.meta.recipe.get("init")
+    if value is None:
+        return "default"
+    if isinstance(value, dict):
+        value = value.get("scheme") or value.get("name") or value.get("type")
+    return str(value)
+
+
+@torch.no_grad()
+def initialize(model: nn.Module, scheme: str, seed: int = 0) -> None:
+    """Re-initialise weights as the papers did; seeded, so two calls give identical models."""
+    gen = torch.Generator().manual_seed(seed)
+    for module in model.modules():
+        if isinstance(module, RBF):
+            bits = torch.randint(0, 2, module.weight.shape, generator=gen)
+            module.weight.copy_(bits.to(module.weight.dtype) * 2 - 1)  # LeNet-5's ±1 bitmaps
+            continue
+        if not isinstance(module, nn.Conv2d | nn.Linear):
+            continue
+        weight, bias = module.weight, module.bias
+        if scheme == "gaussian":
+            weight.normal_(0.0, 0.01, generator=gen)  # Krizhevsky et al. 2012, section 5
+        elif scheme == "kaiming":
+            if isinstance(module, nn.Conv2d):  # He et al. 2015, as torchvision's ResNet
+                nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu", generator=gen)
+            else:
+                nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+        elif scheme == "xavier":
+            nn.init.xavier_uniform_(weight, generator=gen)  # Glorot & Bengio 2010
+        if scheme != "default" and bias is not None:
+            bias.zero_()
+        if isinstance(module, MaskedConv2d):
+            weight.mul_(module.mask)
+
+
+# ---- helpers for verify, bench and export -------------------------------------------------------
+
+def node_modules(model: nn.Module, graph: Graph) -> dict[str, nn.Module]:
+    """The module that computes each node (nodes without one, input and identity, are left out)."""
+    out: dict[str, nn.Module] = {}
+    for node in graph.nodes:
+        if node.op in ("input", "identity"):
+            continue
+        try:
+            out[node.name] = model.get_submodule(node.name)
+        except AttributeError:
+            continue
+    return out
+
+
+def parameter_counts(module: nn.Module) -> tuple[int, int, int]:
+    """(weights, biases, buffers) held directly by one node's module; a masked weight counts its ones."""
+    weights = biases = buffers = 0
+    mask = getattr(module, "mask", None)
+    for pname, p in module.named_parameters():
+        n = p.numel()
+        if pname == "weight" and isinstance(mask, Tensor):
+            n = int(mask.count_nonzero())
+        if pname.rsplit(".", 1)[-1] == "bias":
+            biases += n
+        else:
+            weights += n
+    for _, b in module.named_buffers():
+        buffers += b.numel()
+    return weights, biases, buffers

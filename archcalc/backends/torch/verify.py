@@ -1,0 +1,487 @@
+"""``archcalc verify``: build the spec in torch, measure everything, hold it against the calculator.
+
+Measurements, one per figure the calculator gives:
+
+* **shapes** through forward hooks on every layer's module (a training-mode pass, so side outputs run);
+* **parameters** per layer from the modules (a masked connection-table weight counts its ones);
+* **MACs** from the torch modules' own attributes (weight numel × output positions), and fvcore's
+  ``FlopCountAnalysis`` by module where fvcore counts the same thing (conv, linear: one fused
+  multiply-add = one flop); what only one side counts is listed, never silently compared;
+* **saved activations**: every tensor autograd packs for backward (``saved_tensors_hooks``), distinct
+  storages, parameters and buffers excluded — must equal ``Analysis.saved_bytes(batch)`` exactly;
+* **receptive fields**: the support of the input gradient of one output unit, in float64, on a probe
+  network built by the same builders with one channel per layer, positive weights, pooling as
+  summing windows and every pointwise layer as the identity, so nothing cancels or underflows.
+  Spatial support does not depend on the channel count when all weights are positive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from archcalc import arith
+from archcalc.analysis import Analysis, analyze
+from archcalc.backends.torch.build import (
+    BUILDERS,
+    Add,
+    Concat,
+    MaskedConv2d,
+    Site,
+    build_model,
+    node_modules,
+    parameter_counts,
+)
+from archcalc.ir import Graph, Node, Shape
+from archcalc.layers import numel
+
+OK, BAD, NA = "✓", "✗", "·"
+#: Layer kinds whose MACs both archcalc and fvcore count as fused multiply-adds.
+COMPARABLE = frozenset({"conv", "fc"})
+#: Layers that do not change which input pixels a unit sees (replaced by identity in the RF probe).
+_POINTWISE_FOR_RF = frozenset({"bn", "lrn", "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh",
+                               "scaled_tanh", "gelu", "silu", "hardswish", "softplus", "softmax",
+                               "log_softmax", "dropout", "identity"})
+
+
+@dataclass
+class Check:
+    """One figure: the calculator's value, torch's, optionally fvcore's, and the verdict."""
+
+    symbolic: Any
+    torch: Any
+    ok: bool | None  # None: not comparable
+    fvcore: Any = None
+    note: str = ""
+
+    @property
+    def mark(self) -> str:
+        return NA if self.ok is None else (OK if self.ok else BAD)
+
+
+@dataclass
+class Row:
+    name: str
+    op: str
+    checks: dict[str, Check] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok is not False for c in self.checks.values())
+
+
+@dataclass
+class VerifyReport:
+    """Everything verify measured, as plain data (rendered by :func:`render`)."""
+
+    spec: str
+    batch: int
+    rows: list[Row]
+    totals: dict[str, Check]
+    notes: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows) and all(c.ok is not False for c in self.totals.values())
+
+    def failures(self) -> list[str]:
+        out = [f"{r.name}: {k}" for r in self.rows for k, c in r.checks.items() if c.ok is False]
+        return out + [f"total {k}" for k, c in self.totals.items() if c.ok is False]
+
+
+# ---- measurements -------------------------------------------------------------------------------
+
+def _storage_key(t: Tensor) -> tuple[int, int]:
+    s = t.untyped_storage()
+    return s.data_ptr(), s.nbytes()
+
+
+def measure_training_pass(model: nn.Module, graph: Graph, x: Tensor
+                          ) -> tuple[dict[str, Shape], int, list[tuple[str, tuple[int, ...]]]]:
+    """One training-mode forward: each layer's output shape and the bytes saved for backward.
+
+    Returns (shapes without the batch dimension, saved bytes over distinct storages, the saved
+    tensors as (dtype, shape) for the report).
+    """
+    modules = node_modules(model, graph)
+    shapes: dict[str, Shape] = {}
+    handles = []
+    for name, module in modules.items():
+        def hook(_m: nn.Module, _i: Any, out: Any, name: str = name) -> None:
+            shapes[name] = tuple(out.shape[1:])
+        handles.append(module.register_forward_hook(hook))
+    excluded = {_storage_key(t)[0] for t in [*model.parameters(), *model.buffers()]}
+    saved: dict[int, tuple[int, str, tuple[int, ...]]] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        ptr, nbytes = _storage_key(t)
+        if ptr not in excluded and nbytes > 0 and ptr not in saved:
+            saved[ptr] = (nbytes, str(t.dtype).removeprefix("torch."), tuple(t.shape))
+        return t
+
+    model.train()
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(x)
+        del out
+    finally:
+        for h in handles:
+            h.remove()
+    total = sum(v[0] for v in saved.values())
+    return shapes, total, [(v[1], v[2]) for v in saved.values()]
+
+
+def torch_macs(node: Node, module: nn.Module | None, out: Shape) -> int | None:
+    """MACs for one image from the torch module's own attributes (None: the layer has no MACs)."""
+    if isinstance(module, nn.Conv2d):
+        per_position = (int(module.mask.count_nonzero()) if isinstance(module, MaskedConv2d)
+                        else module.weight.numel())
+        return per_position * out[1] * out[2]
+    if isinstance(module, nn.Linear):
+        return module.weight.numel()
+    if node.op == "rbf" and module is not None:
+        return int(module.weight.numel())
+    if isinstance(module, nn.LocalResponseNorm):
+        return int(module.size) * numel(out)
+    return None
+
+
+def fvcore_by_module(model: nn.Module, x: Tensor) -> tuple[dict[str, int], dict[str, int]] | None:
+    """fvcore's flop count per module path and its skipped ops, or None when fvcore is missing."""
+    try:
+        from fvcore.nn import FlopCountAnalysis
+    except ImportError:
+        return None
+    model.eval()
+    flops = FlopCountAnalysis(model, x)
+    flops.unsupported_ops_warnings(False)
+    flops.uncalled_modules_warnings(False)
+    flops.tracer_warnings("none")
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    with contextlib.redirect_stderr(io.StringIO()):
+        by_module = dict(flops.by_module())
+        skipped = dict(flops.unsupported_ops())
+    return {k: int(v) for k, v in by_module.items()}, {k: int(v) for k, v in skipped.items()}
+
+
+# ---- receptive fields ---------------------------------------------------------------------------
+
+class _Probe(nn.Module):
+    """The RF probe: one module per spatial node, run in topological order (no generated code)."""
+
+    def __init__(self, steps: list[tuple[str, nn.Module | None, tuple[str, ...]]]):
+        super().__init__()
+        self.steps = steps
+        self.mods = nn.ModuleList([m for _, m, _ in steps if m is not None])
+
+    def run(self, x: Tensor) -> dict[str, Tensor]:
+        values: dict[str, Tensor] = {"input": x}
+        for name, module, ins in self.steps:
+            args = [values[i] for i in ins]
+            if isinstance(module, Concat | Add):
+                values[name] = module(args)
+            elif module is None:
+                values[name] = args[0]
+            else:
+                values[name] = module(args[0])
+        return values
+
+
+def _window_conv(node: Node, site: Site, out: Shape) -> nn.Module:
+    """A summing window with a pooling layer's geometry, as a one-channel conv (ceil mode: pad more)."""
+    a = node.attrs
+    k, d = a["k"], a.get("dilation", (1, 1))
+    s = a["s"] or k
+    from archcalc.layers.base import resolve_padding
+
+    t, b, l, r = resolve_padding(a, (site.ins[0][1], site.ins[0][2]), k, s, d)
+    h, w = site.ins[0][1], site.ins[0][2]
+    extra_h = max(0, (out[1] - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (h + t + b))
+    extra_w = max(0, (out[2] - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (w + l + r))
+    attrs = {"out": 1, "k": k, "s": s, "pad": (t, b + extra_h, l, r + extra_w), "dilation": d, "groups": 1,
+             "bias": False, "table": None, "padding_mode": "zeros"}
+    return BUILDERS["conv"](dataclasses.replace(site, node=dataclasses.replace(node, attrs=attrs)))  # type: ignore[return-value]
+
+
+def build_rf_probe(graph: Graph, analysis: Analysis) -> tuple[_Probe, list[str]]:
+    """The one-channel, positive-weight probe of every spatial layer, and the nodes it covers."""
+    results = analysis.results
+    channels: dict[str, int] = {"input": graph.input_shape[0]}
+    steps: list[tuple[str, nn.Module | None, tuple[str, ...]]] = []
+    covered: list[str] = []
+    for node in graph.nodes:
+        if node.op == "input" or any(i not in channels for i in node.inputs):
+            continue
+        out = results[node.name].shape
+        if len(out) != 3:
+            continue
+        ins = tuple((channels[i], *results[i].shape[1:]) for i in node.inputs)
+        site = Site(node, ins, out, False)
+        module: nn.Module | None
+        if node.op == "conv":
+            attrs = {**node.attrs, "out": 1, "groups": 1, "table": None, "bias": False}
+            module = BUILDERS["conv"](dataclasses.replace(site, node=dataclasses.replace(node, attrs=attrs)))
+            channels[node.name] = 1
+        elif node.op in ("maxpool", "avgpool", "subsample"):
+            module = _window_conv(node, dataclasses.replace(site, ins=((1, *ins[0][1:]),)), out)
+            module = nn.Sequential(_ChannelSum(), module)
+            channels[node.name] = 1
+        elif node.op in ("gap", "adaptive_avgpool"):
+            module = BUILDERS[node.op](site)
+            channels[node.name] = ins[0][0]
+        elif node.op == "concat":
+            module = Concat()
+            channels[node.name] = sum(c[0] for c in ins)
+        elif node.op == "add":
+            module = Add()  # one-channel and many-channel paths broadcast: the union either way
+            channels[node.name] = max(c[0] for c in ins)
+        elif node.op in _POINTWISE_FOR_RF:
+            module = None
+            channels[node.name] = ins[0][0]
+        else:
+            continue
+        if isinstance(module, nn.Module):
+            for p in module.parameters():
+                with torch.no_grad():
+                    p.fill_(1.0 / max(1, p[0].numel()))
+        steps.append((node.name, module, node.inputs))
+        covered.append(node.name)
+    return _Probe(steps).double(), covered
+
+
+class _ChannelSum(nn.Module):
+    """Sums channels into one (pooling keeps channels apart; the probe only needs the support)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sum(1, keepdim=True)
+
+
+def _pick_units(n_out: int, rf: arith.AxisRF, size: int) -> list[int]:
+    """Two adjacent units along an axis, unclipped by the border where possible."""
+    inside = [i for i in range(n_out) if rf.interval(i)[0] >= 0 and rf.interval(i)[1] <= size - 1]
+    pool = inside if len(inside) >= 2 else list(range(n_out))
+    mid = pool[(len(pool) - 1) // 2]
+    nxt = mid + 1 if mid + 1 < n_out else mid
+    return [mid, nxt]
+
+
+def _support(g: Tensor, dim: int) -> tuple[int, int] | None:
+    nz = torch.nonzero(g.abs().sum(dim=dim) > 0).flatten()
+    if nz.numel() == 0:
+        return None
+    return int(nz.min()), int(nz.max())
+
+
+def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 16) -> dict[str, Check]:
+    """Measured against symbolic receptive field, per spatial layer (two adjacent units each)."""
+    probe, covered = build_rf_probe(graph, analysis)
+    results = analysis.results
+    _, H, W = graph.input_shape
+    checks: dict[str, Check] = {}
+    circular = any(n.op == "conv" and n.attrs["padding_mode"] == "circular" for n in graph.nodes)
+    todo = [n for n in covered if results[n].rf is not None]
+    for n in covered:
+        if results[n].rf is None:
+            checks[n] = Check("unavailable", "—", None, note=results[n].rf_note or "")
+    for start in range(0, len(todo), chunk):
+        names = todo[start:start + chunk]
+        units = []
+        for name in names:
+            rf = results[name].rf
+            assert rf is not None
+            shape = results[name].shape
+            units.append((_pick_units(shape[1], rf.h, H), _pick_units(shape[2], rf.w, W)))
+        x = torch.ones(2 * len(names), graph.input_shape[0], H, W, dtype=torch.float64, requires_grad=True)
+        values = probe.run(x)
+        loss = x.new_zeros(())
+        for j, name in enumerate(names):
+            ys, xs = units[j]
+            for u in range(2):
+                loss = loss + values[name][2 * j + u, :, ys[u], xs[u]].sum()
+        (grad,) = torch.autograd.grad(loss, x)
+        for j, name in enumerate(names):
+            rf = results[name].rf
+            assert rf is not None
+            ys, xs = units[j]
+            sym, got, clipped = [], [], False
+            for u in range(2):
+                g = grad[2 * j + u].sum(0)
+                want_h, want_w = rf.h.interval(ys[u]), rf.w.interval(xs[u])
+                clip_h = (max(0, want_h[0]), min(H - 1, want_h[1]))
+                clip_w = (max(0, want_w[0]), min(W - 1, want_w[1]))
+                clipped = clipped or clip_h != want_h or clip_w != want_w
+                sym.append((clip_h, clip_w))
+                got.append((_support(g, 1), _support(g, 0)))
+            label = (f"{rf.h.size}×{rf.w.size} /{rf.h.jump},{rf.w.jump} @{rf.h.start},{rf.w.start}")
+            if got[0] == sym[0] and got[1] == sym[1]:
+                meas = label if not clipped else f"{label} (clipped)"
+                checks[name] = Check(label, meas, True, note="clipped at the border" if clipped else "")
+            else:
+                ok: bool | None = None if circular else False
+                checks[name] = Check(label, _describe(got), ok,
+                                     note="circular padding wraps the field" if circular
+                                     else f"units {ys},{xs}: expected {sym}, measured {got}")
+    return checks
+
+
+def _describe(got: list[tuple[tuple[int, int] | None, tuple[int, int] | None]]) -> str:
+    (h0, w0), (h1, w1) = got
+    if h0 is None or w0 is None:
+        return "empty"
+    size = f"{h0[1] - h0[0] + 1}×{w0[1] - w0[0] + 1}"
+    jh = (h1[0] - h0[0]) if h1 else 0
+    jw = (w1[0] - w0[0]) if w1 else 0
+    return f"{size} /{jh},{jw} @{h0[0]},{w0[0]}"
+
+
+# ---- the whole check ----------------------------------------------------------------------------
+
+def verify(graph: Graph, *, batch: int = 2, seed: int = 0, rf: bool = True, use_fvcore: bool = True,
+           model: nn.Module | None = None) -> VerifyReport:
+    """Build (unless given) and measure ``graph``; every disagreement is a ✗ in the report."""
+    analysis = analyze(graph, dtype="fp32")
+    results = analysis.results
+    torch.manual_seed(seed)
+    model = model if model is not None else build_model(graph, seed=seed)
+    model.float()
+    x = torch.randn(batch, *graph.input_shape)
+    shapes, saved_bytes, _ = measure_training_pass(model, graph, x)
+    fv = fvcore_by_module(model, x[:1]) if use_fvcore else None
+    rfs = measure_rf(graph, analysis) if rf and len(graph.input_shape) == 3 else {}
+    modules = node_modules(model, graph)
+    rows: list[Row] = []
+    fv_only: dict[str, int] = {}
+    ours_only: dict[str, int] = {}
+    total_w = total_b = total_buf = 0
+    for node in graph.nodes:
+        if node.op == "input":
+            continue
+        res = results[node.name]
+        row = Row(node.name, node.op)
+        module = modules.get(node.name)
+        got = shapes.get(node.name)
+        if got is None and node.op == "identity":
+            got = shapes.get(node.inputs[0], results[node.inputs[0]].shape)
+        row.checks["shape"] = Check(_fmt(res.shape), _fmt(got) if got else "not run", got == res.shape)
+        w, b, buf = parameter_counts(module) if module is not None else (0, 0, 0)
+        total_w, total_b, total_buf = total_w + w, total_b + b, total_buf + buf
+        sym_p = (res.params.weights, res.params.biases, res.params.buffers)
+        row.checks["params"] = Check(res.params.total, w + b, sym_p == (w, b, buf),
+                                     note="" if sym_p == (w, b, buf) else
+                                     f"weights/biases/buffers: archcalc {sym_p}, torch {(w, b, buf)}")
+        tm = torch_macs(node, module, got or res.shape)
+        fv_value = fv[0].get(node.name, 0) if fv is not None else None
+        mac = Check(res.cost.macs, tm if tm is not None else 0,
+                    res.cost.macs == (tm or 0), fvcore=fv_value)
+        if fv_value is not None:
+            if node.op in COMPARABLE:
+                expected = res.cost.macs
+                if isinstance(module, MaskedConv2d):
+                    expected = module.weight.numel() * res.shape[1] * res.shape[2]
+                    mac.note = "fvcore counts the masked-out (zero) connections too"
+                if fv_value != expected:
+                    mac.ok = False
+                    mac.note = f"fvcore {fv_value} ≠ {expected}"
+            elif fv_value and not res.cost.macs:
+                fv_only[node.op] = fv_only.get(node.op, 0) + fv_value
+            elif res.cost.macs and not fv_value:
+                ours_only[node.op] = ours_only.get(node.op, 0) + res.cost.macs
+        row.checks["macs"] = mac
+        if node.name in rfs:
+            row.checks["rf"] = rfs[node.name]
+        rows.append(row)
+    sym_saved = analysis.saved_bytes(batch)
+    t = analysis.totals
+    totals = {
+        "params": Check(t.params, total_w + total_b, t.params == total_w + total_b),
+        "buffers": Check(t.buffers, total_buf, t.buffers == total_buf),
+        "macs": Check(t.macs, sum(int(r.checks["macs"].torch or 0) for r in rows),
+                      t.macs == sum(int(r.checks["macs"].torch or 0) for r in rows),
+                      fvcore=sum(fv[0].get(r.name, 0) for r in rows if r.op in COMPARABLE) if fv else None,
+                      note="fvcore column: conv and fc only"),
+        f"saved for backward (batch {batch}, fp32, bytes)": Check(sym_saved, saved_bytes, sym_saved == saved_bytes),
+    }
+    notes = []
+    if fv is None:
+        notes.append("fvcore is not installed: its column is empty")
+    else:
+        if fv_only:
+            notes.append("fvcore counts, archcalc reports as other ops (not MACs): "
+                         + ", ".join(f"{k} {v:,}" for k, v in sorted(fv_only.items())))
+        if ours_only:
+            notes.append("archcalc counts MACs, fvcore skips: "
+                         + ", ".join(f"{k} {v:,}" for k, v in sorted(ours_only.items())))
+        if fv[1]:
+            notes.append("fvcore skips these ops (archcalc counts them as other ops): "
+                         + ", ".join(f"{k.removeprefix('aten::')}×{v}" for k, v in sorted(fv[1].items())))
+    return VerifyReport(graph.meta.name, batch, rows, totals, notes)
+
+
+def _fmt(shape: Shape | None) -> str:
+    return "×".join(str(d) for d in shape) if shape else "—"
+
+
+# ---- rendering ----------------------------------------------------------------------------------
+
+def _cell(c: Check | None, fv: bool = False) -> str:
+    if c is None:
+        return ""
+    parts = [f"{_num(c.symbolic)}", f"{_num(c.torch)}"]
+    if fv and c.fvcore is not None:
+        parts.append(f"{_num(c.fvcore)}")
+    return " | ".join(parts) + f" {c.mark}"
+
+
+def _num(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
+def _rows(report: VerifyReport) -> Iterator[list[str]]:
+    for r in report.rows:
+        yield [r.name, r.op, _cell(r.checks.get("shape")), _cell(r.checks.get("params")),
+               _cell(r.checks.get("macs"), fv=True), _cell(r.checks.get("rf"))]
+
+
+def render(report: VerifyReport, fmt: str = "simple") -> str:
+    """The report as text (a tabulate format) or JSON."""
+    if fmt == "json":
+        return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
+    from tabulate import tabulate
+
+    headers = ["layer", "type", "shape  sym | torch", "params  sym | torch",
+               "MACs  sym | torch | fvcore", "RF  sym | measured"]
+    out = [f"verify {report.spec}: symbolic | torch | fvcore (MACs: one fused multiply-add = 1)"]
+    out.append(tabulate(list(_rows(report)), headers=headers, tablefmt=fmt, disable_numparse=True))
+    out.append("")
+    trows = [[k, _cell(c, fv=True), c.note] for k, c in report.totals.items()]
+    out.append(tabulate(trows, headers=["total", "sym | torch | fvcore", "note"], tablefmt=fmt,
+                        disable_numparse=True))
+    notes = [f"{r.name}: {k}: {c.note}" for r in report.rows for k, c in r.checks.items() if c.note]
+    for n in [*report.notes, *notes]:
+        out.append(f"note: {n}")
+    fails = report.failures()
+    out.append(f"{OK} all checks agree" if not fails else f"{BAD} {len(fails)} disagreement(s): "
+               + ", ".join(fails))
+    return "\n".join(out) + "\n"
+
+
+def to_json(report: VerifyReport) -> dict[str, Any]:
+    def check(c: Check) -> dict[str, Any]:
+        return {"symbolic": c.symbolic, "torch": c.torch, "fvcore": c.fvcore, "ok": c.ok, "note": c.note}
+
+    return {
+        "schema_version": 1, "spec": report.spec, "batch": report.batch, "ok": report.ok,
+        "layers": [{"name": r.name, "type": r.op, **{k: check(c) for k, c in r.checks.items()}}
+                   for r in report.rows],
+        "totals": {k: check(c) for k, c in report.totals.items()},
+        "notes": report.notes, "failures": report.failures(),
+    }
