@@ -1,0 +1,449 @@
+"""Charts of the calculator's numbers: per-layer bars, receptive-field growth, and a zoo comparison.
+
+Each ``*_data`` function picks the numbers to draw straight from the Report (never recomputing them),
+and each ``plot_*`` function draws that data with matplotlib's object API (no pyplot, so no global
+backend state and no display needed) and returns it, so a test can hold the plotted data against the
+calculator. matplotlib is the optional ``plot`` extra, imported only here, inside the functions.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archcalc.analysis import Analysis
+from archcalc.errors import OptionError
+from archcalc.plots import output_format, write_atomic
+from archcalc.report.fmt import human_bytes, si
+from archcalc.report.model import Report, Row, build_report
+
+#: Above this many bars the chart folds blocks (a coarser display depth) unless a depth is given.
+MAX_BARS = 90
+
+#: bar colours by layer family, so "conv memory, fc params" reads from the colours alone
+FAMILY_COLOURS = {
+    "conv": "#4C72B0", "fc": "#DD8452", "pool": "#8C8C8C", "norm": "#CCB974", "input": "#55A868",
+    "join": "#937860", "block": "#64B5CD", "other": "#B07AA1",
+}
+
+
+def _family(row: Row) -> str:
+    """A coarse family for colouring: conv, fc, pool, norm, input, join, block (a folded group), other."""
+    if row.group:
+        return "block"
+    t = row.type
+    if t in ("conv", "subsample"):
+        return "conv"
+    if t in ("fc", "rbf"):
+        return "fc"
+    if t in ("maxpool", "avgpool", "gap", "adaptive_avgpool"):
+        return "pool"
+    if t in ("bn", "lrn"):
+        return "norm"
+    if t in ("add", "concat"):
+        return "join"
+    if t == "input":
+        return "input"
+    return "other"
+
+
+@dataclass
+class BarData:
+    """The per-layer figures a bar chart shows, in layer order (values exactly the Report's)."""
+
+    spec: str
+    depth: int | None
+    names: list[str]
+    types: list[str]
+    families: list[str]
+    params: list[int]
+    macs: list[int]
+    activations: list[int]
+    memory_bytes: list[int]
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class RFCurve:
+    """Receptive field along the network's main path (the widest-seeing input at each merge)."""
+
+    spec: str
+    names: list[str]
+    size_h: list[int]
+    size_w: list[int]
+    jump_h: list[int]
+    input_h: int
+    input_w: int
+
+
+@dataclass
+class ComparePoint:
+    """One network in a comparison: total MACs, params, activation memory, published top-5 error."""
+
+    name: str
+    macs: int
+    params: int
+    activation_bytes: int
+    depth: int
+    top5_error: float | None
+    top5_source: str | None
+
+
+def _is_drawn(row: Row) -> bool:
+    """Rows carrying something to draw; in-place activations, views and dropout add nothing."""
+    return bool(row.params or row.macs or row.activations or row.group)
+
+
+def _max_scope(analysis: Analysis) -> int:
+    return max((len(n.scope) for n in analysis.graph.nodes), default=0)
+
+
+def bar_data(analysis: Analysis, depth: int | None = None, max_bars: int = MAX_BARS) -> BarData:
+    """Per-layer params, MACs and activation memory, folded to ``depth`` (or the finest depth that fits)."""
+    chosen = depth
+    report = build_report(analysis, depth=depth)
+    rows = [r for r in report.rows if _is_drawn(r)]
+    if depth is None:
+        d = _max_scope(analysis)
+        while len(rows) > max_bars and d > 0:
+            d -= 1
+            report = build_report(analysis, depth=d)
+            rows = [r for r in report.rows if _is_drawn(r)]
+            chosen = d
+    return BarData(
+        spec=report.spec["name"], depth=chosen,
+        names=[r.name for r in rows], types=[r.type for r in rows], families=[_family(r) for r in rows],
+        params=[r.params for r in rows], macs=[r.macs for r in rows],
+        activations=[r.activations for r in rows], memory_bytes=[r.memory_bytes for r in rows],
+        totals={"params": report.totals["params"], "macs": report.totals["macs"],
+                "activation_bytes": report.totals["activation_bytes"]},
+    )
+
+
+def rf_data(analysis: Analysis) -> RFCurve:
+    """Receptive field layer by layer up to the last feature map, following the widest path at merges."""
+    report = build_report(analysis)
+    rows = {r.name: r for r in report.rows}
+    graph = analysis.graph
+    end = report.totals["rf"]["layer"]
+
+    def size(name: str) -> int:
+        rf = rows[name].rf
+        return rf.size[0] * rf.size[-1] if rf is not None else 0
+
+    path: list[str] = []
+    name: str | None = end
+    while name is not None:
+        path.append(name)
+        inputs = graph.node(name).inputs
+        name = max(inputs, key=size) if inputs else None
+    path.reverse()
+    names: list[str] = []
+    size_h: list[int] = []
+    size_w: list[int] = []
+    jump_h: list[int] = []
+    last: tuple[int, ...] | None = None
+    for name in path:
+        rf = rows[name].rf
+        if rf is None:
+            continue
+        key = (*rf.size, *rf.jump)
+        if key == last:  # activations, norms: the field does not change; one point per change
+            continue
+        last = key
+        names.append(name)
+        size_h.append(rf.size[0])
+        size_w.append(rf.size[-1])
+        jump_h.append(rf.jump[0])
+    spec_in = report.spec["input"]
+    return RFCurve(spec=report.spec["name"], names=names, size_h=size_h, size_w=size_w, jump_h=jump_h,
+                   input_h=spec_in[-2] if len(spec_in) >= 2 else spec_in[-1], input_w=spec_in[-1])
+
+
+def _top5(report: Report) -> tuple[float | None, str | None]:
+    entry = report.spec.get("published", {}).get("top5_error")
+    if isinstance(entry, dict) and isinstance(entry.get("value"), int | float):
+        return float(entry["value"]), str(entry.get("source", "")) or None
+    if isinstance(entry, int | float) and not isinstance(entry, bool):
+        return float(entry), None
+    return None, None
+
+
+def compare_data(analyses: list[Analysis]) -> list[ComparePoint]:
+    """One point per network: totals straight from each Report, with the spec's cited top-5 error."""
+    points = []
+    for a in analyses:
+        report = build_report(a)
+        err, src = _top5(report)
+        points.append(ComparePoint(name=report.spec["name"], macs=report.totals["macs"],
+                                   params=report.totals["params"],
+                                   activation_bytes=report.totals["activation_bytes"],
+                                   depth=report.totals["depth"], top5_error=err, top5_source=src))
+    return points
+
+
+# ---- drawing --------------------------------------------------------------------------------------
+
+def _figure(width: float, height: float) -> Any:
+    """A matplotlib Figure detached from pyplot (headless), or a one-line error naming the extra."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise OptionError("plots need matplotlib", hint="install archcalc[plot]") from None
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _save(fig: Any, out: str | Path) -> None:
+    fmt = output_format(out)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=100)
+    write_atomic(out, buf.getvalue())
+
+
+def _si_formatter(bytes_: bool = False) -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    def fmt(value: float, _pos: int) -> str:
+        if value <= 0:
+            return "0"
+        text = human_bytes(value) if bytes_ else si(value, 1 if value >= 1e3 else 0)
+        return re.sub(r"\.0+(?=\D|$)", "", text)  # 750.0M → 750M, 12.05 MB unchanged
+
+    return FuncFormatter(fmt)
+
+
+def _short(name: str) -> str:
+    """Readable tick labels: 'layer3.block5.residual.conv2' → 'l3.b5.r.conv2' stays unique enough."""
+    parts = name.split(".")
+    if len(parts) <= 2:
+        return name
+    return ".".join(p if i in (0, len(parts) - 1) else p.replace("block", "b") for i, p in enumerate(parts))
+
+
+def _draw_bars(axes: list[Any], data: BarData, log: bool) -> None:
+    n = len(data.names)
+    xs = list(range(n))
+    colours = [FAMILY_COLOURS[f] for f in data.families]
+    panels = (
+        ("Parameters", data.params, data.totals["params"], False),
+        ("MACs (multiply-accumulates)", data.macs, data.totals["macs"], False),
+        ("Activation memory (forward, per image)", data.memory_bytes, data.totals["activation_bytes"], True),
+    )
+    for ax, (title, values, total, is_bytes) in zip(axes, panels, strict=True):
+        ax.bar(xs, values, color=colours, width=0.8)
+        total_text = human_bytes(total) if is_bytes else si(total)
+        ax.set_title(f"{title} — total {total_text}", loc="left", fontsize=11)
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.yaxis.set_major_formatter(_si_formatter(is_bytes))
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xlim(-0.7, n - 0.3)
+        ax.margins(y=0.05)
+        ax.tick_params(axis="x", labelbottom=False)
+    bottom = axes[-1]
+    step = max(1, -(-n // 120))  # at most ~120 tick labels
+    bottom.set_xticks(xs[::step])
+    bottom.set_xticklabels([_short(s) for s in data.names[::step]], rotation=90,
+                           fontsize=9 if n <= 40 else 7)
+    bottom.tick_params(axis="x", labelbottom=True)
+    from matplotlib.patches import Patch
+
+    present = [f for f in FAMILY_COLOURS if f in data.families]
+    axes[0].legend(handles=[Patch(color=FAMILY_COLOURS[f], label=f) for f in present], fontsize=8,
+                   loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+
+
+def _draw_rf(ax: Any, curve: RFCurve) -> None:
+    xs = list(range(len(curve.names)))
+    ax.step(xs, curve.size_h, where="mid", marker="o", markersize=3, color="#4C72B0",
+            label="receptive field (height)")
+    if curve.size_w != curve.size_h:
+        ax.step(xs, curve.size_w, where="mid", marker="s", markersize=3, color="#C44E52",
+                label="receptive field (width)")
+    ax.axhline(curve.input_h, color="#55A868", linestyle="--", label=f"input size ({curve.input_h})")
+    covered = next((i for i, s in enumerate(curve.size_h) if s >= curve.input_h), None)
+    if covered is not None:
+        ax.annotate(f"covers the input at {curve.names[covered]}", (covered, curve.size_h[covered]),
+                    xytext=(8, -14), textcoords="offset points", fontsize=8)
+    ax.set_title(f"Receptive field through the network — {curve.size_h[-1]} px at {curve.names[-1]}",
+                 loc="left", fontsize=11)
+    ax.set_ylabel("pixels")
+    ax.set_ylim(0, max([*curve.size_h, *curve.size_w, curve.input_h]) * 1.1)
+    n = len(xs)
+    step = max(1, -(-n // 80))
+    ax.set_xticks(xs[::step])
+    ax.set_xticklabels([_short(s) for s in curve.names[::step]], rotation=90, fontsize=9 if n <= 40 else 7)
+    ax.set_xlim(-0.7, n - 0.3)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+
+
+def _bars_width(n: int) -> float:
+    return min(30.0, max(9.0, 2.5 + 0.22 * n))
+
+
+def _subtitle(data: BarData) -> str:
+    fold = "every layer" if data.depth is None else f"blocks folded below depth {data.depth}"
+    return f"{data.spec} — {len(data.names)} layers with weights, work or memory ({fold})"
+
+
+def plot_bars(analysis: Analysis, out: str | Path, log: bool = False, depth: int | None = None) -> BarData:
+    """Per-layer bars of parameters, MACs and activation memory; returns the plotted data."""
+    data = bar_data(analysis, depth)
+    fig = _figure(_bars_width(len(data.names)), 9.5)
+    axes = list(fig.subplots(3, 1, sharex=True))
+    _draw_bars(axes, data, log)
+    fig.suptitle(_subtitle(data), fontsize=13)
+    _save(fig, out)
+    return data
+
+
+def plot_rf(analysis: Analysis, out: str | Path) -> RFCurve:
+    """Receptive-field growth beside the input size; returns the plotted curve."""
+    curve = rf_data(analysis)
+    fig = _figure(_bars_width(len(curve.names)), 5.0)
+    _draw_rf(fig.subplots(1, 1), curve)
+    fig.suptitle(f"{curve.spec} — input {curve.input_h}×{curve.input_w}", fontsize=13)
+    _save(fig, out)
+    return curve
+
+
+def plot_all(analysis: Analysis, out: str | Path, log: bool = False,
+             depth: int | None = None) -> tuple[BarData, RFCurve]:
+    """Bars and receptive field in one figure."""
+    data = bar_data(analysis, depth)
+    curve = rf_data(analysis)
+    fig = _figure(_bars_width(max(len(data.names), len(curve.names))), 13.0)
+    axes = list(fig.subplots(4, 1, height_ratios=[1, 1, 1, 1.2]))
+    for ax in axes[1:3]:
+        ax.sharex(axes[0])
+    _draw_bars(axes[:3], data, log)
+    _draw_rf(axes[3], curve)
+    fig.suptitle(_subtitle(data), fontsize=13)
+    _save(fig, out)
+    return data, curve
+
+
+def _label_offsets(anchors: list[tuple[float, float]], boxes: list[tuple[float, float]],
+                   bounds: tuple[float, float], radii: list[float]) -> list[tuple[float, float, str, str]]:
+    """Greedy label placement (inches): the first nearby spot not covering an earlier label or a point.
+
+    Returns per label (dx, dy, ha, va) relative to its point; crowded clusters get longer leader lines.
+    """
+    placed: list[tuple[float, float, float, float]] = []
+    out: list[tuple[float, float, str, str]] = []
+    dirs = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+
+    def hits(r: tuple[float, float, float, float]) -> bool:
+        x0, y0, x1, y1 = r
+        if x0 < 0 or y0 < 0 or x1 > bounds[0] or y1 > bounds[1]:
+            return True
+        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
+            return True
+        return any(x0 - 0.05 < ax < x1 + 0.05 and y0 - 0.05 < ay < y1 + 0.05 for ax, ay in anchors)
+
+    for (x, y), (w, h), own in zip(anchors, boxes, radii, strict=True):
+        best: tuple[float, float, float, float, float, float] | None = None
+        for radius in (0.12, 0.3, 0.5, 0.75, 1.0, 1.4, 1.9):
+            for ux, uy in dirs:
+                reach = radius + own * 0.7  # clear of the point's own marker
+                dx, dy = ux * reach, uy * reach
+                x0 = x + dx if ux > 0 else (x + dx - w if ux < 0 else x - w / 2)
+                y0 = y + dy if uy > 0 else (y + dy - h if uy < 0 else y - h / 2)
+                rect = (x0, y0, x0 + w, y0 + h)
+                if not hits(rect):
+                    best = (*rect, dx, dy)
+                    break
+            if best is not None:
+                break
+        if best is None:
+            best = (x + 0.12, y + 0.12, x + 0.12 + w, y + 0.12 + h, 0.12, 0.12)
+        placed.append(best[:4])
+        dx, dy = best[4], best[5]
+        out.append((dx, dy, "left" if dx > 0 else ("right" if dx < 0 else "center"),
+                    "bottom" if dy > 0 else ("top" if dy < 0 else "center")))
+    return out
+
+
+def plot_compare(analyses: list[Analysis], out: str | Path) -> list[ComparePoint]:
+    """MACs against parameters (log-log: the zoo spans five orders), one point per network.
+
+    Marker area follows activation memory, colour the depth in weight layers (the revolution of depth),
+    and the label carries the published top-5 error where the spec cites one.
+    """
+    import math
+
+    if not analyses:
+        raise OptionError("nothing to compare", hint="name at least one spec")
+    points = compare_data(analyses)
+    width, height = 11.0, 7.5
+    fig = _figure(width, height)
+    ax = fig.subplots(1, 1)
+    biggest = max(p.activation_bytes for p in points) or 1
+
+    def area(nbytes: float) -> float:
+        return 40 + 1400 * (nbytes / biggest)
+
+    xs = [max(p.macs, 1) for p in points]
+    ys = [max(p.params, 1) for p in points]
+    lx = (math.log10(min(xs)) - 0.6, math.log10(max(xs)) + 0.6)
+    ly = (math.log10(min(ys)) - 0.6, math.log10(max(ys)) + 0.6)
+    from matplotlib.colors import LogNorm
+
+    d_lo = max(1, min(p.depth for p in points))
+    d_hi = max(d_lo + 1, *(p.depth for p in points))
+    art = ax.scatter(xs, ys, s=[area(p.activation_bytes) for p in points],
+                     c=[max(p.depth, 1) for p in points],
+                     cmap="viridis", norm=LogNorm(vmin=d_lo, vmax=d_hi), alpha=0.65, edgecolors="black",
+                     linewidths=0.6, zorder=3)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(10 ** lx[0], 10 ** lx[1])
+    ax.set_ylim(10 ** ly[0], 10 ** ly[1])
+    # label placement in inches of the (approximate) axes box
+    box_w, box_h = width * 0.78, height * 0.8
+    anchors = [((math.log10(x) - lx[0]) / (lx[1] - lx[0]) * box_w, (math.log10(y) - ly[0]) / (ly[1] - ly[0])
+                * box_h) for x, y in zip(xs, ys, strict=True)]
+    labels = [p.name + (f" · top-5 {p.top5_error:g}%" if p.top5_error is not None else "") for p in points]
+    sizes = [(len(t) * 8 * 0.55 / 72, 8 * 1.3 / 72) for t in labels]
+    order = sorted(range(len(points)), key=lambda i: (points[i].top5_error is None, -points[i].params))
+    radii = [math.sqrt(area(p.activation_bytes) / math.pi) / 72 for p in points]
+    offsets = _label_offsets([anchors[i] for i in order], [sizes[i] for i in order], (box_w, box_h),
+                             [radii[i] for i in order])
+    for i, (dx, dy, ha, va) in zip(order, offsets, strict=True):
+        far = abs(dx) + abs(dy) > 0.3 + radii[i]
+        ax.annotate(labels[i], (xs[i], ys[i]), xytext=(dx * 72, dy * 72), textcoords="offset points",
+                    ha=ha, va=va, fontsize=8,
+                    fontweight="bold" if points[i].top5_error is not None else "normal",
+                    arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.6} if far else None, zorder=4)
+    ax.xaxis.set_major_formatter(_si_formatter())
+    ax.yaxis.set_major_formatter(_si_formatter())
+    ax.set_xlabel("MACs per image (multiply-accumulates)")
+    ax.set_ylabel("parameters")
+    ax.grid(alpha=0.3, which="major")
+    fig.colorbar(art, ax=ax, label="depth (weight layers on the longest path)", shrink=0.8)
+    refs = sorted({10 ** round(math.log10(max(p.activation_bytes, 1))) for p in points})
+    handles = [ax.scatter([], [], s=area(r), color="#cccccc", edgecolors="black", linewidths=0.6,
+                          label=re.sub(r"\.0+(?=\D)", "", human_bytes(r))) for r in refs[-3:]]
+    ax.legend(handles=handles, title="forward activations / image", loc="upper left", fontsize=8,
+              title_fontsize=8, labelspacing=1.6, borderpad=1.0, frameon=True)
+    ax.set_title("Networks compared: work against size; marker area ∝ activation memory", loc="left",
+                 fontsize=11)
+    _save(fig, out)
+    return points
+
+
+def describe(data: BarData) -> str:
+    """A one-line summary of what the bar chart shows (for the CLI)."""
+    i_mem = max(range(len(data.names)), key=lambda i: data.memory_bytes[i])
+    i_par = max(range(len(data.names)), key=lambda i: data.params[i])
+    return (f"most activation memory: {data.names[i_mem]} ({human_bytes(data.memory_bytes[i_mem])});"
+            f" most parameters: {data.names[i_par]} ({si(data.params[i_par])})")
+
+
+__all__ = ["BarData", "ComparePoint", "RFCurve", "bar_data", "compare_data", "describe", "plot_all",
+           "plot_bars", "plot_compare", "plot_rf", "rf_data"]
