@@ -98,10 +98,10 @@ layers:
 
 
 def test_set_and_input_overrides(cli_main) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = cli_main("summary", "vgg16", "--set", "num_classes=10", "--format", "json")
+    _, out, _ = cli_main("summary", "vgg16", "--set", "num_classes=10", "--format", "json")
     data = json.loads(out)
     assert data["rows"][-1]["shape"] == [10]
-    code, out, err = cli_main("summary", "vgg16", "--input", "3x32x32", "--format", "json")
+    _code, out, _err = cli_main("summary", "vgg16", "--input", "3x32x32", "--format", "json")
     data = json.loads(out)
     assert data["spec"]["input"] == [3, 32, 32]
     rows = {r["name"]: r for r in data["rows"]}
@@ -110,7 +110,7 @@ def test_set_and_input_overrides(cli_main) -> None:  # type: ignore[no-untyped-d
 
 
 def test_memory_budget_gives_largest_batch(cli_main) -> None:  # type: ignore[no-untyped-def]
-    code, out, _ = cli_main("summary", "vgg16", "--memory-budget", "80GB", "--format", "json")
+    _code, out, _ = cli_main("summary", "vgg16", "--memory-budget", "80GB", "--format", "json")
     t = json.loads(out)["totals"]
     assert t["memory_budget"] == 80 * 10**9
     assert t["max_batch"] > 0
@@ -132,7 +132,7 @@ def test_rf_layer_and_unit(cli_main) -> None:  # type: ignore[no-untyped-def]
     assert data["clipped_rows"] == [0, 2]
     assert data["padding_fraction"] == pytest.approx(16 / 25)
     code, _, err = cli_main("rf", "vgg16", "--layer", "conv1_3")
-    assert code == 2 and "did you mean conv1_2?" in err or "did you mean" in err
+    assert (code == 2 and "did you mean conv1_2?" in err) or "did you mean" in err
 
 
 def test_list_and_compare(cli_main) -> None:  # type: ignore[no-untyped-def]

@@ -104,7 +104,7 @@ class Analysis:
 
     def training_memory(self, batch: int, optimizer: str = "momentum") -> TrainingMemory:
         _check_optimizer(optimizer)
-        return training_memory(self.calc, self.itemsize, batch, optimizer)
+        return training_memory(self.calc, self.saved, batch, optimizer)
 
     def saved_bytes(self, batch: int) -> int:
         """Bytes of activations autograd keeps for backward for a batch (distinct storages)."""
@@ -112,7 +112,7 @@ class Analysis:
 
     def max_batch(self, budget_bytes: int, optimizer: str = "momentum") -> int:
         _check_optimizer(optimizer)
-        return max_batch(self.calc, self.itemsize, budget_bytes, optimizer)
+        return max_batch(self.calc, self.saved, budget_bytes, optimizer)
 
     @property
     def last_spatial(self) -> NodeResult | None:

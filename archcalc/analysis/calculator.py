@@ -67,21 +67,29 @@ def calculate(graph: Graph, strict: bool = False) -> Calculation:
     results: dict[str, NodeResult] = {}
     requires_grad: dict[str, bool] = {}
     warnings: list[Warning_] = []
-    rfs = {}
+    rfs: dict[str, RF | None] = {}
+    # Deep networks repeat the same layer on the same input shape many times (ResNet-1202): the rules
+    # are pure functions of (type, attributes, input shapes), so each distinct case is computed once.
+    memo: dict[tuple[object, ...], tuple[Shape, Params, Cost, str | None]] = {}
     for node in graph.nodes:
         layer = layers.CATALOGUE[node.op]
         ins = [shapes[i] for i in node.inputs]
-        try:
-            shape = layer.output_shape(node.attrs, ins)
-            params = layer.params(node.attrs, ins, shape)
-            cost = layer.cost(node.attrs, ins, shape)
-            leftover = getattr(layer, "leftover", None)
-            message = leftover(node.attrs, ins) if leftover else None
-        except SpecError as exc:
-            if exc.location is None:
-                exc.location = node.loc
-            exc.message = f"{node.name}: {exc.message}"
-            raise
+        key = (node.op, tuple(node.attrs.items()), tuple(ins))
+        cached = memo.get(key)
+        if cached is None:
+            try:
+                shape = layer.output_shape(node.attrs, ins)
+                params = layer.params(node.attrs, ins, shape)
+                cost = layer.cost(node.attrs, ins, shape)
+                leftover = getattr(layer, "leftover", None)
+                message = leftover(node.attrs, ins) if leftover else None
+            except SpecError as exc:
+                if exc.location is None:
+                    exc.location = node.loc
+                exc.message = f"{node.name}: {exc.message}"
+                raise
+            memo[key] = cached = (shape, params, cost, message)
+        shape, params, cost, message = cached
         if message:
             if strict:
                 raise SpecError(f"{node.name}: {message}", node.loc, "drop --strict to floor instead")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from archcalc import layers
 from archcalc.analysis.calculator import Calculation
 from archcalc.ir import INPUT
+from archcalc.layers import Saved
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
 
@@ -87,20 +88,21 @@ def peak_inference_elems(calc: Calculation) -> tuple[int, str]:
     for out in calc.graph.outputs:
         pending[storage[out]] = pending.get(storage[out], 0) + 1  # outputs stay alive
     live = {INPUT: size[INPUT]}
-    peak, at = size[INPUT], INPUT
+    total = peak = size[INPUT]
+    at = INPUT
     for name, res in calc.results.items():
         if name == INPUT:
             continue
         if storage[name] == name:
             live[name] = size[name]
-        total = sum(live.values())
+            total += size[name]
         if total > peak:
             peak, at = total, name
         for i in res.node.inputs:
             key = storage[i]
             pending[key] -= 1
-            if pending[key] == 0:
-                live.pop(key, None)
+            if pending[key] == 0 and key in live:
+                total -= live.pop(key)
     return peak, at
 
 
@@ -108,13 +110,16 @@ def saved_tensors(calc: Calculation, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
     storage = storage_map(calc, training=True)
     seen: dict[str, SavedTensor] = {}
+    memo: dict[tuple[object, ...], list[Saved]] = {}
     for name, res in calc.results.items():
         node = res.node
         if node.op == "input":
             continue
-        layer = layers.CATALOGUE[node.op]
         ins = [calc.results[i].shape for i in node.inputs]
-        for s in layer.saved(node.attrs, ins, res.shape):
+        case = (node.op, tuple(node.attrs.items()), tuple(ins))
+        if case not in memo:
+            memo[case] = layers.CATALOGUE[node.op].saved(node.attrs, ins, res.shape)
+        for s in memo[case]:
             if s.what.startswith("input"):
                 key = storage[node.inputs[int(s.what[5:] or 0)]]
             elif s.what == "output":
@@ -127,13 +132,13 @@ def saved_tensors(calc: Calculation, itemsize: int) -> list[SavedTensor]:
     return list(seen.values())
 
 
-def training_memory(calc: Calculation, itemsize: int, batch: int, optimizer: str,
+def training_memory(calc: Calculation, saved: list[SavedTensor], batch: int, optimizer: str,
                     param_itemsize: int = 4) -> TrainingMemory:
     """Parameters, gradients, optimizer state and saved activations for one batch, in bytes."""
     params = sum(r.params.total for r in calc.results.values())
     trainable = sum(r.params.total for r in calc.results.values() if r.params.trainable)
     buffers = sum(r.params.buffers for r in calc.results.values())
-    activations = sum(t.nbytes(batch) for t in saved_tensors(calc, itemsize))
+    activations = sum(t.nbytes(batch) for t in saved)
     return TrainingMemory(
         batch=batch, optimizer=optimizer,
         params=(params + buffers) * param_itemsize,
@@ -143,10 +148,10 @@ def training_memory(calc: Calculation, itemsize: int, batch: int, optimizer: str
     )
 
 
-def max_batch(calc: Calculation, itemsize: int, budget: int, optimizer: str) -> int:
+def max_batch(calc: Calculation, saved: list[SavedTensor], budget: int, optimizer: str) -> int:
     """Largest batch whose training-memory estimate fits ``budget`` bytes (0 if none does)."""
-    fixed = training_memory(calc, itemsize, 0, optimizer)
-    per_sample = sum(t.nbytes(1) for t in saved_tensors(calc, itemsize) if t.per_sample)
+    fixed = training_memory(calc, saved, 0, optimizer)
+    per_sample = sum(t.nbytes(1) for t in saved if t.per_sample)
     static = fixed.total
     if budget < static or per_sample == 0:
         return 0 if budget < static else 1 << 31

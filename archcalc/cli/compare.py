@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from archcalc.analysis import analyze
-from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.options import gc_paused, load_graph, spec_options
 from archcalc.cli.output import stdout_console
 from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.model import build_report
@@ -35,20 +35,21 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 def compare_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
                     batch: int, fmt: str) -> None:
     """Compare the totals of SPECS (zoo names or files): params, MACs, memory, receptive field, depth."""
-    columns = []
-    for ref in specs:
-        report = build_report(analyze(load_graph(ref, input_text, assignments), strict=strict), batch=batch)
-        columns.append((report.spec["name"], {**report.totals, "input": report.spec["input"]}))
-    if fmt == "json":
-        click.echo(json.dumps({name: totals for name, totals in columns}, indent=2))
-        return
-    from rich.table import Table
+    with gc_paused():
+        columns = []
+        for ref in specs:
+            report = build_report(analyze(load_graph(ref, input_text, assignments), strict=strict), batch=batch)
+            columns.append((report.spec["name"], {**report.totals, "input": report.spec["input"]}))
+        if fmt == "json":
+            click.echo(json.dumps(dict(columns), indent=2))
+            return
+        from rich.table import Table
 
-    table = Table(header_style="bold", caption=f"per image unless stated; memory at fp32, batch {batch}",
-                  caption_justify="left")
-    table.add_column("")
-    for name, _ in columns:
-        table.add_column(name, justify="right")
-    for label, fn in ROWS:
-        table.add_row(label, *[fn(t) for _, t in columns])
-    stdout_console().print(table)
+        table = Table(header_style="bold", caption=f"per image unless stated; memory at fp32, batch {batch}",
+                      caption_justify="left")
+        table.add_column("")
+        for name, _ in columns:
+            table.add_column(name, justify="right")
+        for label, fn in ROWS:
+            table.add_row(label, *[fn(t) for _, t in columns])
+        stdout_console().print(table)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
@@ -53,3 +55,15 @@ def parse_input(text: str | None) -> Shape | None:
 def load_graph(ref: str, input_text: str | None, assignments: tuple[str, ...]) -> Graph:
     """Load a spec with the command line's overrides applied."""
     return load(ref, parse_assignments(assignments), parse_input(input_text))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Symbolic commands allocate many small, acyclic objects: the cyclic GC only costs them time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

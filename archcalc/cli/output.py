@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
 from archcalc.report.model import Report
 from archcalc.report.render import FORMATS, TEXT_RENDERERS, render_rich
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMAT_OPTION = click.option(
     "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
@@ -16,6 +19,8 @@ FORMAT_OPTION = click.option(
 
 
 def stdout_console() -> Console:
+    from rich.console import Console
+
     return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 
 

@@ -9,7 +9,7 @@ import click
 
 from archcalc.analysis import NodeResult, analyze
 from archcalc.arith import AxisRF
-from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.options import gc_paused, load_graph, spec_options
 from archcalc.cli.output import stdout_console, warn
 from archcalc.errors import OptionError, did_you_mean
 from archcalc.report.fmt import shape
@@ -65,47 +65,48 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
                layer: str | None, at: str | None, stack: str | None, effective: bool, checkpoint: str | None,
                heatmap: str | None, fmt: str) -> None:
     """Receptive field (size, jump, start) of every layer of SPEC, or of a --stack of kernels."""
-    if stack is not None:
-        if spec is not None:
-            raise OptionError("give either a SPEC or --stack, not both")
-        items = parse_stack(stack)
-        fields = stack_fields(items)
-        h, w = fields[-1]
-        if fmt == "json":
-            click.echo(json.dumps({"size": [h.size, w.size], "jump": [h.jump, w.jump],
-                                   "growth": [[f[0].size, f[1].size] for f in fields]}))
+    with gc_paused():
+        if stack is not None:
+            if spec is not None:
+                raise OptionError("give either a SPEC or --stack, not both")
+            items = parse_stack(stack)
+            fields = stack_fields(items)
+            h, w = fields[-1]
+            if fmt == "json":
+                click.echo(json.dumps({"size": [h.size, w.size], "jump": [h.jump, w.jump],
+                                       "growth": [[f[0].size, f[1].size] for f in fields]}))
+                return
+            click.echo(_size(h.size, w.size))
+            growth = " → ".join(_size(f[0].size, f[1].size) for f in fields)
+            click.echo(f"receptive field {_size(h.size, w.size)}, jump {_size(h.jump, w.jump)}"
+                       f" (growth: {growth})", err=True)
             return
-        click.echo(_size(h.size, w.size))
-        growth = " → ".join(_size(f[0].size, f[1].size) for f in fields)
-        click.echo(f"receptive field {_size(h.size, w.size)}, jump {_size(h.jump, w.jump)}"
-                   f" (growth: {growth})", err=True)
-        return
-    if spec is None:
-        raise OptionError("rf needs a SPEC (zoo name or YAML file) or --stack")
-    graph = load_graph(spec, input_text, assignments)
-    analysis = analyze(graph, strict=strict)
-    for w_ in analysis.warnings:
-        warn(w_.format())
-    results = list(analysis.results.values())
-    if layer is not None:
-        if layer not in analysis.results:
-            raise OptionError(f"no layer '{layer}' in {graph.meta.name}", None,
-                              did_you_mean(layer, analysis.results))
-        results = [analysis.results[layer]]
-    if at is not None:
-        if layer is None:
-            raise OptionError("--at needs --layer")
-        _show_unit(results[0], at, graph.input_shape, fmt)
-        return
-    if effective:
-        from archcalc.cli.rf_effective import show_effective
+        if spec is None:
+            raise OptionError("rf needs a SPEC (zoo name or YAML file) or --stack")
+        graph = load_graph(spec, input_text, assignments)
+        analysis = analyze(graph, strict=strict)
+        for w_ in analysis.warnings:
+            warn(w_.format())
+        results = list(analysis.results.values())
+        if layer is not None:
+            if layer not in analysis.results:
+                raise OptionError(f"no layer '{layer}' in {graph.meta.name}", None,
+                                  did_you_mean(layer, analysis.results))
+            results = [analysis.results[layer]]
+        if at is not None:
+            if layer is None:
+                raise OptionError("--at needs --layer")
+            _show_unit(results[0], at, graph.input_shape, fmt)
+            return
+        if effective:
+            from archcalc.cli.rf_effective import show_effective
 
-        show_effective(graph, analysis, layer, checkpoint, heatmap, fmt)
-        return
-    if fmt == "json":
-        click.echo(json.dumps([_as_dict(r) for r in results], indent=2))
-        return
-    _table(results)
+            show_effective(graph, analysis, layer, checkpoint, heatmap, fmt)
+            return
+        if fmt == "json":
+            click.echo(json.dumps([_as_dict(r) for r in results], indent=2))
+            return
+        _table(results)
 
 
 def _as_dict(r: NodeResult) -> dict[str, object]:

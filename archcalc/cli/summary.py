@@ -6,7 +6,7 @@ import click
 
 from archcalc.analysis import analyze
 from archcalc.analysis.calculator import DTYPE_BYTES
-from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.options import gc_paused, load_graph, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit
 from archcalc.report.fmt import parse_bytes
 from archcalc.report.model import build_report
@@ -30,7 +30,8 @@ def summary_command(spec: str, input_text: str | None, assignments: tuple[str, .
                     depth: int | None, batch: int, dtype: str, optimizer: str, memory_budget: str | None,
                     bars: bool, fmt: str) -> None:
     """Analyse SPEC (a zoo name or a YAML file) and print every layer and the totals."""
-    budget = parse_bytes(memory_budget) if memory_budget else None
-    analysis = analyze(load_graph(spec, input_text, assignments), dtype=dtype, strict=strict)
-    report = build_report(analysis, depth=depth, batch=batch, optimizer=optimizer, memory_budget=budget)
-    emit(report, fmt, bars=bars)
+    with gc_paused():
+        budget = parse_bytes(memory_budget) if memory_budget else None
+        analysis = analyze(load_graph(spec, input_text, assignments), dtype=dtype, strict=strict)
+        report = build_report(analysis, depth=depth, batch=batch, optimizer=optimizer, memory_budget=budget)
+        emit(report, fmt, bars=bars)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from archcalc.analysis import analyze
+from archcalc.cli.options import gc_paused
 from archcalc.cli.output import stdout_console
 from archcalc.report.fmt import count, shape, si
 from archcalc.report.model import weight_depth
@@ -18,26 +20,27 @@ from archcalc.spec import load, zoo
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_command(pattern: str | None, fmt: str) -> None:
     """List the zoo specs (optionally those whose name contains PATTERN, e.g. 'resnet')."""
-    rows = []
-    for name in zoo.names():
-        if pattern and pattern.lower() not in name.lower():
-            continue
-        analysis = analyze(load(name))
-        t = analysis.totals
-        meta = analysis.graph.meta
-        rows.append({"name": name, "params": t.params, "macs": t.macs, "input": list(analysis.graph.input_shape),
-                     "depth": weight_depth(analysis), "description": " ".join(meta.description.split())})
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    from rich.table import Table
+    with gc_paused():
+        rows: list[dict[str, Any]] = []
+        for name in zoo.names():
+            if pattern and pattern.lower() not in name.lower():
+                continue
+            analysis = analyze(load(name))
+            t = analysis.totals
+            meta = analysis.graph.meta
+            rows.append({"name": name, "params": t.params, "macs": t.macs, "input": list(analysis.graph.input_shape),
+                         "depth": weight_depth(analysis), "description": " ".join(meta.description.split())})
+        if fmt == "json":
+            click.echo(json.dumps(rows, indent=2))
+            return
+        from rich.table import Table
 
-    table = Table(header_style="bold", caption=f"{len(rows)} specs · MACs are multiply-accumulates per image",
-                  caption_justify="left")
-    for col in ("Name", "Params", "MACs", "Input", "Depth", "Description"):
-        table.add_column(col, justify="right" if col in ("Params", "MACs", "Depth") else "left",
-                         no_wrap=True, overflow="ellipsis", max_width=70 if col == "Description" else None)
-    for r in rows:
-        table.add_row(r["name"], count(r["params"]), si(r["macs"]), shape(r["input"]), str(r["depth"]),
-                      r["description"])
-    stdout_console().print(table)
+        table = Table(header_style="bold", caption=f"{len(rows)} specs · MACs are multiply-accumulates per image",
+                      caption_justify="left")
+        for col in ("Name", "Params", "MACs", "Input", "Depth", "Description"):
+            table.add_column(col, justify="right" if col in ("Params", "MACs", "Depth") else "left",
+                             no_wrap=True, overflow="ellipsis", max_width=70 if col == "Description" else None)
+        for r in rows:
+            table.add_row(r["name"], count(r["params"]), si(r["macs"]), shape(r["input"]), str(r["depth"]),
+                          r["description"])
+        stdout_console().print(table)

@@ -197,7 +197,7 @@ def _as_int(layer: str, attr: str, value: Any, minimum: int, loc: SourceLocation
             raise _fail(layer, attr, f"an integer ≥ {minimum}", value, loc)
     if value < minimum:
         raise _fail(layer, attr, f"an integer ≥ {minimum}", value, loc)
-    return value
+    return int(value)
 
 
 def _coerce(layer: str, name: str, attr: Attr, value: Any, loc: SourceLocation | None) -> Any:
@@ -264,7 +264,8 @@ def resolve_padding(a: Attrs, in_hw: tuple[int, int], kernel: tuple[int, int],
         top, bottom = arith.same_padding(in_hw[0], kernel[0], stride[0], dilation[0])
         left, right = arith.same_padding(in_hw[1], kernel[1], stride[1], dilation[1])
         return (top, bottom, left, right)
-    return tuple(pad)  # type: ignore[return-value]
+    top, bottom, left, right = pad
+    return (top, bottom, left, right)
 
 
 def need_map(layer: str, ins: Sequence[Shape]) -> tuple[int, int, int]:

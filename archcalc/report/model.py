@@ -81,10 +81,10 @@ class Report:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         rows = []
-        for r in data["rows"]:
-            r = dict(r)
-            r["rf"] = RFData(**r["rf"]) if r["rf"] is not None else None
-            rows.append(Row(**r))
+        for raw in data["rows"]:
+            row = dict(raw)
+            row["rf"] = RFData(**row["rf"]) if row["rf"] is not None else None
+            rows.append(Row(**row))
         return cls(**{**data, "rows": rows})
 
 

@@ -128,8 +128,9 @@ class Expander:
             raise SpecError("'blocks' must be a mapping of block names to definitions",
                             self.doc.value_locs.get("blocks"))
         out: dict[str, BlockDef] = {}
-        for name, spec in raw.items():
+        for name, given in raw.items():
             where = raw.value_locs[name]
+            spec = given
             if not _NAME_RE.match(name):
                 raise SpecError(f"invalid block name '{name}'", raw.key_locs[name])
             if layers.is_layer(name) or name in STRUCTURAL:
@@ -263,8 +264,8 @@ class Expander:
             inner = self._open_group(scope, str(name), "group", where)
             return self._sequence(item["seq"], current, inner, env, item.value_locs["seq"])
         if kind == "side":
-            label = str(name) if name is not None else self._auto(scope, "aux")
-            inner = self._open_group(scope, label, "side", where)
+            side_label = str(name) if name is not None else self._auto(scope, "aux")
+            inner = self._open_group(scope, side_label, "side", where)
             self.outputs.append(self._sequence(item["side"], current, inner, env, item.value_locs["side"]))
             return current
         # concat / add: parallel branches, then a join node
@@ -277,7 +278,7 @@ class Expander:
             if branch is None or (isinstance(branch, LList) and not branch):
                 ends.append(current)
                 continue
-            label = None
+            label: Any = None
             body: Any = branch
             if isinstance(branch, LMap) and "seq" in branch:
                 if "when" in branch and not self._condition(branch["when"], env, branch.value_locs["when"]):

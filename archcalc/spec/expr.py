@@ -11,6 +11,7 @@ import ast
 import operator
 import re
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
@@ -39,12 +40,24 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _parse(expr: str) -> ast.Expression | None:
+    """Parse once per distinct expression (specs repeat the same few thousands of times)."""
+    try:
+        return ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return None
+
+
 def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
     """Evaluate one expression over ``env``; every failure is a SpecError at ``where``."""
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
-        raise SpecError(f"cannot parse expression '{expr}'", where) from None
+    tree = _parse(expr.strip())
+    if tree is None:
+        raise SpecError(f"cannot parse expression '{expr}'", where)
+    if isinstance(tree.body, ast.Name):  # the common case, $name: skip the tree walk
+        name = tree.body.id
+        if name in env:
+            return env[name]
 
     def ev(node: ast.AST) -> Any:
         if isinstance(node, ast.Expression):

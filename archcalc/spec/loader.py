@@ -17,6 +17,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from archcalc.errors import SourceLocation, SpecError
 
 _YAML12_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+#: libyaml's composer when PyYAML was built with it (several times faster), else the pure-Python one.
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
@@ -91,7 +93,7 @@ class _Converter:
             return seq
         assert isinstance(node, ScalarNode)
         value = self.constructor.construct_object(node)
-        if isinstance(value, str) and node.style is None and _YAML12_FLOAT.match(value):
+        if isinstance(value, str) and not node.style and _YAML12_FLOAT.match(value):
             value = float(value)  # YAML 1.2 reads 1e-4 as a number; YAML 1.1 would keep a string
         if isinstance(value, str):
             s = LStr(value)
@@ -109,7 +111,7 @@ def parse_text(text: str, filename: str) -> Any:
         raise SpecError(f"spec file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
                         SourceLocation(filename, 1, 1))
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = SourceLocation(filename, mark.line + 1, mark.column + 1) if mark else None

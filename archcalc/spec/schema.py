@@ -76,7 +76,7 @@ def spec_schema() -> dict[str, Any]:
     defs["item"] = item
     defs["sequence"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
     assert set(STRUCTURAL) == {"repeat", "concat", "add", "side", "seq"}
-    return {
+    schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://archcalc.dev/schema/spec-v1.json",
         "title": "archcalc network spec",
@@ -107,4 +107,6 @@ def spec_schema() -> dict[str, Any]:
             "init": {}, "recipe": {"type": "object"},
         },
         "$defs": defs,
-    } | ({} if set(TOP_KEYS) else {})
+    }
+    assert set(schema["properties"]) == set(TOP_KEYS)
+    return schema

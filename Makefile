@@ -1,0 +1,53 @@
+# archcalc — every target installs what it needs into ./.venv on a fresh machine.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(PY) -m pip
+STAMP   := $(VENV)/.installed
+# torch is pinned to the CPU build that lies on this machine's disk: an open range would pull a
+# multi-GB CUDA build.
+TORCH   ?= torch==2.13.0
+PYTEST_WORKERS ?= 2
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint run bench bench-symbolic bench-peers clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e '.[torch,train,plot,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore and the dev tools
+
+test: $(STAMP)  ## run the test suite
+	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
+
+lint: $(STAMP)  ## ruff and mypy --strict
+	$(VENV)/bin/ruff check archcalc tests benchmarks
+	$(VENV)/bin/mypy
+
+run: $(STAMP)  ## the main job: archcalc summary vgg16
+	$(VENV)/bin/archcalc summary vgg16
+
+bench: bench-symbolic bench-peers  ## all benchmarks (ratios against baselines measured in the same run)
+
+bench-symbolic: $(STAMP)  ## cold start, linear scaling, zoo listing
+	$(PY) benchmarks/bench_symbolic.py
+
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q $(TORCH)
+	$(BENCH_VENV)/bin/python -m pip install -q -e '.[torch]' torchinfo
+	touch $@
+
+bench-peers: $(BENCH_VENV)/.installed  ## archcalc vs torchinfo and fvcore on the same networks (peers live only in .venv-bench)
+	$(BENCH_VENV)/bin/python benchmarks/bench_peers.py
+
+clean:  ## remove build artefacts (keeps .venv)
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

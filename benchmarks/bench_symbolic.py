@@ -1,0 +1,92 @@
+"""Speed of the symbolic commands, with baselines measured in the same run.
+
+* cold start: ``archcalc summary vgg16`` as a fresh process, against ``python -c pass`` (target < 0.3 s);
+* ``archcalc list`` (the whole zoo) as a fresh process (target < 1 s);
+* ``archcalc summary resnet1202`` as a fresh process (target < 0.5 s);
+* linear scaling: generated chains of 1k…20k layers analysed in-process; time per layer must stay flat
+  (target: 10,000 layers well under 1 s).
+
+Run: ``make bench-symbolic`` or ``python benchmarks/bench_symbolic.py [--repeat N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from archcalc.analysis import analyze
+from archcalc.report import build_report
+from archcalc.spec import load_text, zoo
+
+ARCHCALC = [sys.executable, "-m", "archcalc"]
+
+
+def wall(cmd: list[str], repeat: int) -> float:
+    """Median wall time of a fresh process (output discarded)."""
+    times = []
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env,
+                       cwd="/tmp")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def chain_spec(layers: int) -> str:
+    """A generated spec of ``layers`` layers: conv/bn/relu triples with residual adds every block."""
+    blocks = max(layers // 7, 1)
+    return f"""
+input: 16x32x32
+blocks:
+  unit:
+    body:
+      - add: [[{{conv: {{out: 16, k: 3, pad: 1}}}}, bn, relu, {{conv: {{out: 16, k: 3, pad: 1}}}}, bn], []]
+      - relu
+layers:
+  - repeat: {blocks}
+    body: [unit]
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; median of {args.repeat} runs\n")
+    base = wall([sys.executable, "-c", "pass"], args.repeat)
+    rows = [("python -c pass (baseline)", base, None)]
+    for label, cmd, target in (
+        ("archcalc summary vgg16", [*ARCHCALC, "summary", "vgg16", "--format", "plain"], 0.3),
+        ("archcalc list (whole zoo)", [*ARCHCALC, "list"], 1.0),
+        ("archcalc summary resnet1202", [*ARCHCALC, "summary", "resnet1202", "--format", "plain"], 0.5),
+    ):
+        if "resnet1202" in cmd and "resnet1202" not in zoo.names():
+            continue
+        rows.append((label, wall(cmd, args.repeat), target))
+    print(f"{'cold process':40s} {'wall s':>8s} {'× python':>9s} {'target':>8s}")
+    for label, t, target in rows:
+        verdict = "" if target is None else ("ok" if t < target else "MISSED")
+        print(f"{label:40s} {t:8.3f} {t / base:9.1f} {'' if target is None else f'< {target}':>8s} {verdict}")
+
+    print(f"\n{'generated spec':40s} {'layers':>8s} {'analyse s':>10s} {'µs/layer':>9s}")
+    for n in (1_000, 5_000, 10_000, 20_000):
+        text = chain_spec(n)
+        t0 = time.perf_counter()
+        a = analyze(load_text(text))
+        build_report(a)
+        t = time.perf_counter() - t0
+        count = len(a.results)
+        print(f"{'residual chain':40s} {count:8d} {t:10.3f} {1e6 * t / count:9.1f}")
+    print("\nLinear scaling holds when µs/layer stays flat; the 10,000-layer target is < 1 s.")
+    Path("/tmp").exists()
+
+
+if __name__ == "__main__":
+    main()
