@@ -12,7 +12,6 @@ from archcalc.analysis import analyze
 from archcalc.spec import load
 from tests.conftest import analyse_text
 
-
 # --- AlexNet, CS231n "Full (simplified) AlexNet architecture" (seeds 002), CaffeNet order -------------
 ALEXNET_CS231N = [  # (row label, layer name, C, H, W)
     ("[227x227x3] INPUT", "input", 3, 227, 227),
