@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 FORMAT_OPTION = click.option(
     "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
-    help="rich in a terminal, plain text otherwise; tabulate formats; json or csv for scripts.")
+    help="auto: rich in a terminal, aligned text otherwise; tabulate's formats (plain, simple, github,"
+         " markdown, latex, grid, rst); json or csv for scripts.")
 
 
 def stdout_console() -> Console:
@@ -34,7 +35,7 @@ def emit(report: Report, fmt: str, bars: bool = False) -> None:
     for w in report.warnings:
         warn(w)
     if fmt == "auto":
-        fmt = "rich" if sys.stdout.isatty() else "simple"
+        fmt = "rich" if sys.stdout.isatty() else "text"
     if fmt == "rich":
         render_rich(report, stdout_console(), bars=bars)
         return

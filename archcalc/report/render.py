@@ -16,7 +16,7 @@ from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.model import Report, Row
 
 TEXT_FORMATS = ("plain", "simple", "github", "markdown", "latex", "grid", "rst")
-FORMATS = ("rich", *TEXT_FORMATS, "json", "csv")
+FORMATS = ("rich", "text", *TEXT_FORMATS, "json", "csv")
 
 HEADER = ("MACs are multiply-accumulates (1 fused multiply-add = 1 MAC; the papers' ResNet/VGG 'FLOPs' and"
           " GoogLeNet 'ops' are MACs). FLOPs = 2·MACs + other ops.")
@@ -98,6 +98,33 @@ def render_text(report: Report, fmt: str) -> str:
     return f"{title}\n{body}\n\n{totals}\n\n{HEADER}\n"
 
 
+def aligned(rows: list[list[str]], headers: list[str] | None, right: set[int]) -> str:
+    """A column-aligned text table (the look of tabulate's 'simple'), linear in the number of rows.
+
+    The default output when stdout is not a terminal: it must stay fast for 10,000-layer networks and
+    cheap to import, where tabulate's per-cell type inference dominates.
+    """
+    table = [headers, *rows] if headers else rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    out = [line(r) for r in rows]
+    if headers:
+        out = [line(headers), "  ".join("-" * w for w in widths), *out]
+    return "\n".join(out)
+
+
+def render_fast_text(report: Report) -> str:
+    """Plain text without tabulate: the non-terminal default."""
+    body = aligned([_cells(r) for r in report.rows], COLUMNS, right={3, 4, 5, 6})
+    totals = aligned([[label + ":", value] for label, value in totals_lines(report)], None, set())
+    title = f"{report.spec['name']}: input {shape(report.spec['input'])}, {report.dtype}"
+    return f"{title}\n{body}\n\n{totals}\n\n{HEADER}\n"
+
+
 def render_json(report: Report) -> str:
     return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
@@ -166,6 +193,7 @@ def _bars(row: Row, peaks: dict[str, float]) -> Any:
 
 TEXT_RENDERERS: dict[str, Callable[[Report], str]] = {
     **{f: (lambda r, f=f: render_text(r, f)) for f in TEXT_FORMATS},  # type: ignore[misc]
+    "text": render_fast_text,
     "json": render_json,
     "csv": render_csv,
 }
