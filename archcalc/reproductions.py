@@ -103,7 +103,7 @@ def _connections(r: NodeResult) -> int:
         return r.cost.macs + (layers.numel(out) if a["bias"] else 0)
     if op == "subsample":
         kh, kw = a["k"]
-        return (kh * kw + 1) * layers.numel(out)
+        return int((kh * kw + 1) * layers.numel(out))
     return 0
 
 
@@ -221,8 +221,8 @@ def _entry_figure(spec: str, label: str, entry: Mapping[str, Any]) -> Figure:
             as_published += unit_name
     published = value * unit
     tolerance = float(rounding) * unit if rounding is not None else None
-    base = {"spec": spec, "label": label, "metric": metric, "layer": layer, "as_published": as_published, "source": source,
-                "published": published, "tolerance": tolerance}
+    base = {"spec": spec, "label": label, "metric": metric, "layer": layer, "as_published": as_published,
+            "source": source, "published": published, "tolerance": tolerance}
     if metric in MEASURED_METRICS:
         return Figure(**base, computed=None, computed_text="—", verdict=MEASURED,  # type: ignore[arg-type]
                       explanation=note or "an error rate is measured by training and testing the network")
