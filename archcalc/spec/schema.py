@@ -57,6 +57,8 @@ def spec_schema() -> dict[str, Any]:
             "required": [key], "additionalProperties": False,
         }
         layer_refs.append({"$ref": f"#/$defs/layer_{key}"})
+    reserved = sorted({*layers.CATALOGUE, *(a for t in layers.CATALOGUE.values() for a in t.aliases),
+                       *STRUCTURAL})
     item = {"anyOf": [
         {"type": "string", "description": "a layer type with defaults, a block name, or $variable"},
         *layer_refs,
@@ -71,7 +73,7 @@ def spec_schema() -> dict[str, Any]:
             k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}},
            "additionalProperties": False} for k in ("side", "seq")),
         {"type": "object", "description": "a block call: {block_name: [args] | {arg: value} | value}",
-         "minProperties": 1},
+         "minProperties": 1, "propertyNames": {"not": {"enum": reserved}}},
     ]}
     defs["item"] = item
     defs["sequence"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
