@@ -187,13 +187,21 @@ def compare_data(analyses: list[Analysis]) -> list[ComparePoint]:
 
 # ---- drawing --------------------------------------------------------------------------------------
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float, constrained: bool = True) -> Any:
     """A matplotlib Figure detached from pyplot (headless), or a one-line error naming the extra."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise OptionError("plots need matplotlib", hint="install archcalc[plot]") from None
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return Figure(figsize=(width, height), dpi=100, layout="constrained" if constrained else None)
+
+
+def _margins(fig: Any, labels: list[str], fontsize: float, legend: bool) -> None:
+    """Fixed margins sized from the rotated tick labels: constrained layout costs more than the drawing."""
+    width, height = fig.get_size_inches()
+    bottom = max((len(s) for s in labels), default=4) * fontsize * 0.62 / 72 + 0.3
+    fig.subplots_adjust(left=0.85 / width, right=1 - (1.0 if legend else 0.3) / width, top=1 - 0.7 / height,
+                        bottom=min(bottom, height * 0.45) / height, hspace=0.3)
 
 
 def _save(fig: Any, out: str | Path) -> None:
@@ -203,6 +211,12 @@ def _save(fig: Any, out: str | Path) -> None:
     write_atomic(out, buf.getvalue())
 
 
+def _trim(text: str) -> str:
+    """Drop trailing zeros of a figure: '750.0M' → '750M', '2.50 MB' → '2.5 MB', '12.05 MB' unchanged."""
+    text = re.sub(r"(\d+\.\d*?)0+(?=\D|$)", r"\1", text)
+    return re.sub(r"(?<=\d)\.(?=\D|$)", "", text)
+
+
 def _si_formatter(bytes_: bool = False) -> Any:
     from matplotlib.ticker import FuncFormatter
 
@@ -210,7 +224,7 @@ def _si_formatter(bytes_: bool = False) -> Any:
         if value <= 0:
             return "0"
         text = human_bytes(value) if bytes_ else si(value, 1 if value >= 1e3 else 0)
-        return re.sub(r"\.0+(?=\D|$)", "", text)  # 750.0M → 750M, 12.05 MB unchanged
+        return _trim(text)
 
     return FuncFormatter(fmt)
 
@@ -247,8 +261,7 @@ def _draw_bars(axes: list[Any], data: BarData, log: bool) -> None:
     bottom = axes[-1]
     step = max(1, -(-n // 120))  # at most ~120 tick labels
     bottom.set_xticks(xs[::step])
-    bottom.set_xticklabels([_short(s) for s in data.names[::step]], rotation=90,
-                           fontsize=9 if n <= 40 else 7)
+    bottom.set_xticklabels([_short(s) for s in data.names[::step]], rotation=90, fontsize=_tick_size(n))
     bottom.tick_params(axis="x", labelbottom=True)
     from matplotlib.patches import Patch
 
@@ -267,8 +280,10 @@ def _draw_rf(ax: Any, curve: RFCurve) -> None:
     ax.axhline(curve.input_h, color="#55A868", linestyle="--", label=f"input size ({curve.input_h})")
     covered = next((i for i, s in enumerate(curve.size_h) if s >= curve.input_h), None)
     if covered is not None:
+        late = covered > len(curve.names) / 2
         ax.annotate(f"covers the input at {curve.names[covered]}", (covered, curve.size_h[covered]),
-                    xytext=(8, -14), textcoords="offset points", fontsize=8)
+                    xytext=(-10, 12) if late else (8, -14), textcoords="offset points", fontsize=8,
+                    ha="right" if late else "left")
     ax.set_title(f"Receptive field through the network — {curve.size_h[-1]} px at {curve.names[-1]}",
                  loc="left", fontsize=11)
     ax.set_ylabel("pixels")
@@ -276,10 +291,14 @@ def _draw_rf(ax: Any, curve: RFCurve) -> None:
     n = len(xs)
     step = max(1, -(-n // 80))
     ax.set_xticks(xs[::step])
-    ax.set_xticklabels([_short(s) for s in curve.names[::step]], rotation=90, fontsize=9 if n <= 40 else 7)
+    ax.set_xticklabels([_short(s) for s in curve.names[::step]], rotation=90, fontsize=_tick_size(n))
     ax.set_xlim(-0.7, n - 0.3)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
+
+
+def _tick_size(n: int) -> float:
+    return 9 if n <= 40 else 7
 
 
 def _bars_width(n: int) -> float:
@@ -294,9 +313,11 @@ def _subtitle(data: BarData) -> str:
 def plot_bars(analysis: Analysis, out: str | Path, log: bool = False, depth: int | None = None) -> BarData:
     """Per-layer bars of parameters, MACs and activation memory; returns the plotted data."""
     data = bar_data(analysis, depth)
-    fig = _figure(_bars_width(len(data.names)), 9.5)
+    labels = [_short(s) for s in data.names]
+    fig = _figure(_bars_width(len(data.names)), 9.0 + max(map(len, labels)) * 0.08, constrained=False)
     axes = list(fig.subplots(3, 1, sharex=True))
     _draw_bars(axes, data, log)
+    _margins(fig, labels, _tick_size(len(labels)), legend=True)
     fig.suptitle(_subtitle(data), fontsize=13)
     _save(fig, out)
     return data
@@ -305,8 +326,10 @@ def plot_bars(analysis: Analysis, out: str | Path, log: bool = False, depth: int
 def plot_rf(analysis: Analysis, out: str | Path) -> RFCurve:
     """Receptive-field growth beside the input size; returns the plotted curve."""
     curve = rf_data(analysis)
-    fig = _figure(_bars_width(len(curve.names)), 5.0)
+    labels = [_short(s) for s in curve.names]
+    fig = _figure(_bars_width(len(curve.names)), 4.0 + max(map(len, labels)) * 0.08, constrained=False)
     _draw_rf(fig.subplots(1, 1), curve)
+    _margins(fig, labels, _tick_size(len(labels)), legend=False)
     fig.suptitle(f"{curve.spec} — input {curve.input_h}×{curve.input_w}", fontsize=13)
     _save(fig, out)
     return curve
@@ -428,7 +451,7 @@ def plot_compare(analyses: list[Analysis], out: str | Path) -> list[ComparePoint
     fig.colorbar(art, ax=ax, label="depth (weight layers on the longest path)", shrink=0.8)
     refs = sorted({10 ** round(math.log10(max(p.activation_bytes, 1))) for p in points})
     handles = [ax.scatter([], [], s=area(r), color="#cccccc", edgecolors="black", linewidths=0.6,
-                          label=re.sub(r"\.0+(?=\D)", "", human_bytes(r))) for r in refs[-3:]]
+                          label=_trim(human_bytes(r))) for r in refs[-3:]]
     ax.legend(handles=handles, title="forward activations / image", loc="upper left", fontsize=8,
               title_fontsize=8, labelspacing=1.6, borderpad=1.0, frameon=True)
     ax.set_title("Networks compared: work against size; marker area ∝ activation memory", loc="left",

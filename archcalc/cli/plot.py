@@ -1,0 +1,63 @@
+"""``archcalc plot``: charts of a network's per-layer numbers, or a comparison of several networks."""
+
+from __future__ import annotations
+
+import click
+
+from archcalc.analysis import Analysis, analyze
+from archcalc.cli.options import load_graph, spec_options
+from archcalc.errors import OptionError
+
+
+@click.command("plot")
+@click.argument("specs", nargs=-1, metavar="[SPEC]...")
+@spec_options
+@click.option("--compare", is_flag=True,
+              help="One scatter of MACs against parameters, a point per spec (no SPEC: the whole zoo).")
+@click.option("--kind", type=click.Choice(["bars", "rf", "all"]), default="bars", show_default=True,
+              help="bars: params, MACs and activation memory per layer; rf: receptive-field growth; all: both.")
+@click.option("--log", is_flag=True, help="Logarithmic value axes for the bars (small layers become visible).")
+@click.option("--depth", type=click.IntRange(min=0), default=None,
+              help="Fold blocks nested deeper than this into one bar (default: fold only large networks).")
+@click.option("-o", "--output", metavar="FILE.png|FILE.svg", default=None,
+              help="Image to write; the extension picks the format (default: NAME-KIND.png).")
+def plot_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
+                 compare: bool, kind: str, log: bool, depth: int | None, output: str | None) -> None:
+    """Draw SPEC's per-layer parameters, MACs and memory (or its receptive field) as PNG or SVG.
+
+    With --compare, draw every SPEC as one point: MACs against parameters, marker area for activation
+    memory, colour for depth, and the published top-5 error where the spec cites one.
+    """
+    from archcalc.plots import charts
+
+    def analysis(ref: str) -> Analysis:
+        return analyze(load_graph(ref, input_text, assignments), strict=strict)
+
+    if compare:
+        if not specs:
+            from archcalc.spec import zoo
+
+            specs = tuple(zoo.names())
+        out = output or "compare.png"
+        points = charts.plot_compare([analysis(s) for s in specs], out)
+        click.echo(f"wrote {out}: {len(points)} networks")
+        return
+    if not specs:
+        raise OptionError("plot needs a SPEC (a zoo name or a YAML file)",
+                          hint="or --compare for the whole zoo")
+    if len(specs) > 1:
+        raise OptionError(f"{len(specs)} specs given: plot draws one network at a time",
+                          hint="add --compare to draw them side by side")
+    a = analysis(specs[0])
+    out = output or f"{a.graph.meta.name}-{kind}.png"
+    if kind == "rf":
+        curve = charts.plot_rf(a, out)
+        click.echo(f"wrote {out}: receptive field {curve.size_h[-1]} px at {curve.names[-1]}"
+                   f" (input {curve.input_h})")
+        return
+    if kind == "all":
+        data, _ = charts.plot_all(a, out, log=log, depth=depth)
+    else:
+        data = charts.plot_bars(a, out, log=log, depth=depth)
+    folded = "" if data.depth is None else f", folded to depth {data.depth}"
+    click.echo(f"wrote {out}: {len(data.names)} layers{folded}; {charts.describe(data)}")
