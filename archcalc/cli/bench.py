@@ -123,6 +123,26 @@ def progress_line(r: BenchResult) -> str:
 
 # ---- the run -----------------------------------------------------------------------------------
 
+def _structure(graph: Graph) -> list[tuple[Any, ...]]:
+    return [(n.name, n.op, sorted(n.attrs.items()), n.inputs) for n in graph.nodes]
+
+
+def same_architecture(graph: Graph, name: str, num_classes: int) -> bool:
+    """Whether ``graph`` is zoo spec ``name`` at its defaults (bar the number of classes)."""
+    from archcalc.errors import ArchcalcError
+    from archcalc.spec import load, zoo
+
+    if name not in zoo.names():
+        return False
+    try:
+        default = load(name)
+        if "num_classes" in default.meta.variables:
+            default = load(name, {"num_classes": num_classes})
+    except ArchcalcError:
+        return False
+    return default.input_shape == graph.input_shape and _structure(default) == _structure(graph)
+
+
 def _subjects(graph: Graph, vs: str | None, seed: int) -> list[Subject]:
     """The spec-built model, and with ``--vs plain`` its hand-written twin (same parameter count)."""
     import torch
@@ -141,12 +161,15 @@ def _subjects(graph: Graph, vs: str | None, seed: int) -> list[Subject]:
         if plain is None:
             raise OptionError(f"--vs plain: no hand-written equivalent of '{name}'",
                               hint=f"available: {', '.join(PLAIN)}")
+        if not same_architecture(graph, name, out[0]):
+            raise OptionError(f"--vs plain: this instance of '{name}' differs from the zoo's, which the"
+                              " hand-written twin follows", hint="drop the --set/--input overrides that"
+                              " change the architecture (num_classes may change)")
         want = analyze(graph).totals.params
         have = sum(p.numel() for p in plain.parameters())
-        if have != want:
-            raise OptionError(f"--vs plain: the hand-written {name} has {have:,} parameters but this spec"
-                              f" instance has {want:,}", hint="the plain twin follows the zoo defaults;"
-                              " drop --set/--input overrides that change the architecture")
+        if have != want:  # the twin itself disagrees with its spec: a bug, said plainly
+            raise BackendError(f"--vs plain: the hand-written {name} has {have:,} parameters, the spec"
+                               f" {want:,}")
         subjects.append(Subject("plain", plain))
     return subjects
 

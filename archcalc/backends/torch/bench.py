@@ -229,13 +229,13 @@ def predicted_memory(a: Analysis, mode: str, batch: int, optimizer: str) -> int:
 def predicted_max_batch(a: Analysis, mode: str, budget: int, optimizer: str) -> int:
     """The largest batch whose estimate fits ``budget`` (0 when even the weights do not)."""
     if mode == "train":
-        return min(a.max_batch(budget, optimizer), AUTO_BATCH_CAP)
+        return a.max_batch(budget, optimizer)
     t = a.totals
     static = (t.params + t.buffers) * 4
     per_sample = t.peak_elems * a.itemsize
     if budget < static:
         return 0
-    return min((budget - static) // max(per_sample, 1), AUTO_BATCH_CAP)
+    return (budget - static) // max(per_sample, 1)
 
 
 def flops_per_image(a: Analysis, mode: str, train_flops: str) -> tuple[float, str]:
@@ -455,7 +455,7 @@ class Runner:
         than not; bisection stops within 5% (or 1).
         """
         budget = self.opts.budget or memory_budget(self.device)
-        start = predicted_max_batch(self.analysis, mode, budget, self.opts.optimizer)
+        start = min(predicted_max_batch(self.analysis, mode, budget, self.opts.optimizer), AUTO_BATCH_CAP)
         if start < 1:
             need = predicted_memory(self.analysis, mode, 1, self.opts.optimizer)
             raise BenchOutOfMemory(f"--batch auto: even batch 1 is predicted to need {human_bytes(need)},"

@@ -101,11 +101,11 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
-    """ResNet-50 block: 1×1 reduce, 3×3, 1×1 expand (×4); the stride sits on the 3×3 (v1.5) by default."""
+    """ResNet-50 block: 1×1, 3×3, 1×1 (×4 wide); stride on the first 1×1 (paper) or the 3×3 (v1.5)."""
 
     expansion = 4
 
-    def __init__(self, cin: int, width: int, stride: int = 1, stride_on_3x3: bool = True):
+    def __init__(self, cin: int, width: int, stride: int = 1, stride_on_3x3: bool = False):
         super().__init__()
         out = width * self.expansion
         s1, s3 = (1, stride) if stride_on_3x3 else (stride, 1)
@@ -132,7 +132,7 @@ class ResNet(nn.Module):
     """He et al. 2016 ImageNet ResNet: 7×7/2 stem, 3×3/2 max pool, four stages, global pool, FC."""
 
     def __init__(self, block: str, depths: tuple[int, int, int, int], num_classes: int = 1000,
-                 stride_on_3x3: bool = True):
+                 stride_on_3x3: bool = False):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -162,11 +162,18 @@ class ResNet(nn.Module):
 
 
 def resnet18(num_classes: int = 1000) -> nn.Module:
+    """specs/resnet18.yaml and resnet18_tv.yaml (the same network)."""
     return ResNet("basic", (2, 2, 2, 2), num_classes)
 
 
 def resnet50(num_classes: int = 1000) -> nn.Module:
-    return ResNet("bottleneck", (3, 4, 6, 3), num_classes)
+    """specs/resnet50.yaml: the paper's stride on the first 1×1 of a downsampling block."""
+    return ResNet("bottleneck", (3, 4, 6, 3), num_classes, stride_on_3x3=False)
+
+
+def resnet50_tv(num_classes: int = 1000) -> nn.Module:
+    """specs/resnet50_tv.yaml: torchvision's v1.5, stride on the 3×3."""
+    return ResNet("bottleneck", (3, 4, 6, 3), num_classes, stride_on_3x3=True)
 
 
 #: zoo name → builder taking the number of classes
@@ -175,7 +182,9 @@ PLAIN: dict[str, Callable[[int], nn.Module]] = {
     "alexnet": AlexNet,
     "vgg16": VGG16,
     "resnet18": resnet18,
+    "resnet18_tv": resnet18,
     "resnet50": resnet50,
+    "resnet50_tv": resnet50_tv,
 }
 
 
