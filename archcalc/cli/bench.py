@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import click
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
@@ -51,30 +52,56 @@ def _mem(r: BenchResult) -> tuple[str, str, str]:
     return measured, predicted, _num(r.mem_ratio, "{:.3f}")
 
 
-def results_table(results: list[BenchResult], title: str | None = None) -> Table:
-    """One row per configuration; memory measured beside predicted, FLOP/s, MFU, ratio to plain."""
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for name, justify in (("model", "left"), ("mode", "left"), ("batch", "right"), ("img/s", "right"),
-                          ("ms/batch", "right"), ("p50 ms", "right"), ("p90 ms", "right"),
-                          ("p99 ms", "right"), ("compile s", "right"), ("mem measured", "right"),
-                          ("mem predicted", "right"), ("ratio", "right"), ("peak RSS", "right"),
-                          ("FLOP/s", "right"), ("MFU", "right"), ("vs plain", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in results:
-        measured, predicted, ratio = _mem(r)
-        if r.status != "ok":
-            table.add_row(r.model, r.mode, str(r.batch), "OOM", *["—"] * 5, "—", predicted, "—", "—", "—",
-                          "—", "—")
-            continue
-        table.add_row(
-            r.model, r.mode, str(r.batch), _num(r.images_per_s), _num(r.ms_per_batch, "{:.2f}"),
-            _num(r.latency_median_ms, "{:.2f}"), _num(r.latency_p90_ms, "{:.2f}"),
-            _num(r.latency_p99_ms, "{:.2f}"), _num(r.compile_s, "{:.1f}"), measured, predicted, ratio,
-            "—" if r.rss_peak_bytes is None else human_bytes(r.rss_peak_bytes),
-            "—" if r.achieved_flops is None else si(r.achieved_flops),
-            "—" if r.mfu is None else f"{100 * r.mfu:.1f}%",
-            "—" if r.vs_plain_ratio is None else f"{r.vs_plain_ratio:.3f}",
-        )
+def _cells(r: BenchResult) -> dict[str, str]:
+    measured, predicted, ratio = _mem(r)
+    ok = r.status == "ok"
+    lat = (f"{r.latency_median_ms:.2f}/{r.latency_p90_ms:.2f}/{r.latency_p99_ms:.2f}"
+           if ok and r.latency_median_ms is not None and r.latency_p90_ms is not None
+           and r.latency_p99_ms is not None else "—")
+    return {
+        "model": r.model, "mode": r.mode, "batch": str(r.batch),
+        "img/s": _num(r.images_per_s) if ok else "OOM",
+        "ms/batch": _num(r.ms_per_batch, "{:.2f}"),
+        "p50/p90/p99 ms": lat,
+        "compile s": _num(r.compile_s, "{:.1f}"),
+        "mem measured": measured, "mem predicted": predicted, "ratio": ratio,
+        "peak RSS": "—" if r.rss_peak_bytes is None else human_bytes(r.rss_peak_bytes),
+        "FLOP/s": "—" if r.achieved_flops is None else si(r.achieved_flops),
+        "MFU": "—" if r.mfu is None else f"{100 * r.mfu:.1f}%",
+        "vs plain": "—" if r.vs_plain_ratio is None else f"{r.vs_plain_ratio:.3f}",
+    }
+
+
+#: columns shown only when some row has a value for them
+_OPTIONAL = {
+    "compile s": lambda r: r.compile_s is not None,
+    "peak RSS": lambda r: r.rss_peak_bytes is not None,
+    "MFU": lambda r: r.mfu is not None,
+    "vs plain": lambda r: r.vs_plain_ratio is not None,
+    "mem measured": lambda r: r.mem_measured_bytes is not None,
+    "ratio": lambda r: r.mem_ratio is not None,
+}
+
+
+def results_table(results: list[BenchResult], title: str | None = None, compact: bool = False) -> Table:
+    """One row per configuration; memory measured beside predicted, FLOP/s, MFU, ratio to plain.
+
+    Columns nobody has a value for (compile time without --compile, MFU off the peak table) are left
+    out, the notes under the table say why; ``compact`` keeps the throughput columns only (live view).
+    """
+    rows = [_cells(r) for r in results]
+    names = list(_cells(results[0])) if results else ["model", "mode", "batch", "img/s"]
+    names = [n for n in names if n not in _OPTIONAL or any(_OPTIONAL[n](r) for r in results)]
+    if compact:
+        names = [n for n in names if n in ("model", "mode", "batch", "img/s", "ms/batch", "p50/p90/p99 ms",
+                                           "vs plain")]
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in names:
+        widest = max([len(row[name]) for row in rows], default=1)
+        table.add_column(name, justify="left" if name in ("model", "mode") else "right", no_wrap=True,
+                         min_width=widest if name in ("model", "mode", "batch", "img/s") else None)
+    for row in rows:
+        table.add_row(*(row[n] for n in names))
     return table
 
 
@@ -197,7 +224,7 @@ def _run(runner: Runner, console: Console) -> list[BenchResult]:
 
     class View:
         def __rich__(self) -> Group:
-            return Group(results_table(results, title=f"archcalc bench {runner.spec_name}"),
+            return Group(results_table(results, title=f"archcalc bench {runner.spec_name}", compact=True),
                          Text(status.get("line") or status["text"], style="dim"))
 
     with Live(View(), console=console, refresh_per_second=4, transient=True):
