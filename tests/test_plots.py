@@ -171,7 +171,26 @@ def test_plot_all_combines_bars_and_rf(tmp_path: Path) -> None:
     data, curve = charts.plot_all(analysis("alexnet"), tmp_path / "all.png", log=True)
     w, h = png_size(tmp_path / "all.png")
     assert w >= 800 and h >= 1000
-    assert "fc6" in data.names and curve.names[-1] == "pool5"
+    assert "fc6" in data.names and curve is not None and curve.names[-1] == "pool5"
+
+
+MLP = """
+    name: mlp
+    input: 784
+    layers: [{fc: 256}, relu, {fc: 10}, softmax]
+"""
+
+
+@needs_mpl
+def test_network_without_feature_maps(tmp_path: Path) -> None:
+    a = analyze(load_text(textwrap.dedent(MLP), "mlp.yaml"))
+    with pytest.raises(OptionError, match="no feature maps"):
+        charts.rf_data(a)
+    data, curve = charts.plot_all(a, tmp_path / "mlp.png")
+    assert curve is None and data.params == [0, 784 * 256 + 256, 256 * 10 + 10, 0]  # input, fc, fc, softmax
+    png_size(tmp_path / "mlp.png")
+    d = diagram.layout(a)
+    assert [b.label for b in _boxes(d.items)] == ["Input", "FC 256", "FC 10", "Softmax"]
 
 
 def test_unknown_extension_is_one_line(tmp_path: Path) -> None:

@@ -32,10 +32,12 @@ def write_atomic(path: str | Path, data: bytes) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise OptionError(f"cannot write '{path}': folder '{folder}' does not exist")
+    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644  # mkstemp's 0600 is too private
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -158,6 +158,9 @@ def rf_data(analysis: Analysis) -> RFCurve:
         size_h.append(rf.size[0])
         size_w.append(rf.size[-1])
         jump_h.append(rf.jump[0])
+    if not names or all(len(rows[n].shape) != 3 for n in names):
+        raise OptionError(f"'{report.spec['name']}' has no feature maps, so no receptive field to draw",
+                          hint="--kind bars draws its layers")
     spec_in = report.spec["input"]
     return RFCurve(spec=report.spec["name"], names=names, size_h=size_h, size_w=size_w, jump_h=jump_h,
                    input_h=spec_in[-2] if len(spec_in) >= 2 else spec_in[-1], input_w=spec_in[-1])
@@ -336,16 +339,21 @@ def plot_rf(analysis: Analysis, out: str | Path) -> RFCurve:
 
 
 def plot_all(analysis: Analysis, out: str | Path, log: bool = False,
-             depth: int | None = None) -> tuple[BarData, RFCurve]:
-    """Bars and receptive field in one figure."""
+             depth: int | None = None) -> tuple[BarData, RFCurve | None]:
+    """Bars and receptive field in one figure (bars alone for a network without feature maps)."""
     data = bar_data(analysis, depth)
-    curve = rf_data(analysis)
-    fig = _figure(_bars_width(max(len(data.names), len(curve.names))), 13.0)
-    axes = list(fig.subplots(4, 1, height_ratios=[1, 1, 1, 1.2]))
+    try:
+        curve: RFCurve | None = rf_data(analysis)
+    except OptionError:
+        curve = None
+    n = max(len(data.names), len(curve.names) if curve else 0)
+    fig = _figure(_bars_width(n), 13.0 if curve else 9.5)
+    axes = list(fig.subplots(4 if curve else 3, 1, height_ratios=[1, 1, 1, 1.2] if curve else None))
     for ax in axes[1:3]:
         ax.sharex(axes[0])
     _draw_bars(axes[:3], data, log)
-    _draw_rf(axes[3], curve)
+    if curve is not None:
+        _draw_rf(axes[3], curve)
     fig.suptitle(_subtitle(data), fontsize=13)
     _save(fig, out)
     return data, curve

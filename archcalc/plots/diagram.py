@@ -615,8 +615,7 @@ def to_png(diagram: Diagram) -> bytes:
         from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon
         from matplotlib.path import Path as MPath
     except ImportError:
-        raise OptionError("PNG diagrams need matplotlib (SVG does not)",
-                          hint="install archcalc[plot], or write .svg") from None
+        return _png_via_cairosvg(diagram)
     dpi = 100
     fig = Figure(figsize=(diagram.width / dpi, diagram.height / dpi), dpi=dpi)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -650,6 +649,19 @@ def to_png(diagram: Diagram) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def _png_via_cairosvg(diagram: Diagram) -> bytes:
+    """Without matplotlib, cairosvg (if someone installed it) can rasterise the SVG instead."""
+    import importlib
+
+    try:
+        cairosvg = importlib.import_module("cairosvg")
+    except ImportError:
+        raise OptionError("PNG diagrams need matplotlib (SVG does not)",
+                          hint="install archcalc[plot], or write .svg") from None
+    data: bytes = cairosvg.svg2png(bytestring=to_svg(diagram).encode())
+    return data
 
 
 def write(diagram: Diagram, out: str | Path) -> str:
