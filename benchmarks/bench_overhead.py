@@ -1,10 +1,11 @@
 """Does a model built from a spec cost anything? Spec-built vs hand-written throughput on CPU.
 
 For each network and mode, the spec-built model (``build_model``) and its hand-written twin
-(``archcalc.backends.torch.plain``) are measured in the same process, in interleaved repetitions
-(the order alternates each repetition, so drift and thermal effects fall on both), each a short
-window after warm-up. Reported: the median images/s of each over N repetitions, and the median of
-the per-repetition ratios spec ÷ plain (the robust figure; 1.000 = no overhead). Target: within 3%.
+(``archcalc.backends.torch.plain``) are measured in the same process, after warm-up, in N
+repetitions; within a repetition single steps of the two alternate (the order swapping each pair),
+so load from other processes and thermal drift fall on both alike. Reported: the median images/s of
+each over the repetitions, and the median of the per-repetition ratios spec ÷ plain (the robust
+figure; 1.000 = no overhead). Target: within 3%.
 
 Both models get torch's default initialisation (``init="default"``), so denormals or weight scale
 cannot favour either. The steps are ``archcalc bench``'s own (``Runner.make_step``).
@@ -34,9 +35,9 @@ from archcalc.spec import load
 #: network → (batch, input override or None): small enough for a 2-core CPU in a few minutes
 DEFAULTS: dict[str, tuple[int, str | None]] = {
     "lenet5": (64, None),
-    "alexnet": (4, None),
-    "resnet18": (4, None),
-    "vgg16": (2, "3x112x112"),
+    "alexnet": (2, None),
+    "resnet18": (2, None),
+    "vgg16": (1, "3x112x112"),
 }
 
 
@@ -44,8 +45,8 @@ def measure_pair(name: str, batch: int, input_text: str | None, mode: str, reps:
                  warmup: int, min_window: float) -> tuple[float, float, float, int]:
     """(median spec img/s, median plain img/s, median per-repetition ratio, iterations per window).
 
-    The window is lengthened to at least ``min_window`` seconds (timed on the plain twin after
-    warm-up), so that scheduler noise on a shared machine averages out within each window.
+    Each repetition runs at least ``min_window`` seconds per model (timed on the plain twin after
+    warm-up), so that scheduler noise on a shared machine averages out.
     """
     graph = load(name, input_shape=parse_input(input_text))
     spec_model = build_model(graph, init="default", seed=0)
@@ -59,16 +60,22 @@ def measure_pair(name: str, batch: int, input_text: str | None, mode: str, reps:
     rates: dict[str, list[float]] = {"spec": [], "plain": []}
     ratios: list[float] = []
     cpu = torch.device("cpu")
-    probe = bench_timing.measure(steps["plain"], cpu, warmup, 2, None)
+    for label in ("spec", "plain"):
+        bench_timing.measure(steps[label], cpu, warmup, 1, None)
+    probe = bench_timing.measure(steps["plain"], cpu, 0, 2, None)
     iters = max(iters, math.ceil(min_window / max(min(probe.latencies), 1e-6)))
     for rep in range(reps):
-        order = ["spec", "plain"] if rep % 2 == 0 else ["plain", "spec"]
-        got: dict[str, float] = {}
-        for label in order:
-            window = bench_timing.measure(steps[label], cpu, warmup, iters, None)
-            got[label] = batch * window.iters / window.total_s
-            rates[label].append(got[label])
-        ratios.append(got["spec"] / got["plain"])
+        spent = {"spec": 0.0, "plain": 0.0}
+        for i in range(iters):
+            # alternate single steps, swapping the order each pair: load from other processes,
+            # which drifts over seconds, then falls on both models alike
+            for label in (("spec", "plain") if (i + rep) % 2 == 0 else ("plain", "spec")):
+                t0 = time.perf_counter()
+                steps[label]()
+                spent[label] += time.perf_counter() - t0
+        for label, seconds in spent.items():
+            rates[label].append(batch * iters / seconds)
+        ratios.append(spent["plain"] / spent["spec"])
     return (statistics.median(rates["spec"]), statistics.median(rates["plain"]), statistics.median(ratios),
             iters)
 
@@ -77,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("nets", nargs="*", default=list(DEFAULTS), help="zoo networks with a plain twin")
     parser.add_argument("--modes", default="infer,train")
-    parser.add_argument("--reps", type=int, default=11, help="interleaved repetitions (median taken)")
-    parser.add_argument("--iters", type=int, default=3, help="least iterations per window")
-    parser.add_argument("--min-window", type=float, default=0.3, help="least seconds per window")
+    parser.add_argument("--reps", type=int, default=7, help="repetitions (median taken)")
+    parser.add_argument("--iters", type=int, default=2, help="least iterations per model and repetition")
+    parser.add_argument("--min-window", type=float, default=0.3,
+                        help="least seconds per model and repetition")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: steadiest on a shared machine; 0: torch's default)")
