@@ -309,7 +309,7 @@ def _bars_width(n: int) -> float:
 
 
 def _subtitle(data: BarData) -> str:
-    fold = "every layer" if data.depth is None else f"blocks folded below depth {data.depth}"
+    fold = "every layer" if data.depth is None else f"blocks folded to depth {data.depth}"
     return f"{data.spec} — {len(data.names)} layers with weights, work or memory ({fold})"
 
 

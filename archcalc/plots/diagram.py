@@ -249,7 +249,7 @@ class _Builder:
             if self.show_all or not _hidden(node):
                 label, kind = layer_label(node)
                 shape = self.shapes[name]
-                detail = "" if node.op == "fc" and len(shape) == 1 else _shape_text(shape)  # 'FC 1000' says it
+                detail = "" if node.op in ("fc", "rbf") and len(shape) == 1 else _shape_text(shape)  # FC 1000 says it
                 items.append(Box(names=[name], label=label, detail=detail, kind=kind))
             name = self.back(name)
         items.reverse()
