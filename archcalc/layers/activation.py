@@ -21,6 +21,9 @@ class Activation(Layer):
 
     pointwise = True
     keeps: ClassVar[str] = "output"
+    #: What the in-place variant keeps: its output (the shared storage) or, where the backward needs
+    #: the original input (relu6, silu, hardswish), a copy autograd makes before overwriting it.
+    inplace_keeps: ClassVar[str] = "output"
     ops_per_element: ClassVar[int] = 1
 
     def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
@@ -28,7 +31,11 @@ class Activation(Layer):
         return Cost(ops=self.ops_per_element * n, bwd_ops=self.ops_per_element * n)
 
     def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
-        if self.keeps == "input" and not self.inplace(a):
+        if self.inplace(a):
+            if self.inplace_keeps == "copy":
+                return [Saved("own:input_copy", numel(ins[0]))]
+            return [Saved("output", numel(out))]
+        if self.keeps == "input":
             return [Saved("input0", numel(ins[0]))]
         return [Saved("output", numel(out))]
 
@@ -44,6 +51,7 @@ class ReLU6(Activation):
     key = "relu6"
     short = "relu"
     keeps = "input"
+    inplace_keeps = "copy"
     doc = "min(max(0, x), 6)."
     attrs: ClassVar[dict[str, Attr]] = {"inplace": _INPLACE}
 
@@ -61,6 +69,7 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     key = "elu"
     short = "elu"
+    keeps = "input"  # elu keeps its input; elu_ (in place) keeps its result
     doc = "x for x > 0, α(eˣ − 1) otherwise."
     attrs: ClassVar[dict[str, Attr]] = {"alpha": Attr("float", 1.0, "α"), "inplace": _NOT_INPLACE}
 
@@ -117,6 +126,7 @@ class SiLU(Activation):
     aliases = ("swish",)
     short = "silu"
     keeps = "input"
+    inplace_keeps = "copy"
     doc = "x·sigmoid(x)."
     attrs: ClassVar[dict[str, Attr]] = {"inplace": _NOT_INPLACE}
 
@@ -125,6 +135,7 @@ class Hardswish(Activation):
     key = "hardswish"
     short = "hswish"
     keeps = "input"
+    inplace_keeps = "copy"
     doc = "x·relu6(x + 3)/6."
     attrs: ClassVar[dict[str, Attr]] = {"inplace": _NOT_INPLACE}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -67,6 +68,24 @@ class Windowed(Layer):
             return None
         return "stride doesn't fit, output floored as the frameworks do: " + "; ".join(bad)
 
+    def saved_input(self, a: Attrs, ins: Sequence[Shape], mode: str = "zeros") -> list[Saved]:
+        """What autograd keeps of the input, which depends on how torch pads it (measured, torch 2.x).
+
+        Zero padding that torch's kernels do natively (symmetric) keeps the input itself. Padding they
+        cannot do (asymmetric, e.g. 'same' at stride 2) is an explicit ``F.pad`` whose copy is what the
+        conv or pool keeps; a constant or circular pad keeps nothing itself. Reflect and replicate
+        pads keep their input too. Without any padding the mode does not matter.
+        """
+        c, h, w = need_map(self.key, ins)
+        k, s, d = a["k"], self._stride(a), self._dilation(a)
+        top, bottom, left, right = resolve_padding(a, (h, w), k, s, d)
+        if not any((top, bottom, left, right)) or (mode == "zeros" and top == bottom and left == right):
+            return [Saved("input0", numel(ins[0]))]
+        padded = Saved("own:padded_input", c * (h + top + bottom) * (w + left + right))
+        if mode in ("reflect", "replicate"):
+            return [Saved("input0", numel(ins[0])), padded]
+        return [padded]
+
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
         _, h, w = need_map(self.key, ins)
         k, s, d = a["k"], self._stride(a), self._dilation(a)
@@ -124,12 +143,22 @@ class Conv(Windowed):
             if top >= cin:
                 raise SpecError(f"connection table reads input map {top} but the input has {cin} maps"
                                 " (indices start at 0)")
-        (oh, ow), _ = self.geometry(a, ins)
+        (oh, ow), pad = self.geometry(a, ins)
+        mode, h, w = a["padding_mode"], ins[0][1], ins[0][2]
+        # torch: reflect padding must be smaller than the input, circular may not wrap more than once
+        too_big = (max(pad[:2]) >= h or max(pad[2:]) >= w) if mode == "reflect" else (
+            (max(pad[:2]) > h or max(pad[2:]) > w) if mode == "circular" else False)
+        if too_big:
+            raise SpecError(f"{mode} padding {pad} is too large for a {h}×{w} input"
+                            f" ({'smaller than' if mode == 'reflect' else 'at most'} the input size)")
         return (a["out"], oh, ow)
 
     def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Params:
         kh, kw = a["k"]
-        return Params(weights=self._fan_in(a, ins[0][0]) * kh * kw, biases=a["out"] if a["bias"] else 0)
+        # A connection table is a fixed 0/1 mask over the dense weight: a buffer torch holds.
+        mask = a["out"] * ins[0][0] * kh * kw if a["table"] is not None else 0
+        return Params(weights=self._fan_in(a, ins[0][0]) * kh * kw, biases=a["out"] if a["bias"] else 0,
+                      buffers=mask)
 
     def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
         kh, kw = a["k"]
@@ -139,7 +168,7 @@ class Conv(Windowed):
         return Cost(macs=macs, ops=bias_ops, bwd_input_macs=macs, bwd_weight_macs=macs, bwd_ops=bias_ops)
 
     def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
-        saved = [Saved("input0", numel(ins[0]))]
+        saved = self.saved_input(a, ins, a["padding_mode"])
         if a["table"] is not None:
             # The backend masks the weight (weight * mask); the product is a fresh tensor autograd keeps.
             kh, kw = a["k"]
@@ -189,7 +218,7 @@ class MaxPool(_Pool):
         return Cost(ops=(kh * kw - 1) * n, bwd_ops=n)
 
     def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
-        return [Saved("input0", numel(ins[0])), Saved("own:indices", numel(out), itemsize=8)]
+        return [*self.saved_input(a, ins), Saved("own:indices", numel(out), itemsize=8)]
 
 
 class AvgPool(_Pool):
@@ -207,7 +236,7 @@ class AvgPool(_Pool):
         return Cost(ops=kh * kw * n, bwd_ops=kh * kw * n)
 
     def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
-        return [Saved("input0", numel(ins[0]))]
+        return self.saved_input(a, ins)
 
 
 class Subsample(_Pool):
@@ -231,7 +260,7 @@ class Subsample(_Pool):
 
     def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
         # avg_pool saves its input; the product with the coefficient saves the pooled map.
-        return [Saved("input0", numel(ins[0])), Saved("own:pooled", numel(out))]
+        return [*self.saved_input(a, ins), Saved("own:pooled", numel(out))]
 
 
 class GlobalAvgPool(Layer):
@@ -248,6 +277,24 @@ class GlobalAvgPool(Layer):
     def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
         n = numel(ins[0])
         return Cost(ops=n, bwd_ops=n)
+
+    def saved_input(self, a: Attrs, ins: Sequence[Shape], mode: str = "zeros") -> list[Saved]:
+        """What autograd keeps of the input, which depends on how torch pads it (measured, torch 2.x).
+
+        Zero padding that torch's kernels do natively (symmetric) keeps the input itself. Padding they
+        cannot do (asymmetric, e.g. 'same' at stride 2) is an explicit ``F.pad`` whose copy is what the
+        conv or pool keeps; a constant or circular pad keeps nothing itself. Reflect and replicate
+        pads keep their input too. Without any padding the mode does not matter.
+        """
+        c, h, w = need_map(self.key, ins)
+        k, s, d = a["k"], self._stride(a), self._dilation(a)
+        top, bottom, left, right = resolve_padding(a, (h, w), k, s, d)
+        if not any((top, bottom, left, right)) or (mode == "zeros" and top == bottom and left == right):
+            return [Saved("input0", numel(ins[0]))]
+        padded = Saved("own:padded_input", c * (h + top + bottom) * (w + left + right))
+        if mode in ("reflect", "replicate"):
+            return [Saved("input0", numel(ins[0])), padded]
+        return [padded]
 
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
         _, h, w = need_map(self.key, ins)
@@ -287,7 +334,7 @@ class AdaptiveAvgPool(Layer):
             wins = self._windows(size, out)
             extents = {e - s for s, e in wins}
             starts = [s for s, _ in wins]
-            steps = {b - a_ for a_, b in zip(starts, starts[1:], strict=False)}
+            steps = {b - a_ for a_, b in itertools.pairwise(starts)}
             if len(extents) != 1 or len(steps) > 1:
                 raise SpecError(f"adaptive pooling {size}→{out} uses uneven windows; its receptive"
                                 " field is not one (size, stride) pair")
