@@ -33,30 +33,30 @@ INIT_SCHEMES = ("default", "gaussian", "kaiming", "xavier")
 
 
 class PadConv2d(nn.Conv2d):
-    """A conv whose padding torch cannot express (asymmetric or 'same' with stride): explicit F.pad."""
+    """A conv behind an explicit F.pad: asymmetric or 'same' padding, or a non-zero padding mode."""
 
-    def __init__(self, *args: Any, pad: tuple[int, int, int, int], pad_mode: str, **kwargs: Any):
+    def __init__(self, *args: Any, pad: tuple[int, int, int, int] = (0, 0, 0, 0), pad_mode: str = "constant",
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.pad = pad  # (left, right, top, bottom), F.pad's order
         self.pad_mode = pad_mode
+        self.explicit_pad = any(pad)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self._conv_forward(F.pad(x, self.pad, mode=self.pad_mode), self.weight, self.bias)
+        if self.explicit_pad:
+            x = F.pad(x, self.pad, mode=self.pad_mode)
+        return self._conv_forward(x, self.weight, self.bias)
 
 
-class MaskedConv2d(nn.Conv2d):
+class MaskedConv2d(PadConv2d):
     """A conv with a LeNet-5 connection table: the weight is multiplied by a fixed 0/1 mask buffer."""
 
-    def __init__(self, *args: Any, table: Sequence[Sequence[int]],
-                 pad: tuple[int, int, int, int] = (0, 0, 0, 0), pad_mode: str = "constant", **kwargs: Any):
+    def __init__(self, *args: Any, table: Sequence[Sequence[int]], **kwargs: Any):
         super().__init__(*args, **kwargs)
         mask = torch.zeros_like(self.weight)
         for out_map, row in enumerate(table):
             mask[out_map, list(row)] = 1.0
         self.register_buffer("mask", mask)
-        self.pad = pad
-        self.pad_mode = pad_mode
-        self.explicit_pad = any(pad)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.explicit_pad:
@@ -193,25 +193,29 @@ def _explicit_pad(site: Site) -> tuple[int, int, int, int]:
 
 
 def _conv(site: Site) -> nn.Module:
+    """Native padding where torch has it (zeros, symmetric); an explicit F.pad otherwise."""
     a = site.node.attrs
     cin = site.ins[0][0]
-    t, b, l, r = _explicit_pad(site)
+    top, bottom, left, right = _explicit_pad(site)
     common: dict[str, Any] = {"stride": a["s"], "dilation": a["dilation"], "bias": a["bias"]}
+    native = not any((top, bottom, left, right)) or (
+        a["padding_mode"] == "zeros" and top == bottom and left == right)
+    padding = (top, left) if native else (0, 0)
+    pad = (0, 0, 0, 0) if native else (left, right, top, bottom)
+    mode = _PAD_MODES[a["padding_mode"]]
     if a["table"] is not None:
-        return MaskedConv2d(cin, a["out"], a["k"], table=a["table"], pad=(l, r, t, b),
-                            pad_mode=_PAD_MODES[a["padding_mode"]], **common)
-    if t == b and l == r:
-        return nn.Conv2d(cin, a["out"], a["k"], padding=(t, l), groups=a["groups"],
-                         padding_mode=a["padding_mode"], **common)
-    return PadConv2d(cin, a["out"], a["k"], groups=a["groups"], pad=(l, r, t, b),
-                     pad_mode=_PAD_MODES[a["padding_mode"]], **common)
+        return MaskedConv2d(cin, a["out"], a["k"], padding=padding, table=a["table"], pad=pad, pad_mode=mode,
+                            **common)
+    if native:
+        return nn.Conv2d(cin, a["out"], a["k"], padding=padding, groups=a["groups"], **common)
+    return PadConv2d(cin, a["out"], a["k"], groups=a["groups"], pad=pad, pad_mode=mode, **common)
 
 
 def _pool(site: Site, make: Callable[[tuple[int, int]], nn.Module], fill: float) -> nn.Module:
-    t, b, l, r = _explicit_pad(site)
-    if t == b and l == r:
-        return make((t, l))
-    return PadPool(make((0, 0)), (l, r, t, b), fill)
+    top, bottom, left, right = _explicit_pad(site)
+    if top == bottom and left == right:
+        return make((top, left))
+    return PadPool(make((0, 0)), (left, right, top, bottom), fill)
 
 
 def _maxpool(site: Site) -> nn.Module:
@@ -223,8 +227,8 @@ def _maxpool(site: Site) -> nn.Module:
 def _avgpool(site: Site) -> nn.Module:
     a = site.node.attrs
     s = a["s"] or a["k"]
-    t, b, l, r = _explicit_pad(site)
-    if (t != b or l != r) and not a["count_include_pad"]:
+    top, bottom, left, right = _explicit_pad(site)
+    if (top != bottom or left != right) and not a["count_include_pad"]:
         raise BackendError(f"{site.node.name}: average pooling with asymmetric padding and"
                            " count_include_pad false has no torch equivalent")
     return _pool(site, lambda p: nn.AvgPool2d(a["k"], s, p, a["ceil"], a["count_include_pad"]), 0.0)
@@ -334,7 +338,8 @@ def plan_inplace(graph: Graph) -> dict[str, int | None]:
 
     for node in graph.nodes:
         choice: int | None = None
-        if node.op in INPLACE_OPS and node.attrs.get("inplace", False) and writable(node.inputs[0], node.name):
+        wanted = node.op in INPLACE_OPS and node.attrs.get("inplace", False)
+        if wanted and writable(node.inputs[0], node.name):
             choice = 0
         elif node.op == "add" and len(node.inputs) > 1 and len(set(node.inputs)) == len(node.inputs):
             choice = next((i for i, x in enumerate(node.inputs) if writable(x, node.name)), None)

@@ -1,0 +1,217 @@
+"""Property tests: for random valid specs, every symbolic figure equals torch's measurement.
+
+Specs are drawn layer by layer (each candidate kept only if the calculator accepts it, so the
+strategy rarely rejects) on small inputs: chains, concat branches, residual adds, side outputs and
+every layer type with random kernel, stride, padding, dilation and groups. Invalid specs must raise
+``SpecError`` and nothing else; a spec the calculator accepts must build and run in torch.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from archcalc.analysis import analyze  # noqa: E402
+from archcalc.backends.torch.build import build_model, plan_inplace  # noqa: E402
+from archcalc.backends.torch.verify import verify  # noqa: E402
+from archcalc.errors import SpecError  # noqa: E402
+from archcalc.ir import Graph  # noqa: E402
+from archcalc.spec import load_text  # noqa: E402
+
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                           HealthCheck.data_too_large])
+
+POINTWISE = ["bn", "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "scaled_tanh", "gelu",
+             "silu", "hardswish", "softplus", "identity", "lrn"]
+
+
+def _text(input_shape: tuple[int, ...], layers: list[Any]) -> str:
+    return json.dumps({"name": "prop", "input": "x".join(map(str, input_shape)), "layers": layers})
+
+
+def _try(input_shape: tuple[int, ...], layers: list[Any]) -> Graph | None:
+    try:
+        graph = load_text(_text(input_shape, layers), "prop.yaml")
+        analyze(graph)
+    except SpecError:
+        return None
+    return graph
+
+
+def _shape(graph: Graph) -> tuple[int, ...]:
+    return analyze(graph).results[graph.outputs[0]].shape
+
+
+@st.composite
+def conv_layer(draw: st.DrawFn, cin: int, same_size: bool = False) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"out": draw(st.integers(1, 6))}
+    attrs["k"] = draw(st.sampled_from([1, 2, 3, [1, 3], [3, 2]]))
+    if same_size:
+        attrs["pad"] = "same"
+    else:
+        attrs["s"] = draw(st.sampled_from([1, 1, 2, [1, 2]]))
+        attrs["pad"] = draw(st.sampled_from([0, 1, 2, [1, 0], [0, 1, 2, 0], "same", "valid"]))
+        attrs["dilation"] = draw(st.sampled_from([1, 1, 2]))
+        attrs["padding_mode"] = draw(st.sampled_from(["zeros", "zeros", "zeros", "reflect", "replicate",
+                                                      "circular"]))
+    kind = draw(st.sampled_from(["plain", "plain", "groups", "table"]))
+    if kind == "groups":
+        divisors = [g for g in range(1, cin + 1) if cin % g == 0]
+        g = draw(st.sampled_from(divisors))
+        attrs["groups"] = g
+        attrs["out"] = g * draw(st.integers(1, 2))
+    elif kind == "table":
+        rows = [sorted(draw(st.sets(st.integers(0, cin - 1), min_size=1, max_size=cin)))
+                for _ in range(attrs["out"])]
+        attrs["table"] = rows
+    attrs["bias"] = draw(st.booleans())
+    return {"conv": attrs}
+
+
+@st.composite
+def pool_layer(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["maxpool", "avgpool", "subsample", "adaptive_avgpool", "gap"]))
+    if kind == "gap":
+        return {"gap": {}}
+    if kind == "adaptive_avgpool":
+        return {"adaptive_avgpool": draw(st.sampled_from([1, 2, [2, 1]]))}
+    k = draw(st.sampled_from([1, 2, 3, [2, 3]]))
+    attrs: dict[str, Any] = {"k": k, "s": draw(st.sampled_from([None, 1, 2]))}
+    kmin = min(k) if isinstance(k, list) else k
+    attrs["pad"] = draw(st.sampled_from([0, 0, kmin // 2, "same"]))
+    attrs["ceil"] = draw(st.booleans())
+    if kind == "maxpool":
+        attrs["dilation"] = draw(st.sampled_from([1, 1, 2]))
+    if kind == "avgpool":
+        attrs["count_include_pad"] = draw(st.booleans())
+    return {kind: {a: v for a, v in attrs.items() if v is not None}}
+
+
+@st.composite
+def pointwise_layer(draw: st.DrawFn) -> Any:
+    kind = draw(st.sampled_from(POINTWISE))
+    if kind == "lrn":
+        return {"lrn": {"size": draw(st.integers(1, 5)), "k": 2.0}}
+    if kind in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"):
+        return {kind: {"inplace": draw(st.booleans())}}
+    if kind == "prelu":
+        return {"prelu": {"per_channel": draw(st.booleans())}}
+    return kind
+
+
+@st.composite
+def valid_spec(draw: st.DrawFn) -> Graph:
+    shape: tuple[int, ...] = (draw(st.integers(1, 4)), draw(st.integers(5, 12)), draw(st.integers(5, 12)))
+    # The first layer is a conv: the memory model assumes gradients flow through every layer (a pool
+    # straight on the input saves nothing in torch, since nothing before it needs a gradient).
+    layers: list[Any] = [{"conv": {"out": draw(st.integers(1, 4)), "k": draw(st.sampled_from([1, 3]))}}]
+    graph = _try(shape, layers)
+    assert graph is not None
+    for _ in range(draw(st.integers(1, 7))):
+        c = _shape(graph)[0]
+        kind = draw(st.sampled_from(["conv", "conv", "pool", "pointwise", "pointwise", "concat", "add",
+                                     "dropout", "side"]))
+        item: Any
+        if kind == "conv":
+            item = draw(conv_layer(c))
+        elif kind == "pool":
+            item = draw(pool_layer())
+        elif kind == "pointwise":
+            item = draw(pointwise_layer())
+        elif kind == "dropout":
+            item = {"dropout": draw(st.sampled_from([0.0, 0.3, 0.5]))}
+        elif kind == "concat":
+            branches = [[draw(conv_layer(c, same_size=True)), draw(pointwise_layer())]
+                        for _ in range(draw(st.integers(1, 2)))]
+            item = {"concat": [*branches, *([[]] if draw(st.booleans()) else [])]}
+        elif kind == "add":
+            body = [{"conv": {"out": c, "k": 3, "pad": 1}}, draw(pointwise_layer())]
+            item = {"add": [body, [] if draw(st.booleans()) else [{"conv": {"out": c, "k": 1}}]]}
+        else:
+            item = {"side": ["gap", "flatten", {"fc": 3}]}
+        candidate = _try(shape, [*layers, item])
+        if candidate is not None:
+            layers.append(item)
+            graph = candidate
+    if draw(st.booleans()):
+        tail: list[Any] = ["flatten", {"fc": draw(st.integers(2, 5))}]
+        tail.append(draw(st.sampled_from(["relu", "softmax", "log_softmax", "tanh", {"rbf": 3}, "bn",
+                                          {"dropout": 0.5}])))
+        candidate = _try(shape, [*layers, *tail])
+        if candidate is not None:
+            graph = candidate
+    return graph
+
+
+def _inplace_as_modelled(graph: Graph) -> bool:
+    """The memory model assumes every in-place activation really runs in place."""
+    plan = plan_inplace(graph)
+    return all(plan[n.name] is not None for n in graph.nodes
+               if n.op in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish") and n.attrs["inplace"])
+
+
+@SETTINGS
+@given(valid_spec())
+def test_symbolic_equals_torch(graph: Graph) -> None:
+    report = verify(graph, batch=2, use_fvcore=False)
+    failures = report.failures()
+    if not _inplace_as_modelled(graph):
+        failures = [f for f in failures if not f.startswith("total saved")]
+    assert not failures, "\n".join([*failures, json.dumps([n.name + ":" + n.op for n in graph.nodes])])
+
+
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(valid_spec())
+def test_macs_against_fvcore(graph: Graph) -> None:
+    assume(len(graph.nodes) > 2)
+    report = verify(graph, batch=2, rf=False)
+    assert not [f for f in report.failures() if "macs" in f]
+
+
+# ---- invalid specs ------------------------------------------------------------------------------
+
+_JUNK = st.one_of(st.integers(-3, 40), st.sampled_from([None, "same", "valid", "x", 1.5, True, [], [1],
+                                                        [1, 2, 3], [[0, 9]]]))
+
+
+@st.composite
+def junk_spec(draw: st.DrawFn) -> str:
+    layers: list[Any] = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["conv", "maxpool", "avgpool", "subsample", "adaptive_avgpool", "fc",
+                                     "lrn", "bn", "concat", "add", "relu", "flatten", "rbf", "convv",
+                                     "dropout", "gap"]))
+        if kind in ("concat", "add"):
+            layers.append({kind: [[{"conv": {"out": draw(st.integers(1, 8)), "k": draw(_JUNK)}}], []]})
+            continue
+        attrs = {name: draw(_JUNK) for name in draw(st.sets(st.sampled_from(
+            ["out", "k", "s", "pad", "dilation", "groups", "table", "size", "ceil", "p", "padding_mode",
+             "bogus"]), max_size=3))}
+        layers.append({kind: attrs} if attrs else kind)
+    shape = draw(st.sampled_from(["3x8x8", "1x5x5", "2x3x9", "4", "0x1x1"]))
+    return json.dumps({"name": "junk", "input": shape, "layers": layers})
+
+
+@settings(max_examples=120, deadline=None, derandomize=True)
+@given(junk_spec())
+def test_invalid_specs_raise_spec_error(text: str) -> None:
+    try:
+        graph = load_text(text, "junk.yaml")
+        analysis = analyze(graph)
+    except SpecError:
+        return
+    # Accepted by the calculator: then torch must build and run it with the predicted shape.
+    model = build_model(graph)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, *graph.input_shape))
+    assert tuple(out.shape[1:]) == analysis.results[graph.outputs[0]].shape
