@@ -28,7 +28,7 @@ from archcalc.analysis import analyze
 from archcalc.backends.torch import bench_timing
 from archcalc.backends.torch.bench import BenchOptions, Runner, Subject
 from archcalc.backends.torch.build import build_model
-from archcalc.backends.torch.plain import build_plain
+from archcalc.backends.torch.plain import VGG16, build_plain
 from archcalc.cli.options import parse_input
 from archcalc.spec import load
 
@@ -51,7 +51,9 @@ def measure_pair(name: str, batch: int, input_text: str | None, mode: str, reps:
     graph = load(name, input_shape=parse_input(input_text))
     spec_model = build_model(graph, init="default", seed=0)
     torch.manual_seed(0)
-    plain = build_plain(name, analyze(graph).results[graph.outputs[0]].shape[0])
+    classes = analyze(graph).results[graph.outputs[0]].shape[0]
+    plain = (VGG16(classes, image_size=graph.input_shape[1]) if name == "vgg16"  # at the reduced input
+             else build_plain(name, classes))
     if plain is None:
         raise SystemExit(f"no hand-written twin for {name}")
     opts = BenchOptions(device="cpu", modes=(mode,), batches=(batch,), iters=iters, warmup=warmup)

@@ -340,6 +340,27 @@ def test_saved_bytes_equal_prediction_whole_zoo(name: str) -> None:
     _check_saved(name)
 
 
+#: Under bf16 autocast: layer rules that disagree (strict xfail, as above).
+KNOWN_BF16 = {
+    "alexnet": "lrn under autocast: pow is on autocast's fp32 list, so LRN's intermediates are kept in"
+               " fp32 (4 bytes), the rule counts them at the activation dtype (2 bytes)",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_BF16[n], strict=True)) if n in KNOWN_BF16 else n
+    for n in ("lenet5", "alexnet", "vgg16", "resnet18")])
+def test_saved_bytes_under_bf16_autocast(name: str) -> None:
+    """Activations match the bf16 prediction; autocast's cast weights are counted apart, 2 bytes each."""
+    graph = load(name, input_shape=None if name in ("lenet5", "alexnet") else (3, 64, 64))
+    a = analyze(graph, dtype="bf16")
+    model = build_model(graph)
+    measured = saved_tensor_bytes(model, torch.randn(2, *graph.input_shape),
+                                  lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+    assert measured.weight_casts > 0
+    assert measured.nbytes == a.saved_bytes(2), measured.described
+
+
 def test_saved_bytes_exclude_parameters_and_dedupe_storages() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(inplace=True), torch.nn.Linear(4, 2))
     measured = saved_tensor_bytes(model, torch.randn(3, 8))

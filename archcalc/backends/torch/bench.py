@@ -96,6 +96,7 @@ class BenchResult:
     mem_predicted_bytes: int | None = None
     mem_ratio: float | None = None
     rss_peak_bytes: int | None = None
+    weight_cast_bytes: int | None = None
     train_memory_predicted_bytes: int | None = None
     macs_per_image: int = 0
     flops_per_image: float = 0.0
@@ -394,6 +395,10 @@ class Runner:
             result.mem_measured_bytes = saved.nbytes
             result.mem_measured_kind = "saved tensors"
             result.mem_predicted_bytes = self.analysis.saved_bytes(batch)
+            if saved.weight_casts:
+                result.weight_cast_bytes = saved.weight_casts
+                result.notes.append(f"autocast also kept {human_bytes(saved.weight_casts)} of {self.opts.precision}"
+                                    " weight copies for backward (not activations; counted apart)")
         if dev.type == "cpu":
             bench_memory.reset_peak_rss()
         step = self.make_step(model, mode, batch)

@@ -28,6 +28,9 @@ class SavedTensors:
     storages: dict[tuple[str, int], int] = field(default_factory=dict)
     #: (shape, dtype) of each distinct storage, in the order first seen, for diagnosing mismatches
     described: list[tuple[tuple[int, ...], str, int]] = field(default_factory=list)
+    #: bytes of half-precision copies of parameters that autocast made and autograd kept (not in
+    #: ``storages``: archcalc's activation model does not count them; the bench reports them apart)
+    weight_casts: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -42,6 +45,29 @@ def _storage_key(t: torch.Tensor) -> tuple[str, int] | None:
     return (str(t.device), st.data_ptr()) if st.nbytes() else None
 
 
+_VIEWS = frozenset({"TBackward0", "TransposeBackward0", "PermuteBackward0", "ViewBackward0",
+                    "AliasBackward0", "ExpandBackward0", "UnsqueezeBackward0", "SqueezeBackward0"})
+
+
+def _is_parameter_cast(t: torch.Tensor, params: set[int]) -> bool:
+    """Whether ``t`` is (a view of) a dtype copy of a parameter: autocast's cast weight.
+
+    Seen in the autograd graph as ToCopyBackward0 (behind views such as Linear's transpose) whose
+    input is the AccumulateGrad node of one of the model's parameters.
+    """
+    fn = t.grad_fn
+    for _ in range(4):
+        if fn is None:
+            return False
+        name = fn.name()
+        if name == "ToCopyBackward0":
+            return any(id(getattr(nxt, "variable", None)) in params for nxt, _ in fn.next_functions)
+        if name not in _VIEWS or not fn.next_functions:
+            return False
+        fn = fn.next_functions[0][0]
+    return False
+
+
 def saved_tensor_bytes(model: nn.Module, x: torch.Tensor, autocast: Any | None = None) -> SavedTensors:
     """Run one training-mode forward of ``model`` on ``x`` and measure what autograd saves.
 
@@ -50,12 +76,17 @@ def saved_tensor_bytes(model: nn.Module, x: torch.Tensor, autocast: Any | None =
     """
     excluded = {k for k in (_storage_key(p) for p in model.parameters()) if k is not None}
     excluded |= {k for k in (_storage_key(b) for b in model.buffers()) if k is not None}
+    params = {id(p) for p in model.parameters()}
     seen = SavedTensors()
+    casts: set[tuple[str, int]] = set()
     keep: list[torch.Tensor] = []
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         key = _storage_key(t)
-        if key is not None and key not in excluded and key not in seen.storages:
+        if key is not None and key not in casts and _is_parameter_cast(t, params):
+            casts.add(key)
+            seen.weight_casts += t.untyped_storage().nbytes()
+        elif key is not None and key not in excluded and key not in seen.storages and key not in casts:
             nbytes = t.untyped_storage().nbytes()
             seen.storages[key] = nbytes
             seen.described.append((tuple(t.shape), str(t.dtype).replace("torch.", ""), nbytes))

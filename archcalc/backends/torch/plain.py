@@ -56,7 +56,7 @@ class AlexNet(nn.Module):
 class VGG16(nn.Module):
     """VGG16, configuration D (specs/vgg16.yaml): 13 3×3 convs in five stages, three FC layers."""
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5, image_size: int = 224):
         super().__init__()
         layers: list[nn.Module] = []
         cin = 3
@@ -67,7 +67,7 @@ class VGG16(nn.Module):
             layers.append(nn.MaxPool2d(2, 2))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
-            nn.Linear(512 * 7 * 7, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(512 * (image_size // 32) ** 2, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
             nn.Linear(4096, num_classes),
         )
