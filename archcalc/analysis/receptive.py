@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from archcalc.arith import AxisRF, merge_axis
+from archcalc.errors import SpecError
 from archcalc.ir import Node, Shape
 from archcalc.layers import Layer
 
@@ -67,7 +68,10 @@ def propagate(node: Node, layer: Layer, ins: Sequence[Shape],
         note = None if aligned else "paths merge misaligned: field is the union of their fields"
         return RF(h, w, aligned), note
     field = known[0]
-    window = layer.window(node.attrs, ins)
+    try:
+        window = layer.window(node.attrs, ins)
+    except SpecError as exc:  # e.g. adaptive pooling with uneven windows: no single (size, jump)
+        return None, exc.message
     if window is None:
         return field, None
     return RF(field.h.through(window.kernel[0], window.stride[0], window.pad_before[0]),
