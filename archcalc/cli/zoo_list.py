@@ -26,9 +26,11 @@ def list_command(pattern: str | None, fmt: str) -> None:
             if pattern and pattern.lower() not in name.lower():
                 continue
             analysis = analyze(load(name))
-            t = analysis.totals
+            # Only parameters and MACs are listed: skip the memory passes that `totals` would run.
+            results = analysis.results.values()
             meta = analysis.graph.meta
-            rows.append({"name": name, "params": t.params, "macs": t.macs, "input": list(analysis.graph.input_shape),
+            rows.append({"name": name, "params": sum(r.params.total for r in results),
+                         "macs": sum(r.cost.macs for r in results), "input": list(analysis.graph.input_shape),
                          "depth": weight_depth(analysis), "description": " ".join(meta.description.split())})
         if fmt == "json":
             click.echo(json.dumps(rows, indent=2))

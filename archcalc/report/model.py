@@ -6,7 +6,8 @@ depth, since they are computed from the leaf rows.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archcalc import layers
@@ -76,7 +77,10 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
+        # rows by hand: dataclasses.asdict deep-copies every value and dominates 4,000-row reports
+        data["rows"] = [{**vars(r), "rf": vars(r.rf).copy() if r.rf is not None else None} for r in self.rows]
+        return copy.deepcopy(data) | {"rows": data["rows"]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
