@@ -37,6 +37,7 @@ DEFAULTS: dict[str, tuple[int, str | None]] = {
     "lenet5": (64, None),
     "alexnet": (2, None),
     "resnet18": (2, None),
+    "resnet50": (1, None),
     "vgg16": (1, "3x112x112"),
 }
 
