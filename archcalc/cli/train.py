@@ -21,7 +21,7 @@ from archcalc.errors import ArchcalcError, OptionError
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs (default per data set: digits 40, mnist 10, cifar10 30, imagefolder 90).")
+              help="Epochs (default per data set: digits 60, mnist 10, cifar10 30, imagefolder 90).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size per process [128].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Learning rate [1e-2 for SGD, 1e-3 for Adam/AdamW].")

@@ -74,7 +74,7 @@ class Data:
 def default_epochs(spec: str) -> int:
     """Epochs when ``--epochs`` is not given: enough to converge on the set, per the seeds' recipes."""
     kind = spec.split(":", 1)[0]
-    return {"digits": 40, "synthetic": 3, "mnist": 10, "cifar10": 30, "imagefolder": 90}.get(kind, 30)
+    return {"digits": 60, "synthetic": 3, "mnist": 10, "cifar10": 30, "imagefolder": 90}.get(kind, 30)
 
 
 def load(spec: str, input_shape: Sequence[int], *, num_classes: int | None = None) -> Data:
@@ -126,17 +126,21 @@ def _digits() -> Data:
 
 
 def _synthetic(shape: tuple[int, int, int], classes: int) -> Data:
-    """Class prototypes plus noise, at the network's own input size: learnable, instant, no I/O."""
+    """Smooth class prototypes plus noise, at the network's own input size: learnable (also under
+    random crops), instant, no I/O."""
     g = torch.Generator().manual_seed(SPLIT_SEED)
-    protos = torch.randn(classes, *shape, generator=g)
+    c, h, w = shape
+    protos = F.interpolate(torch.randn(classes, c, 4, 4, generator=g), size=(h, w), mode="bilinear",
+                           align_corners=False)
+    protos = protos / protos.std(dim=(1, 2, 3), keepdim=True)
 
     def make(n: int) -> Split:
         labels = torch.randint(0, classes, (n,), generator=g)
         x = 128 + 50 * protos[labels] + 40 * torch.randn(n, *shape, generator=g)
         return Split(labels, x.clamp(0, 255).to(torch.uint8))
 
-    return Data("synthetic", make(2048), make(512), num_classes=classes, channels=shape[0], mode="fit",
-                flips=True, default_epochs=default_epochs("synthetic"))
+    return Data("synthetic", make(2048), make(512), num_classes=classes, channels=c, mode="fit",
+                flips=False, default_epochs=default_epochs("synthetic"))
 
 
 def _need_dir(root: Path, kind: str, layout: str) -> None:
@@ -316,9 +320,10 @@ def _imagefolder(root: Path, shape: tuple[int, int, int]) -> Data:
 
 def as_data_error(exc: BaseException) -> DataError | None:
     """The one-line DataError inside an exception re-raised from a DataLoader worker, if any."""
-    if isinstance(exc, DataError):
+    text = exc.message if isinstance(exc, DataError) else str(exc)
+    if isinstance(exc, DataError) and "\n" not in text:
         return exc
-    for line in str(exc).splitlines():
+    for line in text.splitlines():
         marker = "DataError: archcalc: "
         if marker in line:
             return DataError(line.split(marker, 1)[1])

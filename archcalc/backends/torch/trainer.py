@@ -19,6 +19,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, fields
@@ -292,6 +293,8 @@ class Run:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [self.device.index] if self.device.type == "cuda" else None
+            # A (C=1) conv weight's gradient may come back with other (equivalent) strides: harmless.
+            warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
             net = DistributedDataParallel(net, device_ids=ids)
         self.train_net: Callable[..., Any] = torch.compile(net) if cfg.compile else net
         self.eval_net: Callable[..., Any] = (self.train_net if self.dist.world == 1 else
