@@ -288,6 +288,10 @@ def test_vs_plain_same_run(tmp_path: Path) -> None:
     for spec_row, plain_row in zip(rows[::2], rows[1::2], strict=True):
         ratio = spec_row["images_per_s"] / plain_row["images_per_s"]
         assert spec_row["vs_plain_ratio"] == pytest.approx(ratio) == plain_row["vs_plain_ratio"]
+        assert "alternation" in spec_row["notes"][-1]
+    train = rows[2:]
+    assert train[0]["mem_measured_bytes"] == train[0]["mem_predicted_bytes"]  # the spec-built one, exact
+    assert train[1]["mem_measured_bytes"] == train[1]["mem_predicted_bytes"]  # lenet5 has no dropout
 
 
 def test_vs_plain_with_fewer_classes(tmp_path: Path) -> None:
@@ -431,6 +435,15 @@ def test_percentiles_and_window() -> None:
     calls = []
     w = bench_timing.measure(lambda: calls.append(1), torch.device("cpu"), warmup=2, iters=5, seconds=None)
     assert w.iters == 5 and len(calls) == 7 and w.total_s >= sum(w.latencies) * 0.5
+
+
+def test_measure_alternating_rotates_the_order() -> None:
+    calls: list[str] = []
+    steps = [lambda: calls.append("a"), lambda: calls.append("b")]
+    windows = bench_timing.measure_alternating(steps, torch.device("cpu"), warmup=1, iters=3, seconds=None)
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up a, b; then ab, ba, ab
+    assert [w.iters for w in windows] == [3, 3]
+    assert all(w.total_s == pytest.approx(sum(w.latencies)) for w in windows)
 
 
 def test_csv_out_appends_under_one_header(tmp_path: Path, tiny: str) -> None:

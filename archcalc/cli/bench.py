@@ -210,7 +210,9 @@ def _run(runner: Runner, console: Console) -> list[BenchResult]:
     total = runner.opts.iters
 
     def on_start(cfg: Config, batch: int) -> None:
-        status["text"] = f"running {runner.subjects[cfg.subject].label} {cfg.mode} batch {batch}"
+        who = " and ".join(s.label for s in runner.subjects)
+        status["text"] = f"running {who} {cfg.mode} batch {batch}"
+        status["line"] = status["text"] + " — warming up"
 
     def on_iter(n: int) -> None:
         suffix = f" — iteration {n}" + (f"/{total}" if total else "")

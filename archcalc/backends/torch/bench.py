@@ -384,38 +384,33 @@ class Runner:
             subject.module.to("cpu")
         free_memory(self.device)
 
-    def _measure(self, model: nn.Module, subject: Subject, mode: str, batch: int, result: BenchResult, *,
-                 on_iter: Callable[[int], None] | None) -> None:
-        dev = self.device
-        if dev.type == "cpu" and mode == "train":
-            x, _ = self._inputs(batch)
-            # measured on the eager module: saved-tensor hooks are not traced by torch.compile
-            saved = bench_memory.saved_tensor_bytes(subject.module, x, self.autocast)
-            del x
-            result.mem_measured_bytes = saved.nbytes
-            result.mem_measured_kind = "saved tensors"
-            result.mem_predicted_bytes = self.analysis.saved_bytes(batch)
-            if saved.weight_casts:
-                result.weight_cast_bytes = saved.weight_casts
-                result.notes.append(f"autocast also kept {human_bytes(saved.weight_casts)} of {self.opts.precision}"
-                                    " weight copies for backward (not activations; counted apart)")
-        if dev.type == "cpu":
-            bench_memory.reset_peak_rss()
-        step = self.make_step(model, mode, batch)
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        if self.opts.compile:
-            result.compile_s = bench_timing.timed_first_call(step, dev)
-        opts = self.opts
-        window = bench_timing.measure(step, dev, opts.warmup, opts.iters, opts.seconds, on_iter=on_iter)
-        if dev.type == "cuda":
-            result.mem_measured_bytes = int(torch.cuda.max_memory_allocated(dev))
+    def _saved_tensors(self, subject: Subject, mode: str, batch: int, result: BenchResult) -> None:
+        """CPU training: autograd's saved bytes against ``saved_bytes(batch)`` (one extra forward)."""
+        if self.device.type != "cpu" or mode != "train":
+            return
+        x, _ = self._inputs(batch)
+        # measured on the eager module: saved-tensor hooks are not traced by torch.compile
+        saved = bench_memory.saved_tensor_bytes(subject.module, x, self.autocast)
+        del x
+        result.mem_measured_bytes = saved.nbytes
+        result.mem_measured_kind = "saved tensors"
+        result.mem_predicted_bytes = self.analysis.saved_bytes(batch)
+        if saved.weight_casts:
+            result.weight_cast_bytes = saved.weight_casts
+            result.notes.append(f"autocast also kept {human_bytes(saved.weight_casts)} of"
+                                f" {self.opts.precision} weight copies for backward (counted apart)")
+
+    def _read_peak(self, result: BenchResult) -> None:
+        """The allocator's peak since the last reset (CUDA), or what MPS's driver holds."""
+        if self.device.type == "cuda":
+            result.mem_measured_bytes = int(torch.cuda.max_memory_allocated(self.device))
             result.mem_measured_kind = "cuda max allocated"
-        elif dev.type == "mps":
+        elif self.device.type == "mps":
             result.mem_measured_bytes = int(torch.mps.driver_allocated_memory())
             result.mem_measured_kind = "mps driver allocated"
-        else:
-            result.rss_peak_bytes = bench_memory.peak_rss_bytes()
+
+    def _fill(self, result: BenchResult, window: bench_timing.Window, batch: int) -> None:
+        """Throughput, latency percentiles, achieved FLOP/s, MFU and the memory ratio."""
         if result.mem_measured_bytes is not None and result.mem_predicted_bytes:
             result.mem_ratio = result.mem_measured_bytes / result.mem_predicted_bytes
         med, p90, p99 = window.stats_ms()
@@ -427,6 +422,76 @@ class Runner:
         result.achieved_flops = result.flops_per_image * result.images_per_s
         if self.peak is not None:
             result.mfu = result.achieved_flops / self.peak
+
+    def _measure(self, model: nn.Module, subject: Subject, mode: str, batch: int, result: BenchResult, *,
+                 on_iter: Callable[[int], None] | None) -> None:
+        dev = self.device
+        self._saved_tensors(subject, mode, batch, result)
+        if dev.type == "cpu":
+            bench_memory.reset_peak_rss()
+        step = self.make_step(model, mode, batch)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        if self.opts.compile:
+            result.compile_s = bench_timing.timed_first_call(step, dev)
+        opts = self.opts
+        window = bench_timing.measure(step, dev, opts.warmup, opts.iters, opts.seconds, on_iter=on_iter)
+        self._read_peak(result)
+        if dev.type == "cpu":
+            result.rss_peak_bytes = bench_memory.peak_rss_bytes()
+        self._fill(result, window, batch)
+
+    def run_pair(self, mode: str, batch: int,
+                 on_iter: Callable[[int], None] | None = None) -> list[BenchResult]:
+        """Measure every subject at one configuration, their steps alternating (``--vs plain``).
+
+        Memory is measured one model at a time first (each its own peak); then all are placed on the
+        device together and timed step by step in rotation, so the ratio between them is not at the
+        mercy of load that drifts between two separate windows.
+        """
+        results = [self._blank(s, mode, batch) for s in self.subjects]
+        dev = self.device
+        try:
+            for subject, result in zip(self.subjects, results, strict=True):
+                self._saved_tensors(subject, mode, batch, result)
+                if dev.type != "cpu":
+                    self._peak_pass(subject, mode, batch, result)
+            if dev.type == "cpu":
+                bench_memory.reset_peak_rss()
+            steps = [self.make_step(self.prepare(s.module), mode, batch) for s in self.subjects]
+            if self.opts.compile:
+                for step, result in zip(steps, results, strict=True):
+                    result.compile_s = bench_timing.timed_first_call(step, dev)
+            opts = self.opts
+            windows = bench_timing.measure_alternating(steps, dev, opts.warmup, opts.iters, opts.seconds,
+                                                       on_iter=on_iter)
+            rss = bench_memory.peak_rss_bytes() if dev.type == "cpu" else None
+            for result, window in zip(results, windows, strict=True):
+                result.rss_peak_bytes = rss
+                result.notes.append("timed step by step in alternation with its twin")
+                self._fill(result, window, batch)
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            for result in results:
+                result.status, result.error = "oom", self.oom_message(mode, batch)
+        finally:
+            for subject in self.subjects:
+                self.release(subject)
+        return results
+
+    def _peak_pass(self, subject: Subject, mode: str, batch: int, result: BenchResult) -> None:
+        """A short run of one model alone on the device, for its own peak memory."""
+        try:
+            step = self.make_step(self.prepare(subject.module), mode, batch)
+            if self.device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(self.device)
+            for _ in range(max(2, self.opts.warmup)):
+                step()
+            bench_timing.synchronize(self.device)
+            self._read_peak(result)
+        finally:
+            self.release(subject)
 
     def oom_message(self, mode: str, batch: int) -> str:
         need = predicted_memory(self.analysis, mode, batch, self.opts.optimizer)
@@ -486,60 +551,54 @@ class Runner:
 
 @dataclass(frozen=True)
 class Config:
-    """One configuration to measure: which model, mode and batch (None = decided by --batch auto)."""
+    """One configuration to measure: mode and batch (None = decided by --batch auto)."""
 
-    subject: int
     mode: str
     batch: int | None
 
 
-def plan(opts: BenchOptions, n_subjects: int) -> list[Config]:
-    """Every configuration in run order; with a plain twin, spec and plain alternate per configuration."""
+def plan(opts: BenchOptions) -> list[Config]:
+    """Every configuration in run order: modes, then batch sizes."""
     batches: list[int | None] = [None] if opts.auto_batch else list(opts.batches)
-    return [Config(s, mode, b) for mode in opts.modes for b in batches for s in range(n_subjects)]
+    return [Config(mode, b) for mode in opts.modes for b in batches]
 
 
 def run_all(runner: Runner, on_start: Callable[[Config, int], None] | None = None,
             on_iter: Callable[[int], None] | None = None) -> Iterator[BenchResult]:
     """Measure every planned configuration, yielding each result as it completes.
 
-    After an OOM in a mode, larger batches of that mode are skipped (they would fail too) and
-    recorded as OOM rows with the same advice. A plain row's ratio is set on the spec row before it.
+    With a plain twin both are measured together (``Runner.run_pair``) and each row carries the
+    ratio. After an OOM in a mode, larger batches of that mode are skipped (they would fail too) and
+    recorded as OOM rows with the same advice. ``--batch auto`` searches with the spec-built model.
     """
-    subjects = runner.subjects
-    auto: dict[tuple[int, str], tuple[int, str]] = {}
-    oom_at: dict[tuple[int, str], int] = {}
-    last_spec: dict[tuple[str, int], BenchResult] = {}
-    for cfg in plan(runner.opts, len(subjects)):
-        subject = subjects[cfg.subject]
+    auto: dict[str, tuple[int, str]] = {}
+    oom_at: dict[str, int] = {}
+    for cfg in plan(runner.opts):
         note = None
         if cfg.batch is None:
-            key = (cfg.subject, cfg.mode)
-            if key not in auto:
-                # the plain twin runs at the spec model's batch, so the pair stays comparable
-                auto[key] = (auto[(0, cfg.mode)] if cfg.subject > 0 and (0, cfg.mode) in auto
-                             else runner.auto_batch(subject, cfg.mode))
-            batch, note = auto[key]
+            if cfg.mode not in auto:
+                auto[cfg.mode] = runner.auto_batch(runner.subjects[0], cfg.mode)
+            batch, note = auto[cfg.mode]
         else:
             batch = cfg.batch
         if on_start is not None:
             on_start(cfg, batch)
-        failed_at = oom_at.get((cfg.subject, cfg.mode))
+        failed_at = oom_at.get(cfg.mode)
         if failed_at is not None and batch >= failed_at:
-            result = runner._blank(subject, cfg.mode, batch)
-            result.status, result.error = "oom", runner.oom_message(cfg.mode, batch)
-            result.notes.append(f"skipped: batch {failed_at} already ran out of memory")
+            results = [runner._blank(s, cfg.mode, batch) for s in runner.subjects]
+            for r in results:
+                r.status, r.error = "oom", runner.oom_message(cfg.mode, batch)
+                r.notes.append(f"skipped: batch {failed_at} already ran out of memory")
+        elif len(runner.subjects) > 1:
+            results = runner.run_pair(cfg.mode, batch, on_iter)
         else:
-            result = runner.run(subject, cfg.mode, batch, on_iter)
-            if result.status == "oom":
-                oom_at[(cfg.subject, cfg.mode)] = batch
-        result.auto_batch_note = note
-        if subject.label == "spec":
-            last_spec[(cfg.mode, batch)] = result
-        else:
-            twin = last_spec.get((cfg.mode, batch))
-            if twin is not None and twin.images_per_s and result.images_per_s:
-                twin.vs_plain_ratio = twin.images_per_s / result.images_per_s
-                result.vs_plain_ratio = twin.vs_plain_ratio
-        yield result
-
+            results = [runner.run(runner.subjects[0], cfg.mode, batch, on_iter)]
+        if any(r.status == "oom" for r in results):
+            oom_at[cfg.mode] = batch
+        if len(results) > 1 and results[0].images_per_s and results[1].images_per_s:
+            ratio = results[0].images_per_s / results[1].images_per_s
+            for r in results:
+                r.vs_plain_ratio = ratio
+        for r in results:
+            r.auto_batch_note = note
+            yield r

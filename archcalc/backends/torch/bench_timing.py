@@ -103,3 +103,50 @@ def measure(step: Callable[[], object], device: torch.device, warmup: int, iters
     if use_events:
         host = [s.elapsed_time(e) / 1e3 for s, e in events]
     return Window(tuple(host), total)
+
+
+def measure_alternating(steps: Sequence[Callable[[], object]], device: torch.device, warmup: int,
+                        iters: int | None, seconds: float | None, *,
+                        on_iter: Callable[[int], None] | None = None) -> list[Window]:
+    """Time several models step by step in alternation (the order rotating each round).
+
+    Load from other processes and thermal drift then fall on every model alike, which matters for a
+    ratio between them. Each model's window time is the sum of its own steps; with ``seconds`` the
+    round continues until every model has had about that long.
+    """
+    for step in steps:
+        for _ in range(warmup):
+            step()
+    synchronize(device)
+    use_events = device.type == "cuda"
+    host: list[list[float]] = [[] for _ in steps]
+    events: list[list[tuple[torch.cuda.Event, torch.cuda.Event]]] = [[] for _ in steps]
+    begin = time.perf_counter()
+    n = 0
+    while True:
+        if iters is not None and n >= iters:
+            break
+        if seconds is not None and n > 0 and time.perf_counter() - begin >= seconds * len(steps):
+            break
+        order = list(range(len(steps)))
+        shift = n % len(steps)
+        for k in order[shift:] + order[:shift]:
+            if use_events:
+                start_ev = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+                end_ev = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+                start_ev.record()
+                steps[k]()
+                end_ev.record()
+                events[k].append((start_ev, end_ev))
+            else:
+                t0 = time.perf_counter()
+                steps[k]()
+                synchronize(device)
+                host[k].append(time.perf_counter() - t0)
+        n += 1
+        if on_iter is not None:
+            on_iter(n)
+    synchronize(device)
+    if use_events:
+        host = [[s.elapsed_time(e) / 1e3 for s, e in evs] for evs in events]
+    return [Window(tuple(lat), sum(lat)) for lat in host]
