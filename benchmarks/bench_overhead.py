@@ -67,18 +67,12 @@ def measure_pair(name: str, batch: int, input_text: str | None, mode: str, reps:
         bench_timing.measure(steps[label], cpu, warmup, 1, None)
     probe = bench_timing.measure(steps["plain"], cpu, 0, 2, None)
     iters = max(iters, math.ceil(min_window / max(min(probe.latencies), 1e-6)))
-    for rep in range(reps):
-        spent = {"spec": 0.0, "plain": 0.0}
-        for i in range(iters):
-            # alternate single steps, swapping the order each pair: load from other processes,
-            # which drifts over seconds, then falls on both models alike
-            for label in (("spec", "plain") if (i + rep) % 2 == 0 else ("plain", "spec")):
-                t0 = time.perf_counter()
-                steps[label]()
-                spent[label] += time.perf_counter() - t0
-        for label, seconds in spent.items():
-            rates[label].append(batch * iters / seconds)
-        ratios.append(spent["plain"] / spent["spec"])
+    for _ in range(reps):
+        # single steps alternate, the order rotating each round (archcalc bench --vs plain does the same)
+        spec_w, plain_w = bench_timing.measure_alternating([steps["spec"], steps["plain"]], cpu, 0, iters, None)
+        rates["spec"].append(batch * spec_w.iters / spec_w.total_s)
+        rates["plain"].append(batch * plain_w.iters / plain_w.total_s)
+        ratios.append(plain_w.total_s / spec_w.total_s)
     return (statistics.median(rates["spec"]), statistics.median(rates["plain"]), statistics.median(ratios),
             iters)
 
