@@ -517,3 +517,13 @@ def test_cuda_oom_reported(tiny: str) -> None:
     result = invoke(tiny, "--device", "cuda", "--batch", "100000000", "--iters", "1")
     assert isinstance(result.exception, bench.BenchOutOfMemory)
     assert "largest batch predicted to fit" in result.exception.format()
+
+
+@pytest.mark.cuda
+@CUDA
+@pytest.mark.parametrize("name", ["resnet18", "vgg16"])
+def test_cuda_spec_within_3_percent_of_plain(tmp_path: Path, name: str) -> None:
+    rows = run_rows(tmp_path, name, "--device", "cuda", "--vs", "plain", "--mode", "both", "--batch", "32",
+                    "--seconds", "3", "--precision", "bf16", "--channels-last")
+    for r in rows:
+        assert r["vs_plain_ratio"] >= 0.97, r
