@@ -43,20 +43,27 @@ DEFAULTS: dict[str, tuple[int, str | None]] = {
 
 
 def measure_pair(name: str, batch: int, input_text: str | None, mode: str, reps: int, iters: int,
-                 warmup: int, min_window: float) -> tuple[float, float, float, int]:
+                 warmup: int, min_window: float, control: bool = False) -> tuple[float, float, float, int]:
     """(median spec img/s, median plain img/s, median per-repetition ratio, iterations per window).
 
     Each repetition runs at least ``min_window`` seconds per model (timed on the plain twin after
     warm-up), so that scheduler noise on a shared machine averages out.
     """
     graph = load(name, input_shape=parse_input(input_text))
-    spec_model = build_model(graph, init="default", seed=0)
     torch.manual_seed(0)
     classes = analyze(graph).results[graph.outputs[0]].shape[0]
-    plain = (VGG16(classes, image_size=graph.input_shape[1]) if name == "vgg16"  # at the reduced input
-             else build_plain(name, classes))
-    if plain is None:
-        raise SystemExit(f"no hand-written twin for {name}")
+
+    def twin() -> torch.nn.Module:
+        model = (VGG16(classes, image_size=graph.input_shape[1]) if name == "vgg16"  # at the reduced input
+                 else build_plain(name, classes))
+        if model is None:
+            raise SystemExit(f"no hand-written twin for {name}")
+        return model
+
+    plain = twin()
+    # the A/A control puts a second hand-written instance in the spec-built model's place: its ratio
+    # is the measurement's own noise floor
+    spec_model = twin() if control else build_model(graph, init="default", seed=0)
     opts = BenchOptions(device="cpu", modes=(mode,), batches=(batch,), iters=iters, warmup=warmup)
     runner = Runner(graph, name, opts, [Subject("spec", spec_model), Subject("plain", plain)])
     steps = {s.label: runner.make_step(s.module, mode, batch) for s in runner.subjects}
@@ -86,13 +93,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-window", type=float, default=0.3,
                         help="least seconds per model and repetition")
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--control", action="store_true",
+                        help="A/A control: two hand-written instances, to show the noise floor")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads (1: steadiest on a shared machine; 0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.reps} interleaved"
-          f" repetitions, windows of at least {args.min_window} s")
+          f" repetitions, windows of at least {args.min_window} s"
+          + ("; A/A CONTROL: 'spec' is a second hand-written instance" if args.control else ""))
     print(f"{'network':10} {'mode':5} {'batch':>5} {'input':>10} {'iters':>5} {'spec img/s':>11}"
           f" {'plain img/s':>11} {'ratio':>7}  within 3%")
     worst = 1.0
@@ -101,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         for mode in args.modes.split(","):
             t0 = time.perf_counter()
             spec_rate, plain_rate, ratio, iters = measure_pair(name, batch, input_text, mode, args.reps,
-                                                               args.iters, args.warmup, args.min_window)
+                                                               args.iters, args.warmup, args.min_window,
+                                                               args.control)
             worst = min(worst, ratio)
             print(f"{name:10} {mode:5} {batch:>5} {input_text or 'zoo':>10} {iters:>5} {spec_rate:>11.1f}"
                   f" {plain_rate:>11.1f} {ratio:>7.3f}  {'yes' if ratio >= 0.97 else 'NO'}"
