@@ -15,14 +15,13 @@ JITTER_RANGE = (256 / 224, 512 / 224)
 
 
 def crop_at(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Per-sample crops of (height, width) at (top[i], left[i]), by one gather (no Python loop)."""
-    n = x.shape[0]
+    """Per-sample crops of (height, width) at (top[i], left[i]): two gathers, no Python loop (faster on
+    CPU than one advanced-indexing gather)."""
+    n, c, _, w = x.shape
     rows = top.view(n, 1) + torch.arange(height, device=x.device).view(1, height)
+    out = x.gather(2, rows.view(n, 1, height, 1).expand(n, c, height, w))
     cols = left.view(n, 1) + torch.arange(width, device=x.device).view(1, width)
-    batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    # (N, H, W, C) from advanced indexing on dims 0, 2, 3, then back to (N, C, H, W).
-    out = x.permute(0, 2, 3, 1)[batch, rows.view(n, height, 1), cols.view(n, 1, width)]
-    return out.permute(0, 3, 1, 2).contiguous()
+    return out.gather(3, cols.view(n, 1, 1, width).expand(n, c, height, width))
 
 
 def random_crop(x: torch.Tensor, height: int, width: int, pad: int = 0) -> torch.Tensor:
