@@ -48,7 +48,8 @@ def nvidia_driver() -> str | None:
 
 
 def environment(device: torch.device) -> dict[str, Any]:
-    """Plain, JSON-able facts about the software and hardware of this run."""
+    """Plain, JSON-able facts about the software and hardware of this run (the same keys on every device,
+    so CSV rows from CPU and CUDA runs share one header)."""
     env: dict[str, Any] = {
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "archcalc_version": archcalc.__version__,
@@ -63,6 +64,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cudnn_version": None,
         "driver_version": None,
         "device_memory_bytes": None,
+        "device_capability": None,
     }
     if device.type == "cuda":
         env["cudnn_version"] = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
