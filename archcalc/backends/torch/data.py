@@ -447,7 +447,8 @@ class Loader:
             assert split.dataset is not None
             self.loader = DataLoader(split.dataset, batch_size=batch, sampler=_Order(self),
                                      num_workers=workers, pin_memory=device.type == "cuda",
-                                     persistent_workers=workers > 0, prefetch_factor=4 if workers else None)
+                                     persistent_workers=workers > 0, prefetch_factor=4 if workers else None,
+                                     worker_init_fn=_ignore_sigint if workers else None)
 
     def indices(self) -> list[int]:
         """This process's sample order for the current epoch: padded like DistributedSampler if ``pad``."""
@@ -462,13 +463,15 @@ class Loader:
 
     def __len__(self) -> int:
         """Batches per epoch on this process."""
-        return math.ceil(len(self.indices()) / self.batch)
+        if self.pad:
+            return math.ceil(self.sampler.num_samples / self.batch)
+        return math.ceil(max(0, len(self.split) - self.rank) / self.world / self.batch)
 
     def batches(self, skip: int = 0) -> Iterator[Batch]:
         """The epoch's batches, skipping the first ``skip`` (resuming mid-epoch)."""
         n = len(self.split)
         order = self.indices()
-        valid_all = torch.tensor([self.rank + j * self.world < n for j in range(len(order))])
+        valid_all = torch.arange(len(order)) * self.world + self.rank < n
         start0 = skip * self.batch
         if self.images is not None:
             idx_all = torch.tensor(order, dtype=torch.int64)
@@ -492,6 +495,13 @@ class Loader:
             if err is None:
                 raise
             raise err from None
+
+
+def _ignore_sigint(worker_id: int) -> None:
+    """DataLoader workers leave Ctrl-C to the main process, which stops at a step boundary."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _Indices(Dataset[int]):
