@@ -444,7 +444,6 @@ class Run:
                 advance(seen * self.dist.world / max(time.perf_counter() - start, 1e-9))
                 if self.stop_requested:
                     raise KeyboardInterrupt
-        self.meter = None
         elapsed = time.perf_counter() - start
         out = meter.reduce(self.dist)
         out["time_s"] = elapsed
@@ -460,6 +459,8 @@ class Run:
         self.train_net_mode(False)
         meter = Meter(self.device)
         for batch in self.val_loader.batches():
+            if self.stop_requested:
+                raise KeyboardInterrupt
             x = self.prep(batch.x)
             with self.autocast():
                 if self.cfg.ten_crop:
@@ -532,7 +533,7 @@ class Run:
                     improved = val["top1"] > self.best
                     self.best = max(self.best, val["top1"])
                     self.epoch += 1
-                    self.step_in_epoch, self.partial, self.partial_time = 0, None, 0.0
+                    self.step_in_epoch, self.partial, self.partial_time, self.meter = 0, None, 0.0, None
                     self.history.append(record)
                     self.save("last.pt")
                     if improved:
