@@ -193,3 +193,16 @@ def test_no_object_construction() -> None:
             input: !!python/object/apply:os.system ["echo hacked"]
             layers: [relu]
         """)
+
+
+def test_flooring_that_drops_only_padding_is_not_a_warning(cli_main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # ResNet's 7×7/2 pad 3 on 224: (224 − 7 + 6) = 223 is odd, but the floor drops a padding column only;
+    # a 1×1/2 projection on 32 skips its last pixel exactly as it skips every other one.
+    path = _write(tmp_path, """
+        input: 3x224x224
+        layers:
+          - conv: {out: 8, k: 7, s: 2, pad: 3}
+          - conv: {out: 8, k: 1, s: 2}
+    """)
+    code, out, err = cli_main("summary", path, "--strict", "--format", "json")
+    assert code == 0 and err == "" and '"params"' in out

@@ -51,7 +51,7 @@ class Windowed(Layer):
         return (oh, ow), pad
 
     def leftover(self, a: Attrs, ins: Sequence[Shape]) -> str | None:
-        """Says so when (W − F + 2P) is not divisible by S: the last rows/columns are dropped."""
+        """Says so when (W − F + 2P) is not divisible by S and the floor leaves real pixels unread."""
         _, h, w = need_map(self.key, ins)
         k, s, d = a["k"], self._stride(a), self._dilation(a)
         pad = resolve_padding(a, (h, w), k, s, d)
@@ -60,10 +60,12 @@ class Windowed(Layer):
         bad = []
         for axis, size, kk, ss, pb, pa, dd in (("height", h, k[0], s[0], pad[0], pad[1], d[0]),
                                                ("width", w, k[1], s[1], pad[2], pad[3], d[1])):
-            if not arith.fits_exactly(size, kk, ss, pb, pa, dd):
+            unread = arith.unread_tail(size, kk, ss, pb, pa, dd)
+            if unread:
                 span = size + pb + pa - arith.effective_kernel(kk, dd)
                 bad.append(f"{axis}: ({size} − {arith.effective_kernel(kk, dd)} + {pb + pa}) = {span}"
-                           f" is not divisible by stride {ss}")
+                           f" is not divisible by stride {ss}, the last {unread} input"
+                           f" {'row' if axis == 'height' else 'column'}{'s' if unread > 1 else ''} never read")
         if not bad:
             return None
         return "stride doesn't fit, output floored as the frameworks do: " + "; ".join(bad)
