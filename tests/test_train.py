@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import pickle
 import signal
@@ -365,6 +366,17 @@ def test_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path: Path) -> None:
     assert (state["epoch"], state["step"]) == (1, 7)
     tiny_run(tmp_path / "cut", epochs=2, resume=state).fit()
     assert losses(tmp_path / "cut") == losses(tmp_path / "full")
+
+
+@pytest.mark.parametrize("options", [
+    {"optimizer": "adamw", "lr": 1e-3, "schedule": "cosine", "warmup": 1, "label_smoothing": 0.1, "clip": 1.0},
+    {"scale_jitter": True, "ten_crop": True, "precision": "bf16", "channels_last": True, "schedule": "step"},
+])
+def test_recipe_options_train(tmp_path: Path, options: dict[str, Any]) -> None:
+    cfg = Config(**{"data": "digits", "epochs": 2, "batch": 64, "device": "cpu", "run_dir": str(tmp_path),
+                    **options})
+    out = Run(TinyNet(), D.load("digits", (1, 8, 8)), cfg, (1, 8, 8)).fit()
+    assert out["val_top1"] > 0.2 and math.isfinite(out["train_loss"])
 
 
 def test_auxiliary_outputs_are_weighted(tmp_path: Path) -> None:
