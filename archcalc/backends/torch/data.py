@@ -333,34 +333,43 @@ def as_data_error(exc: BaseException) -> DataError | None:
 # ------------------------------------------------------------------------------------- on the device
 
 class Prep:
-    """uint8 batch → float, adapted to the network's channels and size, normalised by training-set stats."""
+    """uint8 batch → float, adapted to the network's channels and size, normalised by training-set stats.
+
+    Conversion and normalisation are one fused op, ``shift + x·scale``, on the uint8 tensor: on a CPU
+    every full-batch op is a parallel region, and a loaded machine makes each of them expensive.
+    """
 
     def __init__(self, data: Data, input_shape: Sequence[int], device: torch.device):
         self.channels, self.height, self.width = (int(v) for v in input_shape)
         self.mode = data.mode
         self.device = device
-        self.mean = torch.zeros(self.channels, device=device)
-        self.std = torch.ones(self.channels, device=device)
+        self.set_stats([0.0] * self.channels, [1.0] * self.channels)
 
-    def adapt(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, c, h, w) → float in [0, 1] with the network's channels and (for "fit" data) size."""
-        x = x.to(self.device, non_blocking=True).float().div_(255.0)
+    def _pipeline(self, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
         c = x.shape[1]
-        if c != self.channels:
+        if c != self.channels:  # kept on the 0..255 scale
             if c == 1:
                 x = x.expand(-1, self.channels, -1, -1)
-            elif self.channels == 1:
-                w = torch.tensor([0.299, 0.587, 0.114], device=x.device)[:c] if c == 3 else None
-                x = (x * w.view(1, 3, 1, 1)).sum(1, keepdim=True) if w is not None else x.mean(1, True)
+            elif self.channels == 1 and c == 3:
+                grey = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
+                x = (x.float() * grey).sum(1, keepdim=True)
             else:
-                x = x.mean(1, keepdim=True).expand(-1, self.channels, -1, -1)
-        if self.mode == "fit":
+                x = x.float().mean(1, keepdim=True).expand(-1, self.channels, -1, -1)
+        how = fit_kind(x.shape[-2], x.shape[-1], self.height, self.width) if self.mode == "fit" else "same"
+        if how == "pad":  # before normalising: the border is black, as MNIST's own
+            x = fit(x, self.height, self.width)
+        x = torch.addcmul(shift, x, scale)
+        if how == "resize":  # after: normalisation is affine and commutes with interpolation
             x = fit(x, self.height, self.width)
         return x
 
+    def adapt(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, c, h, w) → float in [0, 1] with the network's channels and (for "fit" data) size."""
+        return self._pipeline(x, self._unit_scale, self._zero)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.adapt(x)
-        return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
+        return self._pipeline(x, self._scale, self._shift)
 
     def compute_stats(self, split: Split) -> None:
         """Per-channel mean and std of the training images (AlexNet subtracts the mean image's mean)."""
@@ -374,20 +383,35 @@ class Prep:
             count += x.shape[0] * x.shape[2] * x.shape[3]
         mean = total / max(count, 1)
         var = (sq / max(count, 1) - mean * mean).clamp_min(1e-12)
-        self.mean = mean.float()
-        self.std = var.sqrt().float().clamp_min(1e-3)
+        self.set_stats(mean.tolist(), var.sqrt().clamp_min(1e-3).tolist())
 
     def set_stats(self, mean: Sequence[float], std: Sequence[float]) -> None:
         self.mean = torch.tensor(list(mean), dtype=torch.float32, device=self.device)
         self.std = torch.tensor(list(std), dtype=torch.float32, device=self.device)
+        shape = (1, self.channels, 1, 1)
+        self._scale = (1.0 / (255.0 * self.std)).view(shape)
+        self._shift = (-self.mean / self.std).view(shape)
+        self._unit_scale = torch.full(shape, 1.0 / 255.0, device=self.device)
+        self._zero = torch.zeros(shape, device=self.device)
+
+
+def fit_kind(h: int, w: int, height: int, width: int) -> str:
+    """How images of (h, w) reach (height, width): "same", "pad" (slightly smaller: MNIST 28 → LeNet
+    32) or "resize"."""
+    if (h, w) == (height, width):
+        return "same"
+    if h <= height and w <= width and height - h <= max(4, h // 4) and width - w <= max(4, w // 4):
+        return "pad"
+    return "resize"
 
 
 def fit(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Fit images to (height, width): zero-pad when slightly smaller (MNIST 28 → LeNet 32), else resize."""
+    """Fit images to (height, width): zero-pad when slightly smaller, else resize (see fit_kind)."""
     h, w = x.shape[-2:]
-    if (h, w) == (height, width):
+    how = fit_kind(h, w, height, width)
+    if how == "same":
         return x
-    if h <= height and w <= width and height - h <= max(4, h // 4) and width - w <= max(4, w // 4):
+    if how == "pad":
         top, left = (height - h) // 2, (width - w) // 2
         return F.pad(x, (left, width - w - left, top, height - h - top))
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False,
