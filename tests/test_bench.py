@@ -321,10 +321,7 @@ def test_plain_twin_matches_its_spec(name: str) -> None:
 SMALL_ZOO = ["lenet5", "lenet5_1998", "alexnet", "vgg16", "resnet18", "resnet50", "resnet20", "googlenet",
              "zfnet", "allcnn_c"]
 #: Layer rules that disagree with torch; strict, so a fix turns the test red until this entry goes.
-KNOWN = {
-    "allcnn_c": "dropout on the network input: no gradient flows into it, so autograd keeps no mask,"
-                " but the dropout rule predicts one (memory.saved_tensors ignores needs_input_grad)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _check_saved(name: str) -> None:

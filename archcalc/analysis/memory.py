@@ -115,6 +115,8 @@ def saved_tensors(calc: Calculation, itemsize: int) -> list[SavedTensor]:
         node = res.node
         if node.op == "input":
             continue
+        if not res.needs_input_grad and not (res.params.total and res.params.trainable):
+            continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
         ins = [calc.results[i].shape for i in node.inputs]
         case = (node.op, tuple(node.attrs.items()), tuple(ins))
         if case not in memo:
