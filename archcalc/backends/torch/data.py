@@ -33,6 +33,8 @@ BASE_SCALE = 256 / 224
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 #: Image folders: mean and std come from this many training images, not all of them.
 STATS_SAMPLE = 512
+#: In-memory sets are resized once, at load, when the result is smaller than this.
+PREFIT_BYTES = 256 << 20
 #: Whole in-memory sets go to the GPU when smaller than this.
 DEVICE_RESIDENT_BYTES = 2 << 30
 
@@ -393,6 +395,19 @@ class Prep:
         self._shift = (-self.mean / self.std).view(shape)
         self._unit_scale = torch.full(shape, 1.0 / 255.0, device=self.device)
         self._zero = torch.zeros(shape, device=self.device)
+
+
+def prefit(split: Split, height: int, width: int) -> Split:
+    """Resize a small in-memory split to (height, width) once, as uint8 (digits: 8×8 → 32×32), rather
+    than on every batch; large sets (CIFAR-10 at 224) stay native and are resized per batch."""
+    images = split.images
+    if images is None or fit_kind(images.shape[-2], images.shape[-1], height, width) != "resize":
+        return split
+    if images.shape[0] * images.shape[1] * height * width > PREFIT_BYTES:
+        return split
+    chunks = [fit(chunk.float(), height, width).round_().clamp_(0, 255).to(torch.uint8)
+              for chunk in torch.split(images, 4096)]
+    return Split(split.labels, torch.cat(chunks))
 
 
 def fit_kind(h: int, w: int, height: int, width: int) -> str:

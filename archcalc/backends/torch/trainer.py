@@ -34,7 +34,7 @@ from torch import nn
 
 from archcalc.backends.torch import checkpoint
 from archcalc.backends.torch.augment import Augment, center_crop, ten_crops
-from archcalc.backends.torch.data import Data, Loader, Prep
+from archcalc.backends.torch.data import Data, Loader, Prep, prefit
 from archcalc.errors import ArchcalcError, BackendError, ExitCode, OptionError
 
 #: GoogLeNet: auxiliary classifier losses are added with weight 0.3.
@@ -269,6 +269,7 @@ class Run:
             raise OptionError("--precision fp16 needs --device cuda", hint="use bf16 on CPU")
 
         # Data: per-batch preparation on the device, loaders sharded over the processes.
+        data.train, data.val = prefit(data.train, h, w), prefit(data.val, h, w)
         self.prep = Prep(data, input_shape, self.device)
         if resume is not None and "data_stats" in resume:
             self.prep.set_stats(resume["data_stats"]["mean"], resume["data_stats"]["std"])
