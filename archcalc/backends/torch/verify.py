@@ -187,7 +187,8 @@ class _Probe(nn.Module):
         self.steps = steps
         self.mods = nn.ModuleList([m for _, m, _ in steps if m is not None])
 
-    def run(self, x: Tensor) -> dict[str, Tensor]:
+    def run(self, x: Tensor, upto: str | None = None) -> dict[str, Tensor]:
+        """Every probed layer's output, stopping after ``upto``."""
         values: dict[str, Tensor] = {"input": x}
         for name, module, ins in self.steps:
             args = [values[i] for i in ins]
@@ -197,6 +198,8 @@ class _Probe(nn.Module):
                 values[name] = args[0]
             else:
                 values[name] = module(args[0])
+            if name == upto:
+                break
         return values
 
 
@@ -285,6 +288,7 @@ class _MeanJoin(nn.Module):
 def _pick_units(interior: Tensor) -> tuple[list[tuple[int, int]], bool]:
     """Two diagonal neighbours whose fields hold no padding (else any two units), and whether found."""
     ho, wo = interior.shape
+    interior = interior.clone()
     both = interior.clone()
     if ho > 1:
         both[:-1] &= interior[1:]
@@ -309,7 +313,7 @@ def _within(got: tuple[int, int] | None, want: tuple[int, int]) -> bool:
     return got is None or (want[0] <= got[0] and got[1] <= want[1])
 
 
-def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 16) -> dict[str, Check]:
+def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32) -> dict[str, Check]:
     """Measured against symbolic receptive field, per spatial layer.
 
     Units are chosen where no padding enters the field (the probe's all-ones input gives exactly 1
@@ -325,14 +329,29 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 16) -> dict[str, C
     for n in covered:
         if results[n].rf is None:
             checks[n] = Check("unavailable", "—", None, note=results[n].rf_note or "")
+    # Pointwise layers (identity in the probe) have their input's support: measured once, shared.
+    windowed = [n for n in todo if graph.node(n).op not in _POINTWISE_FOR_RF]
     with torch.no_grad():
         ones = probe.run(torch.ones(1, graph.input_shape[0], H, W, dtype=torch.float64))
-        interior = {n: ((ones[n][0] - 1.0).abs() < 1e-9).all(0) for n in todo}
-    for start in range(0, len(todo), chunk):
-        names = todo[start:start + chunk]
+        interior = {}
+        for n in windowed:
+            inside = ((ones[n][0] - 1.0).abs() < 1e-9).all(0)
+            rf = results[n].rf
+            assert rf is not None
+            for y in range(inside.shape[0]):
+                lo, hi = rf.h.interval(y)
+                if lo < 0 or hi > H - 1:
+                    inside[y] = False
+            for x_ in range(inside.shape[1]):
+                lo, hi = rf.w.interval(x_)
+                if lo < 0 or hi > W - 1:
+                    inside[:, x_] = False
+            interior[n] = inside
+    for start in range(0, len(windowed), chunk):
+        names = windowed[start:start + chunk]
         units = {name: _pick_units(interior[name]) for name in names}
         x = torch.ones(2 * len(names), graph.input_shape[0], H, W, dtype=torch.float64, requires_grad=True)
-        values = probe.run(x)
+        values = probe.run(x, upto=names[-1])
         loss = x.new_zeros(())
         for j, name in enumerate(names):
             for u, (y, xx) in enumerate(units[name][0]):
@@ -354,6 +373,11 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 16) -> dict[str, C
                 note = "every unit sees padding: checked that the measured support lies within the field"
                 measured = f"within {label}" if ok else _describe(got, picked)
             checks[name] = Check(label, measured, ok, note=note)
+    for n in todo:
+        if n not in checks:  # a pointwise layer: its input's measurement, if its field is the same
+            source = graph.node(n).inputs[0]
+            if source in checks and results[source].rf == results[n].rf:
+                checks[n] = checks[source]
     return checks
 
 
@@ -381,9 +405,11 @@ def verify(graph: Graph, *, batch: int = 2, seed: int = 0, rf: bool = True, use_
     model.float()
     x = torch.randn(batch, *graph.input_shape)
     shapes, saved_bytes, _ = measure_training_pass(model, graph, x)
-    fv = fvcore_by_module(model, x, training=len(graph.outputs) > 1) if use_fvcore else None
+    side = len(graph.outputs) > 1  # side outputs run only in training mode, where BN needs a batch
+    fv_x = x if side else x[:1]
+    fv = fvcore_by_module(model, fv_x, training=side) if use_fvcore else None
     if fv is not None:  # per image, as the calculator counts
-        fv = ({k: v // batch for k, v in fv[0].items()}, fv[1])
+        fv = ({k: v // fv_x.shape[0] for k, v in fv[0].items()}, fv[1])
     rfs = measure_rf(graph, analysis) if rf and len(graph.input_shape) == 3 else {}
     modules = node_modules(model, graph)
     rows: list[Row] = []

@@ -1,0 +1,244 @@
+"""Effective receptive field (Luo, Li, Urtasun & Zemel 2016): how much of its field a unit really uses.
+
+The gradient of one output unit (the centre of a layer's map) with respect to the input, in absolute
+value, averaged over random inputs (and, at initialisation, over random weights), shows where the
+unit's output actually comes from. It concentrates near the centre and fades quickly: a Gaussian-like
+blob much smaller than the theoretical field. We report the radii of the centred squares holding
+50, 90 and 99% of the gradient mass beside the theoretical field, and can draw the map as a PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from archcalc.analysis import analyze
+from archcalc.backends.torch.build import build_model, initialize, node_modules
+from archcalc.errors import BackendError, OptionError, did_you_mean
+from archcalc.ir import Graph
+
+LEVELS = (0.5, 0.9, 0.99)
+
+
+@dataclass
+class ERFResult:
+    """The measured effective field of one unit beside its theoretical field (input pixels)."""
+
+    spec: str
+    layer: str
+    unit: tuple[int, int]
+    centre: tuple[int, int]
+    theoretical_size: tuple[int, int]
+    theoretical_region: tuple[tuple[int, int], tuple[int, int]]
+    radii: dict[float, int]
+    runs: int
+    source: str
+    grid: list[list[float]] = field(repr=False, default_factory=list)
+    png: str | None = None
+
+    def diameter(self, level: float) -> int:
+        return 2 * self.radii[level] + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec, "layer": self.layer, "unit": list(self.unit), "centre": list(self.centre),
+            "theoretical": {"size": list(self.theoretical_size),
+                            "region": [list(self.theoretical_region[0]), list(self.theoretical_region[1])]},
+            "effective": {f"{int(p * 100)}%": {"radius": r, "diameter": 2 * r + 1,
+                                               "share_of_theoretical_area":
+                                               round(min(1.0, (2 * r + 1) ** 2 / (self.theoretical_size[0]
+                                                                                  * self.theoretical_size[1])), 4)}
+                          for p, r in self.radii.items()},
+            "runs": self.runs, "weights": self.source, "png": self.png,
+        }
+
+    def render(self) -> str:
+        th, tw = self.theoretical_size
+        lines = [f"effective receptive field of {self.spec} {self.layer}, unit {self.unit}"
+                 f" ({self.source}, mean |∂y/∂x| over {self.runs} runs)",
+                 f"  theoretical field: {th}×{tw} (rows {self.theoretical_region[0][0]}..{self.theoretical_region[0][1]},"
+                 f" cols {self.theoretical_region[1][0]}..{self.theoretical_region[1][1]})"]
+        for p, r in self.radii.items():
+            d = 2 * r + 1
+            share = min(1.0, d * d / (th * tw))
+            lines.append(f"  {int(p * 100):>2}% of gradient mass within radius {r} ({d}×{d},"
+                         f" {share:.1%} of the theoretical area)")
+        if self.png:
+            lines.append(f"  heat map: {self.png}")
+        return "\n".join(lines) + "\n"
+
+
+def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
+                 init: str | None = None, seed: int = 0, runs: int = 4, png: str | Path | None = None,
+                 dtype: torch.dtype = torch.float64) -> ERFResult:
+    """Measure the effective receptive field of the centre unit of ``layer`` (default: the last map).
+
+    ``checkpoint``: an archcalc checkpoint (``train``'s ``best.pt``) or a bare state dict; without one
+    the network is at initialisation (``init``, seeded) and each run also draws new weights.
+    ``png``: where to write the heat map (matplotlib, Agg backend).
+    """
+    if runs < 1:
+        raise OptionError("--runs must be at least 1")
+    analysis = analyze(graph)
+    results = analysis.results
+    if layer is None:
+        layer = analysis.last_spatial.node.name
+    if layer not in results:
+        raise OptionError(f"no layer '{layer}' in {graph.meta.name}", hint=did_you_mean(layer, results))
+    res = results[layer]
+    if len(res.shape) != 3 or len(graph.input_shape) != 3:
+        raise OptionError(f"layer '{layer}' has no spatial map (shape {res.shape}); pick a conv or pool layer")
+    if res.rf is None:
+        raise OptionError(f"layer '{layer}' has no single theoretical field: {res.rf_note}")
+    model = build_model(graph, init=init, seed=seed)
+    source = "at initialisation"
+    if checkpoint is not None:
+        _load_weights(model, Path(checkpoint))
+        source = f"weights from {checkpoint}"
+    model = model.to(dtype).eval()
+    modules = node_modules(model, graph)
+    target = _module_for(layer, graph, modules)
+    _, ho, wo = res.shape
+    unit = (ho // 2, wo // 2)
+    c, h, w = graph.input_shape
+    acc = torch.zeros(h, w, dtype=dtype)
+    gen = torch.Generator().manual_seed(seed)
+    captured: list[Tensor] = []
+
+    def hook(_m: nn.Module, _i: Any, out: Tensor) -> None:
+        captured.append(out)
+        raise _Stop
+
+    handle = target.register_forward_hook(hook) if target is not None else None
+    try:
+        for run in range(runs):
+            if checkpoint is None and run > 0:
+                initialize(model, _scheme(graph, init), seed + run)
+            x = torch.randn(1, c, h, w, generator=gen, dtype=dtype).requires_grad_(True)
+            captured.clear()
+            if target is None:
+                captured.append(x)
+            else:
+                try:
+                    model(x)
+                except _Stop:
+                    pass
+            out = captured[0]
+            (grad,) = torch.autograd.grad(out[0, :, unit[0], unit[1]].sum(), x, allow_unused=True)
+            if grad is not None:
+                acc += grad[0].abs().sum(0).detach()
+    finally:
+        if handle is not None:
+            handle.remove()
+    total = float(acc.sum())
+    if total == 0.0:
+        raise BackendError(f"the gradient of {layer} vanished everywhere (dead units?); try another --seed")
+    rows, cols = res.rf.region(*unit)
+    centre = (min(max((rows[0] + rows[1]) // 2, 0), h - 1), min(max((cols[0] + cols[1]) // 2, 0), w - 1))
+    radii = _radii(acc / total, centre)
+    result = ERFResult(graph.meta.name, layer, unit, centre, (res.rf.h.size, res.rf.w.size), (rows, cols), radii,
+                       runs, source, grid=(acc / acc.max()).tolist())
+    if png is not None:
+        result.png = str(write_png(result, Path(png)))
+    return result
+
+
+class _Stop(Exception):
+    """Raised by the hook once the measured layer has run: the rest of the network is not needed."""
+
+
+def _scheme(graph: Graph, init: str | None) -> str:
+    if init is not None:
+        return init
+    value = graph.meta.recipe.get("init")
+    if isinstance(value, dict):
+        value = value.get("scheme") or value.get("name") or value.get("type")
+    return str(value) if value else "default"
+
+
+def _module_for(layer: str, graph: Graph, modules: dict[str, nn.Module]) -> nn.Module | None:
+    """The module whose output is ``layer``'s (identity layers pass their input on)."""
+    name = layer
+    while name not in modules:
+        node = graph.node(name)
+        if node.op == "input":
+            return None
+        name = node.inputs[0]
+    return modules[name]
+
+
+def _load_weights(model: nn.Module, path: Path) -> None:
+    from archcalc.backends.torch import checkpoint as ckpt
+
+    try:
+        state = ckpt.load(path)["model"]
+    except ckpt.CheckpointError as exc:
+        if "not an archcalc checkpoint" not in exc.message:
+            raise
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OptionError(f"checkpoint {path} does not fit this spec: {first}") from None
+
+
+def _radii(mass: Tensor, centre: tuple[int, int]) -> dict[float, int]:
+    """Smallest Chebyshev radius about ``centre`` whose square holds each share of the mass."""
+    h, w = mass.shape
+    cy, cx = centre
+    out: dict[float, int] = {}
+    limit = max(cy, h - 1 - cy, cx, w - 1 - cx)
+    levels = list(LEVELS)
+    for r in range(limit + 1):
+        held = float(mass[max(0, cy - r):cy + r + 1, max(0, cx - r):cx + r + 1].sum())
+        while levels and held >= levels[0] - 1e-12:
+            out[levels.pop(0)] = r
+        if not levels:
+            break
+    for p in levels:
+        out[p] = limit
+    return out
+
+
+def write_png(result: ERFResult, path: Path) -> Path:
+    """The gradient heat map with the theoretical field and the 50/90/99% squares, written atomically."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
+    except ImportError:
+        raise BackendError("the heat map needs matplotlib (pip install 'archcalc[plot]')") from None
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
+    ax.imshow(result.grid, cmap="inferno", interpolation="nearest")
+    (r0, r1), (c0, c1) = result.theoretical_region
+    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, ec="cyan", lw=1.2,
+                           label=f"theoretical {result.theoretical_size[0]}×{result.theoretical_size[1]}"))
+    cy, cx = result.centre
+    for (p, r), colour in zip(result.radii.items(), ("white", "lime", "deepskyblue"), strict=False):
+        ax.add_patch(Rectangle((cx - r - 0.5, cy - r - 0.5), 2 * r + 1, 2 * r + 1, fill=False, ec=colour, lw=1,
+                               ls="--", label=f"{int(p * 100)}% mass: {2 * r + 1}×{2 * r + 1}"))
+    ax.set_title(f"{result.spec} {result.layer}: effective receptive field", fontsize=9)
+    ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,147 @@
+"""``archcalc verify``: every zoo spec agrees with torch; disagreements are caught and exit non-zero."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from archcalc.analysis import analyze  # noqa: E402
+from archcalc.backends.torch.build import build_model, node_modules  # noqa: E402
+from archcalc.backends.torch.verify import render, verify  # noqa: E402
+from archcalc.cli.verify import verify_command  # noqa: E402
+from archcalc.errors import CheckFailed, SpecError  # noqa: E402
+from archcalc.ir import Graph, Shape  # noqa: E402
+from archcalc.spec import load, load_text, zoo  # noqa: E402
+
+#: The deepest or widest specs: verified at batch 1 (and at a reduced input where the spec allows).
+HEAVY = {"inception_v3", "googlenet", "googlenet_tv", "resnet1202", "resnet152", "resnet152_tv", "resnet101",
+         "resnet101_tv", "vgg19", "vgg19_bn", "vgg16c"}
+
+
+@cache
+def _reduced(name: str) -> Shape | None:
+    """The smallest square input (from a few) this spec accepts, or None for its own input."""
+    default = load(name).input_shape
+    for size in (32, 64, 96, 128, 160):
+        if len(default) != 3 or size >= default[1]:
+            break
+        try:
+            analyze(load(name, input_shape=(default[0], size, size)))
+        except SpecError:
+            continue
+        return (default[0], size, size)
+    return None
+
+
+def _zoo_graph(name: str) -> Graph:
+    return load(name, input_shape=_reduced(name))
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_verify_passes_for_every_zoo_spec(name: str) -> None:
+    graph = _zoo_graph(name)
+    report = verify(graph, batch=1 if name in HEAVY else 2)
+    assert report.ok, render(report)
+    assert {r.name for r in report.rows} == {n.name for n in graph.nodes if n.op != "input"}
+
+
+def test_verify_reports_every_figure() -> None:
+    report = verify(load("lenet5"))
+    conv1 = next(r for r in report.rows if r.name == "conv1")
+    assert set(conv1.checks) == {"shape", "params", "macs", "rf"}
+    assert conv1.checks["macs"].symbolic == 5 * 5 * 1 * 6 * 28 * 28  # 117,600: LeNet-5 C1
+    assert conv1.checks["macs"].fvcore == 117_600
+    assert conv1.checks["rf"].torch == "5×5 /1,1 @0,0"
+    assert report.totals["params"].torch == 61_706
+    text = render(report)
+    assert "✓ all checks agree" in text and "✗" not in text
+
+
+def test_lists_what_only_one_side_counts() -> None:
+    report = verify(load("alexnet"))
+    joined = " ".join(report.notes)
+    assert "archcalc counts MACs, fvcore skips: lrn" in joined
+    assert "max_pool2d" in joined  # fvcore skips pooling; archcalc counts comparisons as other ops
+
+
+def test_saved_bytes_match_exactly_with_branches_and_table() -> None:
+    spec = """
+input: 3x12x12
+layers:
+  - conv: {out: 6, k: 3, pad: same, s: 2}
+  - relu
+  - conv: {out: 4, k: 3, pad: 1, table: [[0, 1], [2, 3, 4], [5], [0, 5]]}
+  - concat: [[{conv: {out: 2, k: 1}}, relu6], [{maxpool: {k: 3, s: 1, pad: 1}}], []]
+  - add: [[{conv: {out: 10, k: 3, pad: 1}}, bn, elu], []]
+  - dropout: 0.3
+  - gap
+  - flatten
+  - fc: 5
+  - log_softmax
+"""
+    graph = load_text(spec)
+    report = verify(graph, batch=3)
+    assert report.ok, render(report)
+
+
+def _broken_model(graph: Graph) -> torch.nn.Module:
+    """A model that does not match its spec: conv2 has one more output channel."""
+    model = build_model(graph)
+    mods = node_modules(model, graph)
+    old = mods["conv2"]
+    assert isinstance(old, torch.nn.Conv2d)
+    setattr(model, "conv2", torch.nn.Conv2d(old.in_channels, old.out_channels + 1, 3))  # noqa: B010
+    return model
+
+
+def test_disagreement_is_marked_and_fails() -> None:
+    graph = load_text("input: 1x10x10\nlayers: [{conv: {out: 2, k: 3}}, relu, {conv: {out: 2, k: 3}}]")
+    report = verify(graph, model=_broken_model(graph))
+    assert not report.ok
+    assert "conv2: params" in report.failures()
+    assert "✗" in render(report)
+
+
+def test_cli_verify_ok_and_json() -> None:
+    runner = CliRunner()
+    result = runner.invoke(verify_command, ["lenet5"])
+    assert result.exit_code == 0, result.output
+    assert "✓ all checks agree" in result.output
+    result = runner.invoke(verify_command, ["lenet5", "--format", "json", "--no-rf", "--set", "num_classes=7"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["ok"] is True and data["schema_version"] == 1
+    assert next(row for row in data["layers"] if row["name"] == "fc2")["shape"]["torch"] == "7"
+
+
+def test_cli_verify_input_override_and_bad_spec() -> None:
+    runner = CliRunner()
+    result = runner.invoke(verify_command, ["resnet20", "--input", "3x16x16", "--no-fvcore"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(verify_command, ["no_such_net"])
+    assert isinstance(result.exception, SpecError)
+
+
+def test_cli_verify_exits_nonzero_on_disagreement(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import archcalc.backends.torch.verify as verify_module
+
+    real = verify_module.verify
+
+    def broken(graph: Graph, **kwargs: object) -> object:
+        return real(graph, model=_broken_model(graph), **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify_module, "verify", broken)
+    spec = "input: 1x10x10\nlayers: [{conv: {out: 2, k: 3}}, relu, {conv: {out: 2, k: 3}}]\n"
+    path = tmp_path / "net.yaml"
+    path.write_text(spec)
+    result = CliRunner().invoke(verify_command, [str(path)])
+    assert isinstance(result.exception, CheckFailed)
+    assert result.exception.exit_code == 1
+    assert "✗" in result.output
