@@ -116,18 +116,23 @@ class Dist:
         return self.rank == 0
 
 
-def init_distributed(device_name: str) -> Dist:
+def init_distributed(device: torch.device) -> Dist:
     """Join the process group when torchrun set RANK/WORLD_SIZE: nccl on CUDA, gloo on CPU."""
+    dist = dist_from_env()
+    if dist.world > 1:
+        import torch.distributed as tdist
+
+        if not tdist.is_initialized():
+            tdist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return dist
+
+
+def dist_from_env() -> Dist:
+    """This process's place in a torchrun launch, from the environment torchrun sets."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist()
-    import torch.distributed as tdist
-
-    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    if not tdist.is_initialized():
-        backend = "nccl" if device_name == "cuda" else "gloo"
-        tdist.init_process_group(backend=backend)
-    return Dist(rank, world, local)
+    return Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def pick_device(name: str, dist: Dist) -> torch.device:
@@ -258,8 +263,8 @@ class Run:
         cfg.check()
         self.cfg = cfg
         self.data = data
-        self.dist = init_distributed(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.device = pick_device(cfg.device, self.dist)
+        self.device = pick_device(cfg.device, dist_from_env())  # binds this process to its GPU
+        self.dist = init_distributed(self.device)
         self.console = console or Console(stderr=False)
         self.epochs = cfg.epochs or data.default_epochs
         self.run_dir = Path(cfg.run_dir or "runs/run")
