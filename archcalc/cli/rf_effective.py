@@ -1,0 +1,31 @@
+"""``archcalc rf --effective``: the measured (Luo et al. 2016) field beside the theoretical one.
+
+Kept apart from ``archcalc.cli.rf`` so that torch is imported only when this option is used.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from archcalc.analysis import Analysis
+from archcalc.errors import BackendError
+from archcalc.ir import Graph
+
+
+def show_effective(graph: Graph, analysis: Analysis, layer: str | None, checkpoint: str | None,
+                   heatmap: str | None, fmt: str) -> None:
+    """Measure the effective receptive field of ``layer`` (default: the last feature map) and print it."""
+    try:
+        from archcalc.backends.torch.erf import effective_rf
+    except ImportError as exc:
+        raise BackendError(f"rf --effective needs torch ({exc.name} is missing):"
+                           " pip install 'archcalc[torch]'") from None
+    if layer is None and analysis.last_spatial is None:
+        raise BackendError(f"{graph.meta.name} has no feature map to measure")
+    result = effective_rf(graph, layer=layer, checkpoint=checkpoint, png=heatmap)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        click.echo(result.render(), nl=False)
