@@ -162,7 +162,7 @@ def test_padding_mode_is_honoured() -> None:
                       " bias: false}}]")
     model = build_model(graph)
     with torch.no_grad():
-        node_modules(model, graph)["conv1"].weight.fill_(1.0)  # type: ignore[union-attr, operator]
+        node_modules(model, graph)["conv1"].weight.fill_(1.0)  # type: ignore[operator]
         y = model(torch.ones(1, 1, 4, 4))
     assert torch.allclose(y, torch.full((1, 1, 4, 4), 9.0))
 
@@ -171,10 +171,10 @@ def test_lrn_ceil_and_groups_match_torch_modules() -> None:
     graph = load_text("input: 4x9x9\nlayers: [{conv: {out: 4, k: 3, groups: 2}},"
                       " {lrn: {size: 3, alpha: 0.001, beta: 0.75, k: 2}}, {maxpool: {k: 3, s: 2, ceil: true}}]")
     mods = node_modules(build_model(graph), graph)
-    assert mods["conv1"].groups == 2  # type: ignore[union-attr]
+    assert mods["conv1"].groups == 2
     lrn = mods["norm1"]
     assert isinstance(lrn, nn.LocalResponseNorm) and (lrn.size, lrn.alpha, lrn.beta, lrn.k) == (3, 0.001, 0.75, 2.0)
-    assert mods["pool1"].ceil_mode  # type: ignore[union-attr]
+    assert mods["pool1"].ceil_mode
 
 
 def test_subsample_and_rbf_semantics() -> None:
@@ -186,11 +186,12 @@ def test_subsample_and_rbf_semantics() -> None:
         sub.weight.copy_(torch.tensor([2.0, 3.0]))  # type: ignore[operator]
         sub.bias.copy_(torch.tensor([1.0, 0.0]))  # type: ignore[operator]
         y = sub(torch.ones(1, 2, 4, 4))
-    assert torch.allclose(y[0, 0], torch.full((2, 2), 4 * 2.0 + 1)) and torch.allclose(y[0, 1], torch.full((2, 2), 12.0))
+    assert torch.allclose(y[0, 0], torch.full((2, 2), 4 * 2.0 + 1))
+    assert torch.allclose(y[0, 1], torch.full((2, 2), 12.0))
     rbf = mods["rbf1"]
-    assert not rbf.weight.requires_grad  # type: ignore[union-attr]
+    assert not rbf.weight.requires_grad
     x = torch.randn(1, 8)
-    expected = ((x[:, None, :] - rbf.weight) ** 2).sum(-1)  # type: ignore[operator]
+    expected = ((x[:, None, :] - rbf.weight) ** 2).sum(-1)
     assert torch.allclose(rbf(x), expected)
 
 

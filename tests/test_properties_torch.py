@@ -25,7 +25,7 @@ from archcalc.errors import SpecError  # noqa: E402
 from archcalc.ir import Graph  # noqa: E402
 from archcalc.spec import load_text  # noqa: E402
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
 
@@ -83,9 +83,9 @@ def pool_layer(draw: st.DrawFn) -> dict[str, Any]:
         return {"gap": {}}
     if kind == "adaptive_avgpool":
         return {"adaptive_avgpool": draw(st.sampled_from([1, 2, [2, 1]]))}
-    k = draw(st.sampled_from([1, 2, 3, [2, 3]]))
+    k: Any = draw(st.sampled_from([1, 2, 3, [2, 3]]))
     attrs: dict[str, Any] = {"k": k, "s": draw(st.sampled_from([None, 1, 2]))}
-    kmin = min(k) if isinstance(k, list) else k
+    kmin: int = min(k) if isinstance(k, list) else k
     attrs["pad"] = draw(st.sampled_from([0, 0, kmin // 2, "same"]))
     attrs["ceil"] = draw(st.booleans())
     if kind == "maxpool":
@@ -215,3 +215,40 @@ def test_invalid_specs_raise_spec_error(text: str) -> None:
     with torch.no_grad():
         out = model(torch.randn(2, *graph.input_shape))
     assert tuple(out.shape[1:]) == analysis.results[graph.outputs[0]].shape
+
+
+EVERY_TYPE = """
+input: 3x14x14
+layers:
+  - conv: {out: 6, k: 3, pad: 1, groups: 3}
+  - bn
+  - prelu
+  - conv: {out: 4, k: 3, pad: [0, 1, 1, 0], table: [[0, 1], [2, 3, 4], [5], [0, 5]], padding_mode: reflect}
+  - gelu
+  - maxpool: {k: 3, s: 2, ceil: true, pad: 1}
+  - lrn: {size: 3, k: 2.0}
+  - concat: [[{conv: {out: 2, k: 1}}, relu6], [{avgpool: {k: 3, s: 1, pad: 1, count_include_pad: false}}, softplus], []]
+  - add: [[{conv: {out: 10, k: 3, pad: same, dilation: 2}}, leaky_relu, silu, hardswish], [identity]]
+  - elu
+  - subsample: {k: 2}
+  - sigmoid
+  - side: [gap, flatten, {fc: 3}, log_softmax]
+  - adaptive_avgpool: 2
+  - scaled_tanh
+  - tanh
+  - dropout: 0.4
+  - flatten
+  - fc: 12
+  - relu
+  - rbf: 4
+  - softmax
+"""
+
+
+def test_every_layer_type_in_one_spec() -> None:
+    from archcalc.layers import CATALOGUE
+
+    graph = load_text(EVERY_TYPE, "every.yaml")
+    assert {n.op for n in graph.nodes} == set(CATALOGUE)
+    report = verify(graph, batch=2)
+    assert report.ok, report.failures()

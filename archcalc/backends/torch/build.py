@@ -45,7 +45,7 @@ class PadConv2d(nn.Conv2d):
     def forward(self, x: Tensor) -> Tensor:
         if self.explicit_pad:
             x = F.pad(x, self.pad, mode=self.pad_mode)
-        return self._conv_forward(x, self.weight, self.bias)
+        return self._conv_forward(x, self.weight, self.bias)  # type: ignore[no-any-return]
 
 
 class MaskedConv2d(PadConv2d):
@@ -61,7 +61,7 @@ class MaskedConv2d(PadConv2d):
     def forward(self, x: Tensor) -> Tensor:
         if self.explicit_pad:
             x = F.pad(x, self.pad, mode=self.pad_mode)
-        return self._conv_forward(x, self.weight * self.mask, self.bias)
+        return self._conv_forward(x, self.weight * self.mask, self.bias)  # type: ignore[no-any-return, operator]
 
 
 class PadPool(nn.Module):
@@ -353,8 +353,13 @@ def plan_inplace(graph: Graph) -> dict[str, int | None]:
 class ArchNet(nn.Module):
     """A network built from a spec; ``forward`` is generated per instance (see the module doc)."""
 
+    def __init__(self, spec_name: str = "", side_outputs: int = 0):
+        super().__init__()
+        self.spec_name = spec_name
+        self.side_outputs = side_outputs
+
     def extra_repr(self) -> str:
-        return f"spec={getattr(self, 'spec_name', '')!r}"
+        return f"spec={self.spec_name!r}"
 
 
 _counter = itertools.count()
@@ -462,9 +467,7 @@ def build_model(graph: Graph, *, init: str | None = None, seed: int = 0) -> nn.M
     cls = type(f"ArchNet_{_class_suffix(graph.meta.name)}", (ArchNet,), {"forward": forward})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = cls()
-        model.spec_name = graph.meta.name
-        model.side_outputs = len(graph.outputs) - 1
+        model: ArchNet = cls(graph.meta.name, len(graph.outputs) - 1)
         for node in graph.nodes:
             if node.op in ("input", "identity"):
                 continue
@@ -515,7 +518,7 @@ def initialize(model: nn.Module, scheme: str, seed: int = 0) -> None:
         if scheme != "default" and bias is not None:
             bias.zero_()
         if isinstance(module, MaskedConv2d):
-            weight.mul_(module.mask)
+            weight.mul_(module.mask)  # type: ignore[arg-type]
 
 
 # ---- helpers for verify, bench and export -------------------------------------------------------

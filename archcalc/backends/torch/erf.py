@@ -9,6 +9,7 @@ blob much smaller than the theoretical field. We report the radii of the centred
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -60,10 +61,10 @@ class ERFResult:
 
     def render(self) -> str:
         th, tw = self.theoretical_size
+        rows, cols = self.theoretical_region
         lines = [f"effective receptive field of {self.spec} {self.layer}, unit {self.unit}"
                  f" ({self.source}, mean |∂y/∂x| over {self.runs} runs)",
-                 f"  theoretical field: {th}×{tw} (rows {self.theoretical_region[0][0]}..{self.theoretical_region[0][1]},"
-                 f" cols {self.theoretical_region[1][0]}..{self.theoretical_region[1][1]})"]
+                 f"  theoretical field: {th}×{tw} (rows {rows[0]}..{rows[1]}, cols {cols[0]}..{cols[1]})"]
         for p, r in self.radii.items():
             d = 2 * r + 1
             share = min(1.0, d * d / (th * tw))
@@ -88,7 +89,10 @@ def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Pa
     analysis = analyze(graph)
     results = analysis.results
     if layer is None:
-        layer = analysis.last_spatial.node.name
+        last = analysis.last_spatial
+        if last is None:
+            raise OptionError(f"{graph.meta.name} has no spatial layer to measure")
+        layer = last.node.name
     if layer not in results:
         raise OptionError(f"no layer '{layer}' in {graph.meta.name}", hint=did_you_mean(layer, results))
     res = results[layer]
@@ -125,10 +129,8 @@ def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Pa
             if target is None:
                 captured.append(x)
             else:
-                try:
+                with contextlib.suppress(_Stop):
                     model(x)
-                except _Stop:
-                    pass
             out = captured[0]
             (grad,) = torch.autograd.grad(out[0, :, unit[0], unit[1]].sum(), x, allow_unused=True)
             if grad is not None:

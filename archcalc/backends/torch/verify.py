@@ -18,6 +18,7 @@ Measurements, one per figure the calculator gives:
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import io
 import json
@@ -33,7 +34,6 @@ from archcalc import arith
 from archcalc.analysis import Analysis, analyze
 from archcalc.backends.torch.build import (
     BUILDERS,
-    Add,
     Concat,
     MaskedConv2d,
     Site,
@@ -143,13 +143,14 @@ def measure_training_pass(model: nn.Module, graph: Graph, x: Tensor
 def torch_macs(node: Node, module: nn.Module | None, out: Shape) -> int | None:
     """MACs for one image from the torch module's own attributes (None: the layer has no MACs)."""
     if isinstance(module, nn.Conv2d):
-        per_position = (int(module.mask.count_nonzero()) if isinstance(module, MaskedConv2d)
+        per_position = (int(module.mask.count_nonzero())  # type: ignore[operator]
+                        if isinstance(module, MaskedConv2d)
                         else module.weight.numel())
         return per_position * out[1] * out[2]
     if isinstance(module, nn.Linear):
         return module.weight.numel()
     if node.op == "rbf" and module is not None:
-        return int(module.weight.numel())
+        return int(module.weight.numel())  # type: ignore[operator]
     if isinstance(module, nn.LocalResponseNorm):
         return int(module.size) * numel(out)
     return None
@@ -187,8 +188,12 @@ class _Probe(nn.Module):
         self.steps = steps
         self.mods = nn.ModuleList([m for _, m, _ in steps if m is not None])
 
-    def run(self, x: Tensor, upto: str | None = None) -> dict[str, Tensor]:
-        """Every probed layer's output, stopping after ``upto``."""
+    def run(self, x: Tensor, upto: str | None = None, binarise: bool = False) -> dict[str, Tensor]:
+        """Every probed layer's output, stopping after ``upto``.
+
+        ``binarise``: each layer's incoming gradient is replaced by its support (1 where non-zero), so
+        the backward pass stays exact in float32 however deep the network (nothing underflows).
+        """
         values: dict[str, Tensor] = {"input": x}
         for name, module, ins in self.steps:
             args = [values[i] for i in ins]
@@ -198,9 +203,15 @@ class _Probe(nn.Module):
                 values[name] = args[0]
             else:
                 values[name] = module(args[0])
+            if binarise and values[name].requires_grad and values[name] is not args[0]:
+                values[name].register_hook(_support_only)  # type: ignore[no-untyped-call]
             if name == upto:
                 break
         return values
+
+
+def _support_only(grad: Tensor) -> Tensor:
+    return (grad != 0).to(grad.dtype)
 
 
 def _window_conv(node: Node, site: Site, out: Shape) -> nn.Module:
@@ -210,12 +221,12 @@ def _window_conv(node: Node, site: Site, out: Shape) -> nn.Module:
     s = a["s"] or k
     from archcalc.layers.base import resolve_padding
 
-    t, b, l, r = resolve_padding(a, (site.ins[0][1], site.ins[0][2]), k, s, d)
+    top, bottom, left, right = resolve_padding(a, (site.ins[0][1], site.ins[0][2]), k, s, d)
     h, w = site.ins[0][1], site.ins[0][2]
-    extra_h = max(0, (out[1] - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (h + t + b))
-    extra_w = max(0, (out[2] - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (w + l + r))
-    attrs = {"out": 1, "k": k, "s": s, "pad": (t, b + extra_h, l, r + extra_w), "dilation": d, "groups": 1,
-             "bias": False, "table": None, "padding_mode": "zeros"}
+    extra_h = max(0, (out[1] - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (h + top + bottom))
+    extra_w = max(0, (out[2] - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (w + left + right))
+    attrs = {"out": 1, "k": k, "s": s, "pad": (top, bottom + extra_h, left, right + extra_w), "dilation": d,
+             "groups": 1, "bias": False, "table": None, "padding_mode": "zeros"}
     return BUILDERS["conv"](dataclasses.replace(site, node=dataclasses.replace(node, attrs=attrs)))  # type: ignore[return-value]
 
 
@@ -265,6 +276,7 @@ def build_rf_probe(graph: Graph, analysis: Analysis) -> tuple[_Probe, list[str]]
         for m in probe.modules():
             if isinstance(m, nn.Conv2d):
                 m.weight.fill_(1.0 / m.weight[0].numel())  # positive, summing to one per output
+    probe.requires_grad_(False)  # only the input's gradient is wanted
     return probe, covered
 
 
@@ -302,8 +314,9 @@ def _pick_units(interior: Tensor) -> tuple[list[tuple[int, int]], bool]:
     return [((ho - 1) // 2, (wo - 1) // 2), (min((ho - 1) // 2 + 1, ho - 1), min((wo - 1) // 2 + 1, wo - 1))], False
 
 
-def _support(g: Tensor, dim: int) -> tuple[int, int] | None:
-    nz = torch.nonzero(g.abs().sum(dim=dim) > 0).flatten()
+def _span(mask: Tensor) -> tuple[int, int] | None:
+    """First and last index where a 1-D bool mask is set."""
+    nz = torch.nonzero(mask).flatten()
     if nz.numel() == 0:
         return None
     return int(nz.min()), int(nz.max())
@@ -313,7 +326,8 @@ def _within(got: tuple[int, int] | None, want: tuple[int, int]) -> bool:
     return got is None or (want[0] <= got[0] and got[1] <= want[1])
 
 
-def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32) -> dict[str, Check]:
+def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32, max_layers: int = 100
+               ) -> dict[str, Check]:
     """Measured against symbolic receptive field, per spatial layer.
 
     Units are chosen where no padding enters the field (the probe's all-ones input gives exactly 1
@@ -331,6 +345,17 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32) -> dict[str, C
             checks[n] = Check("unavailable", "—", None, note=results[n].rf_note or "")
     # Pointwise layers (identity in the probe) have their input's support: measured once, shared.
     windowed = [n for n in todo if graph.node(n).op not in _POINTWISE_FOR_RF]
+    if len(windowed) > max_layers:  # cost grows with layers × depth: sample evenly, keep the last
+        step = len(windowed) / max_layers
+        keep = {windowed[min(len(windowed) - 1, int(i * step))] for i in range(max_layers)} | {windowed[-1]}
+        for n in windowed:
+            if n not in keep:
+                rf = results[n].rf
+                assert rf is not None
+                checks[n] = Check(f"{rf.h.size}×{rf.w.size} /{rf.h.jump},{rf.w.jump} @{rf.h.start},{rf.w.start}",
+                                  "not measured", None,
+                                  note=f"deep network: receptive fields measured at {len(keep)} sampled layers")
+        windowed = [n for n in windowed if n in keep]
     with torch.no_grad():
         ones = probe.run(torch.ones(1, graph.input_shape[0], H, W, dtype=torch.float64))
         interior = {}
@@ -347,22 +372,25 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32) -> dict[str, C
                 if lo < 0 or hi > W - 1:
                     inside[:, x_] = False
             interior[n] = inside
+    fast = copy.deepcopy(probe).float()  # binarised gradients: float32 is exact, and much faster
     for start in range(0, len(windowed), chunk):
         names = windowed[start:start + chunk]
         units = {name: _pick_units(interior[name]) for name in names}
-        x = torch.ones(2 * len(names), graph.input_shape[0], H, W, dtype=torch.float64, requires_grad=True)
-        values = probe.run(x, upto=names[-1])
+        x = torch.ones(2 * len(names), graph.input_shape[0], H, W, requires_grad=True)
+        values = fast.run(x, upto=names[-1], binarise=True)
         loss = x.new_zeros(())
         for j, name in enumerate(names):
             for u, (y, xx) in enumerate(units[name][0]):
                 loss = loss + values[name][2 * j + u, :, y, xx].sum()
         (grad,) = torch.autograd.grad(loss, x)
+        seen = grad.ne(0).any(1)  # (units, H, W)
+        rows, cols = seen.any(2), seen.any(1)
         for j, name in enumerate(names):
             rf = results[name].rf
             assert rf is not None
             picked, exact = units[name]
             want = [(rf.h.interval(y), rf.w.interval(xx)) for y, xx in picked]
-            got = [(_support(grad[2 * j + u].sum(0), 1), _support(grad[2 * j + u].sum(0), 0)) for u in range(2)]
+            got = [(_span(rows[2 * j + u]), _span(cols[2 * j + u])) for u in range(2)]
             label = f"{rf.h.size}×{rf.w.size} /{rf.h.jump},{rf.w.jump} @{rf.h.start},{rf.w.start}"
             if exact:
                 ok = got == want
