@@ -292,3 +292,24 @@ def test_export_onnx_needs_the_exporter(tmp_path: Path) -> None:
     else:
         assert result.exit_code == 0, result.output
         assert (tmp_path / "m.onnx").stat().st_size > 0
+
+
+def test_effective_rf_radii_grow_and_stay_inside_the_field(tmp_path: Path) -> None:
+    from archcalc.backends.torch.erf import effective_rf
+    from archcalc.errors import OptionError
+
+    graph = load_text("input: 1x33x33\nlayers:\n" + "".join(
+        "  - conv: {out: 4, k: 3, pad: 1}\n  - relu\n" for _ in range(5)), "stack.yaml")
+    png = tmp_path / "erf.png"
+    result = effective_rf(graph, png=png, runs=2)
+    assert result.theoretical_size == (11, 11)  # five stacked 3×3: 1 + 5·2
+    radii = [result.radii[p] for p in (0.5, 0.9, 0.99)]
+    assert radii == sorted(radii) and radii[-1] <= 5  # Luo et al.: the effective field is smaller
+    assert result.centre == (16, 16)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    weights = tmp_path / "w.pt"
+    torch.save(build_model(graph, seed=5).state_dict(), weights)
+    again = effective_rf(graph, checkpoint=weights, runs=1)
+    assert "weights from" in again.source
+    with pytest.raises(OptionError):
+        effective_rf(graph, layer="nope")

@@ -34,12 +34,14 @@ from archcalc import arith
 from archcalc.analysis import Analysis, analyze
 from archcalc.backends.torch.build import (
     BUILDERS,
+    INPLACE_OPS,
     Concat,
     MaskedConv2d,
     Site,
     build_model,
     node_modules,
     parameter_counts,
+    plan_inplace,
 )
 from archcalc.ir import Graph, Node, Shape
 from archcalc.layers import numel
@@ -493,8 +495,14 @@ def verify(graph: Graph, *, batch: int = 2, seed: int = 0, rf: bool = True, use_
         f"saved for backward (batch {batch}, fp32, bytes)": Check(sym_saved, saved_bytes, sym_saved == saved_bytes),
     }
     notes = []
+    plan = plan_inplace(graph)
+    refused = [n.name for n in graph.nodes if n.op in INPLACE_OPS and n.attrs.get("inplace") and plan[n.name] is None]
+    if refused:
+        notes.append("run out of place, since overwriting their input would corrupt a tensor another layer"
+                     " or autograd still needs (archcalc's memory model assumes in place): " + ", ".join(refused))
     if fv is None:
-        notes.append("fvcore is not installed: its column is empty")
+        if use_fvcore:
+            notes.append("fvcore is not installed: its column is empty")
     else:
         if fv_only:
             notes.append("fvcore counts, archcalc reports as other ops (not MACs): "
