@@ -240,6 +240,18 @@ class AvgPool(_Pool):
     def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
         return self.saved_input(a, ins)
 
+    def output_shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+        shape = super().output_shape(a, ins)
+        if not a["count_include_pad"]:
+            _, h, w = need_map(self.key, ins)
+            top, bottom, left, right = resolve_padding(a, (h, w), a["k"], self._stride(a))
+            if top != bottom or left != right:
+                # torch pads pools symmetrically; uneven padding is an explicit zero pad, which it counts
+                raise SpecError(f"average pooling with uneven padding {(top, bottom, left, right)} cannot"
+                                " exclude the padding from the average (torch pads symmetrically)",
+                                hint="use count_include_pad: true or symmetric padding")
+        return shape
+
 
 class Subsample(_Pool):
     counts_depth = True
@@ -279,24 +291,6 @@ class GlobalAvgPool(Layer):
     def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
         n = numel(ins[0])
         return Cost(ops=n, bwd_ops=n)
-
-    def saved_input(self, a: Attrs, ins: Sequence[Shape], mode: str = "zeros") -> list[Saved]:
-        """What autograd keeps of the input, which depends on how torch pads it (measured, torch 2.x).
-
-        Zero padding that torch's kernels do natively (symmetric) keeps the input itself. Padding they
-        cannot do (asymmetric, e.g. 'same' at stride 2) is an explicit ``F.pad`` whose copy is what the
-        conv or pool keeps; a constant or circular pad keeps nothing itself. Reflect and replicate
-        pads keep their input too. Without any padding the mode does not matter.
-        """
-        c, h, w = need_map(self.key, ins)
-        k, s, d = a["k"], self._stride(a), self._dilation(a)
-        top, bottom, left, right = resolve_padding(a, (h, w), k, s, d)
-        if not any((top, bottom, left, right)) or (mode == "zeros" and top == bottom and left == right):
-            return [Saved("input0", numel(ins[0]))]
-        padded = Saved("own:padded_input", c * (h + top + bottom) * (w + left + right))
-        if mode in ("reflect", "replicate"):
-            return [Saved("input0", numel(ins[0])), padded]
-        return [padded]
 
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
         _, h, w = need_map(self.key, ins)
