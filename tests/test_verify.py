@@ -146,3 +146,19 @@ def test_cli_verify_exits_nonzero_on_disagreement(monkeypatch: pytest.MonkeyPatc
     assert isinstance(result.exception, CheckFailed)
     assert result.exception.exit_code == 1
     assert "✗" in result.output
+
+
+def test_help_of_verify_and_export() -> None:
+    from archcalc.cli.export import export_command
+
+    for command in (verify_command, export_command):
+        result = CliRunner().invoke(command, ["--help"])
+        assert result.exit_code == 0 and "--format" in result.output
+
+
+def test_through_the_cli_group(cli_main: Any) -> None:
+    code, out, err = cli_main("verify", "lenet5", "--no-rf", "--no-fvcore")
+    assert code == 0, err
+    assert "✓ all checks agree" in out
+    code, out, err = cli_main("verify", "lenet9")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
