@@ -528,7 +528,7 @@ def _cell(c: Check | None, fv: bool = False) -> str:
     parts = [f"{_num(c.symbolic)}", f"{_num(c.torch)}"]
     if fv and c.fvcore is not None:
         parts.append(f"{_num(c.fvcore)}")
-    return " | ".join(parts) + f" {c.mark}"
+    return " │ ".join(parts) + f" {c.mark}"  # not "|": that would split markdown cells
 
 
 def _num(v: Any) -> str:
@@ -547,13 +547,13 @@ def render(report: VerifyReport, fmt: str = "simple") -> str:
         return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
     from tabulate import tabulate
 
-    headers = ["layer", "type", "shape  sym | torch", "params  sym | torch",
-               "MACs  sym | torch | fvcore", "RF  sym | measured"]
-    out = [f"verify {report.spec}: symbolic | torch | fvcore (MACs: one fused multiply-add = 1)"]
+    headers = ["layer", "type", "shape  sym │ torch", "params  sym │ torch",
+               "MACs  sym │ torch │ fvcore", "RF  sym │ measured"]
+    out = [f"verify {report.spec}: symbolic │ torch │ fvcore (MACs: one fused multiply-add = 1)"]
     out.append(tabulate(list(_rows(report)), headers=headers, tablefmt=fmt, disable_numparse=True))
     out.append("")
     trows = [[k, _cell(c, fv=True), c.note] for k, c in report.totals.items()]
-    out.append(tabulate(trows, headers=["total", "sym | torch | fvcore", "note"], tablefmt=fmt,
+    out.append(tabulate(trows, headers=["total", "sym │ torch │ fvcore", "note"], tablefmt=fmt,
                         disable_numparse=True))
     notes = [f"{r.name}: {k}: {c.note}" for r in report.rows for k, c in r.checks.items() if c.note]
     for n in [*report.notes, *notes]:
