@@ -83,7 +83,13 @@ class Windowed(Layer):
         top, bottom, left, right = resolve_padding(a, (h, w), k, s, d)
         if not any((top, bottom, left, right)) or (mode == "zeros" and top == bottom and left == right):
             return [Saved("input0", numel(ins[0]))]
-        padded = Saved("own:padded_input", c * (h + top + bottom) * (w + left + right))
+        extra_h = extra_w = 0
+        if a.get("ceil"):
+            # the backend pads explicitly here, with room for the ceil-mode last window (floor mode)
+            (oh, ow), _ = self.geometry(a, ins)
+            extra_h = max(0, (oh - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (h + top + bottom))
+            extra_w = max(0, (ow - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (w + left + right))
+        padded = Saved("own:padded_input", c * (h + top + bottom + extra_h) * (w + left + right + extra_w))
         if mode in ("reflect", "replicate"):
             return [Saved("input0", numel(ins[0])), padded]
         return [padded]
@@ -242,14 +248,22 @@ class AvgPool(_Pool):
 
     def output_shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
         shape = super().output_shape(a, ins)
-        if not a["count_include_pad"]:
-            _, h, w = need_map(self.key, ins)
-            top, bottom, left, right = resolve_padding(a, (h, w), a["k"], self._stride(a))
-            if top != bottom or left != right:
-                # torch pads pools symmetrically; uneven padding is an explicit zero pad, which it counts
-                raise SpecError(f"average pooling with uneven padding {(top, bottom, left, right)} cannot"
-                                " exclude the padding from the average (torch pads symmetrically)",
-                                hint="use count_include_pad: true or symmetric padding")
+        _, h, w = need_map(self.key, ins)
+        k, s = a["k"], self._stride(a)
+        top, bottom, left, right = resolve_padding(a, (h, w), k, s)
+        uneven = top != bottom or left != right
+        if uneven and a["ceil"] and ((shape[1] - 1) * s[0] + k[0] > h + top + bottom
+                                     or (shape[2] - 1) * s[1] + k[1] > w + left + right):
+            # torch divides a ceil-mode last window by its part inside input + padding; with uneven
+            # padding (an explicit pad, torch then sees none) that divisor cannot be reproduced
+            raise SpecError(f"average pooling in ceil mode with uneven padding {(top, bottom, left, right)}:"
+                            " its last window passes the padding, which torch cannot express",
+                            hint="use symmetric padding or drop ceil")
+        if uneven and not a["count_include_pad"]:
+            # torch pads pools symmetrically; uneven padding is an explicit zero pad, which it counts
+            raise SpecError(f"average pooling with uneven padding {(top, bottom, left, right)} cannot"
+                            " exclude the padding from the average (torch pads symmetrically)",
+                            hint="use count_include_pad: true or symmetric padding")
         return shape
 
 
