@@ -86,7 +86,7 @@ def pool_layer(draw: st.DrawFn) -> dict[str, Any]:
     k: Any = draw(st.sampled_from([1, 2, 3, [2, 3]]))
     attrs: dict[str, Any] = {"k": k, "s": draw(st.sampled_from([None, 1, 2]))}
     kmin: int = min(k) if isinstance(k, list) else k
-    attrs["pad"] = draw(st.sampled_from([0, 0, kmin // 2, "same"]))
+    attrs["pad"] = draw(st.sampled_from([0, 0, kmin // 2, "same", [0, kmin // 2, kmin // 2, 0]]))
     attrs["ceil"] = draw(st.booleans())
     if kind == "maxpool":
         attrs["dilation"] = draw(st.sampled_from([1, 1, 2]))

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archcalc import layers
+from archcalc import arith, layers
 from archcalc.analysis import analyze
 from archcalc.errors import BackendError
 from archcalc.ir import Graph, Node, Shape
@@ -81,12 +81,12 @@ class Subsample(nn.Module):
     """LeNet-5's S2/S4: window sum × a learned coefficient + a learned bias, per map."""
 
     def __init__(self, channels: int, k: tuple[int, int], s: tuple[int, int],
-                 pad: tuple[int, int, int, int], ceil: bool):
+                 pad: tuple[int, int, int, int], ceil: bool, explicit: bool = False):
         super().__init__()
         self.weight = nn.Parameter(torch.full((channels,), 1.0 / (k[0] * k[1])))
         self.bias = nn.Parameter(torch.zeros(channels))
         self.k, self.s, self.ceil = k, s, ceil
-        self.sym = pad[0] == pad[1] and pad[2] == pad[3]
+        self.sym = pad[0] == pad[1] and pad[2] == pad[3] and not explicit
         self.padding = (pad[0], pad[2]) if self.sym else (0, 0)
         self.pad = (pad[2], pad[3], pad[0], pad[1])
 
@@ -211,32 +211,54 @@ def _conv(site: Site) -> nn.Module:
     return PadConv2d(cin, a["out"], a["k"], groups=a["groups"], pad=pad, pad_mode=mode, **common)
 
 
-def _pool(site: Site, make: Callable[[tuple[int, int]], nn.Module], fill: float) -> nn.Module:
+def _ceil_extra(site: Site, pad: tuple[int, int, int, int]) -> tuple[int, int]:
+    """Extra bottom/right padding that gives, in floor mode, the spec's ceil-mode output size.
+
+    Used where the backend pads explicitly (uneven padding): torch then sees no padding and its own
+    ceil rule (drop a last window starting in the right padding) would no longer apply.
+    """
+    a = site.node.attrs
+    k = a["k"]
+    s = a["s"] or k
+    d = a.get("dilation", (1, 1))
+    top, bottom, left, right = pad
+    extra_h = (site.out[1] - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (site.ins[0][1] + top + bottom)
+    extra_w = (site.out[2] - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (site.ins[0][2] + left + right)
+    return max(0, extra_h), max(0, extra_w)
+
+
+def _pool(site: Site, make: Callable[[tuple[int, int], bool], nn.Module], fill: float) -> nn.Module:
     top, bottom, left, right = _explicit_pad(site)
     if top == bottom and left == right:
-        return make((top, left))
-    return PadPool(make((0, 0)), (left, right, top, bottom), fill)
+        return make((top, left), site.node.attrs["ceil"])
+    extra_h, extra_w = _ceil_extra(site, (top, bottom, left, right))
+    return PadPool(make((0, 0), False), (left, right + extra_w, top, bottom + extra_h), fill)
 
 
 def _maxpool(site: Site) -> nn.Module:
     a = site.node.attrs
     s = a["s"] or a["k"]
-    return _pool(site, lambda p: nn.MaxPool2d(a["k"], s, p, a["dilation"], ceil_mode=a["ceil"]), -math.inf)
+    return _pool(site, lambda p, ceil: nn.MaxPool2d(a["k"], s, p, a["dilation"], ceil_mode=ceil), -math.inf)
 
 
 def _avgpool(site: Site) -> nn.Module:
     a = site.node.attrs
     s = a["s"] or a["k"]
-    top, bottom, left, right = _explicit_pad(site)
-    if (top != bottom or left != right) and not a["count_include_pad"]:
-        raise BackendError(f"{site.node.name}: average pooling with asymmetric padding and"
-                           " count_include_pad false has no torch equivalent")
-    return _pool(site, lambda p: nn.AvgPool2d(a["k"], s, p, a["ceil"], a["count_include_pad"]), 0.0)
+    pad = _explicit_pad(site)
+    if (pad[0] != pad[1] or pad[2] != pad[3]) and any(_ceil_extra(site, pad)):
+        raise BackendError(f"{site.node.name}: average pooling with uneven padding whose ceil-mode last"
+                           " window passes the padding has no torch equivalent")
+    return _pool(site, lambda p, ceil: nn.AvgPool2d(a["k"], s, p, ceil, a["count_include_pad"]), 0.0)
 
 
 def _subsample(site: Site) -> nn.Module:
     a = site.node.attrs
-    return Subsample(site.ins[0][0], a["k"], a["s"] or a["k"], _explicit_pad(site), a["ceil"])
+    top, bottom, left, right = _explicit_pad(site)
+    if top == bottom and left == right:
+        return Subsample(site.ins[0][0], a["k"], a["s"] or a["k"], (top, bottom, left, right), a["ceil"])
+    extra_h, extra_w = _ceil_extra(site, (top, bottom, left, right))
+    return Subsample(site.ins[0][0], a["k"], a["s"] or a["k"], (top, bottom + extra_h, left, right + extra_w),
+                     False, explicit=True)
 
 
 def _bn(site: Site) -> nn.Module:
