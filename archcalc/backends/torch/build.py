@@ -165,6 +165,19 @@ class Add(nn.Module):
         return out
 
 
+class PadChannels(nn.Module):
+    """Option A shortcut (He et al. 2016, CIFAR): subsample by the stride, zero-pad the channels."""
+
+    def __init__(self, stride: int, before: int, after: int):
+        super().__init__()
+        self.stride, self.before, self.after = stride, before, after
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride > 1:
+            x = x[:, :, ::self.stride, ::self.stride]
+        return F.pad(x, (0, 0, 0, 0, self.before, self.after))
+
+
 class Group(nn.Module):
     """A container that only names its children (a block instance, a branch)."""
 
@@ -316,6 +329,15 @@ BUILDERS: dict[str, Builder] = {
     "add": lambda site: Add(inplace=site.inplace),
     "identity": lambda site: nn.Identity(),
 }
+
+
+def _pad_channels(site: Site) -> nn.Module:
+    extra = site.out[0] - site.ins[0][0]
+    return PadChannels(site.node.attrs["s"], extra // 2, extra - extra // 2)
+
+
+if "pad_channels" in layers.CATALOGUE:  # registered with the option-A shortcut layer type
+    BUILDERS["pad_channels"] = _pad_channels
 
 #: Ops that may overwrite their (first) input when it is safe (see :func:`plan_inplace`).
 INPLACE_OPS = frozenset({"relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"})

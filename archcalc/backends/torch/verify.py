@@ -257,6 +257,9 @@ def build_rf_probe(graph: Graph, analysis: Analysis) -> tuple[_Probe, list[str]]
             module = _window_conv(node, dataclasses.replace(site, ins=((1, *ins[0][1:]),)), out)
             module = nn.Sequential(_ChannelMean(), module)
             channels[node.name] = 1
+        elif node.op == "pad_channels":
+            module = _Subsample(node.attrs["s"])  # the zero channels see nothing: keep the real ones
+            channels[node.name] = ins[0][0]
         elif node.op in ("gap", "adaptive_avgpool"):
             module = BUILDERS[node.op](site)
             channels[node.name] = ins[0][0]
@@ -287,6 +290,17 @@ class _ChannelMean(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.mean(1, keepdim=True)
+
+
+class _Subsample(nn.Module):
+    """Every s-th row and column (an option-A shortcut's spatial part)."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, :, ::self.stride, ::self.stride]
 
 
 class _MeanJoin(nn.Module):
