@@ -14,6 +14,7 @@ from functools import cache
 import pytest
 
 from archcalc.analysis import Analysis, analyze
+from archcalc.report import build_report
 from archcalc.spec import load
 
 K = 1024  # GoogLeNet's Table 1 params column counts in units of 1,024 weights (conv2: 114,688 = 112K)
@@ -303,12 +304,14 @@ def test_resnet50_torchvision_moves_the_stride() -> None:
     (20, 0.27, 0.01), (32, 0.46, 0.01), (44, 0.66, 0.01), (56, 0.85, 0.01), (110, 1.7, 0.1), (1202, 19.4, 0.1),
 ])
 def test_cifar_resnet_params(depth: int, millions: float, last_digit: float) -> None:
-    a = net(f"resnet{depth}")
-    option_a = a.totals.params - sum(r.params.total for n, r in a.results.items() if ".shortcut." in n)
-    assert within(option_a, millions * 1e6, last_digit * 1e6)
-    # 6n + 2 weight layers
-    convs_and_fc = sum(1 for n, r in a.results.items() if r.node.op in ("conv", "fc") and ".shortcut." not in n)
-    assert convs_and_fc == depth
+    a = net(f"resnet{depth}")  # the paper's option A shortcuts: parameter-free zero padding
+    assert within(a.totals.params, millions * 1e6, last_digit * 1e6)
+    assert sum(r.params.total for n, r in a.results.items() if ".shortcut." in n) == 0
+    # 6n + 2 weight layers, every one on the longest path
+    assert sum(1 for r in a.results.values() if r.node.op in ("conv", "fc")) == depth
+    assert a.totals.params > 0 and build_report(a).totals["depth"] == depth
+    # option B (projections) adds two 1×1 convs + BN: 16·32 + 2·32 + 32·64 + 2·64 = 2,752 parameters
+    assert net(f"resnet{depth}", shortcut="B").totals.params - a.totals.params == 2_752
 
 
 # ---- All-CNN-C, Springenberg et al. 2015, Table 3 -----------------------------------------------------

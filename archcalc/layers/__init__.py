@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
-from archcalc.layers import activation, conv, dense, merge, norm
+from archcalc.layers import activation, conv, dense, merge, norm, shortcut
 from archcalc.layers.base import Attr, Cost, Layer, Params, Saved, Window, numel
 
 _TYPES: tuple[type[Layer], ...] = (
@@ -15,6 +15,7 @@ _TYPES: tuple[type[Layer], ...] = (
     activation.Dropout,
     dense.Flatten, dense.FullyConnected, dense.RBF,
     merge.Concat, merge.Add, merge.Identity, merge.Input,
+    shortcut.PadChannels,
 )
 
 #: canonical key → the (stateless) layer object holding its rules

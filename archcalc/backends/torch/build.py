@@ -297,6 +297,11 @@ def _log_softmax(site: Site) -> nn.Module:
     return nn.LogSoftmax(dim=1)
 
 
+def _pad_channels(site: Site) -> nn.Module:
+    before, after = layers.shortcut.PadChannels().padding(site.node.attrs, site.ins)
+    return PadChannels(site.node.attrs["s"], before, after)
+
+
 BUILDERS: dict[str, Builder] = {
     "input": lambda site: None,
     "conv": _conv,
@@ -328,16 +333,8 @@ BUILDERS: dict[str, Builder] = {
     "concat": lambda site: Concat(),
     "add": lambda site: Add(inplace=site.inplace),
     "identity": lambda site: nn.Identity(),
+    "pad_channels": _pad_channels,
 }
-
-
-def _pad_channels(site: Site) -> nn.Module:
-    extra = site.out[0] - site.ins[0][0]
-    return PadChannels(site.node.attrs["s"], extra // 2, extra - extra // 2)
-
-
-if "pad_channels" in layers.CATALOGUE:  # registered with the option-A shortcut layer type
-    BUILDERS["pad_channels"] = _pad_channels
 
 #: Ops that may overwrite their (first) input when it is safe (see :func:`plan_inplace`).
 INPLACE_OPS = frozenset({"relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"})
