@@ -230,6 +230,7 @@ layers:
   - concat: [[{conv: {out: 2, k: 1}}, relu6], [{avgpool: {k: 3, s: 1, pad: 1, count_include_pad: false}}, softplus], []]
   - add: [[{conv: {out: 10, k: 3, pad: same, dilation: 2}}, leaky_relu, silu, hardswish], [identity]]
   - elu
+  - add: [[{conv: {out: 12, k: 3, s: 2, pad: 1}}], [{pad_channels: {out: 12, s: 2}}]]
   - subsample: {k: 2}
   - sigmoid
   - side: [gap, flatten, {fc: 3}, log_softmax]

@@ -6,9 +6,10 @@ memory passes (``archcalc.analysis.memory``) read the result. Nothing here touch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from archcalc import layers
+from archcalc.analysis.inplace import INPLACE_OPS, plan_inplace
 from archcalc.analysis.receptive import RF, propagate
 from archcalc.errors import SourceLocation, SpecError
 from archcalc.ir import Graph, Node, Shape
@@ -54,17 +55,19 @@ class NodeResult:
 
 @dataclass
 class Calculation:
-    """Per-node results in topological order plus the warnings met on the way."""
+    """Per-node results in topological order, the warnings met on the way, and the in-place plan."""
 
     graph: Graph
     results: dict[str, NodeResult]
     warnings: list[Warning_] = field(default_factory=list)
+    #: node → index of the input it overwrites in place, or None (see archcalc.analysis.inplace)
+    inplace_plan: dict[str, int | None] = field(default_factory=dict)
 
 
 def calculate(graph: Graph, strict: bool = False) -> Calculation:
     """Walk ``graph`` once; SpecErrors carry the location of the layer that caused them."""
     shapes: dict[str, Shape] = {}
-    results: dict[str, NodeResult] = {}
+    partial: dict[str, tuple[Params, Cost, RF | None, str | None, bool]] = {}
     requires_grad: dict[str, bool] = {}
     warnings: list[Warning_] = []
     rfs: dict[str, RF | None] = {}
@@ -99,7 +102,17 @@ def calculate(graph: Graph, strict: bool = False) -> Calculation:
         rfs[node.name] = rf
         grad_in = any(requires_grad[i] for i in node.inputs)
         requires_grad[node.name] = grad_in or (params.total > 0 and params.trainable)
+        partial[node.name] = (params, cost, rf, note, grad_in)
+    plan = plan_inplace(graph, shapes)
+    results: dict[str, NodeResult] = {}
+    for spec_node in graph.nodes:
+        node = spec_node
+        if node.op in INPLACE_OPS and node.attrs.get("inplace") and plan[node.name] is None:
+            # asked for, but unsafe here: the backend runs it out of place, and so do the memory passes
+            node = replace(node, attrs={**node.attrs, "inplace": False})
+        layer = layers.CATALOGUE[node.op]
+        params, cost, rf, note, grad_in = partial[node.name]
         allocates = not (layer.inplace(node.attrs) or layer.view(node.attrs))
-        alloc = layers.numel(shape) if allocates else 0
-        results[node.name] = NodeResult(node, shape, params, cost, rf, note, alloc, grad_in)
-    return Calculation(graph, results, warnings)
+        alloc = layers.numel(shapes[node.name]) if allocates else 0
+        results[node.name] = NodeResult(node, shapes[node.name], params, cost, rf, note, alloc, grad_in)
+    return Calculation(graph, results, warnings, plan)

@@ -61,10 +61,9 @@ def storage_map(calc: Calculation, training: bool) -> dict[str, str]:
     for name, res in calc.results.items():
         node = res.node
         layer = layers.CATALOGUE[node.op]
-        if node.op == "dropout" and training:
-            shared = bool(node.attrs.get("inplace", False))
-        else:
-            shared = layer.inplace(node.attrs) or layer.view(node.attrs)
+        # training dropout writes a new tensor (the backend never runs it in place)
+        training_dropout = node.op == "dropout" and training
+        shared = not training_dropout and (layer.inplace(node.attrs) or layer.view(node.attrs))
         storage[name] = storage[node.inputs[0]] if shared and node.inputs else name
     return storage
 

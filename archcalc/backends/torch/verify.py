@@ -32,9 +32,9 @@ from torch import Tensor, nn
 
 from archcalc import arith
 from archcalc.analysis import Analysis, analyze
+from archcalc.analysis.inplace import INPLACE_OPS
 from archcalc.backends.torch.build import (
     BUILDERS,
-    INPLACE_OPS,
     Concat,
     MaskedConv2d,
     Site,
