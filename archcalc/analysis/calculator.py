@@ -84,8 +84,7 @@ def calculate(graph: Graph, strict: bool = False) -> Calculation:
                 shape = layer.output_shape(node.attrs, ins)
                 params = layer.params(node.attrs, ins, shape)
                 cost = layer.cost(node.attrs, ins, shape)
-                leftover = getattr(layer, "leftover", None)
-                message = leftover(node.attrs, ins) if leftover else None
+                message = layer.leftover(node.attrs, ins)
             except SpecError as exc:
                 if exc.location is None:
                     exc.location = node.loc

@@ -166,6 +166,10 @@ class Layer:
             return Cost(ops=n, bwd_ops=n)
         return Cost()
 
+    def leftover(self, a: Attrs, ins: Sequence[Shape]) -> str | None:
+        """A warning when the layer's windows leave real input unread (only sliding windows can)."""
+        return None
+
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window | None:
         """The spatial window for the receptive field; None for layers that map each position to itself."""
         return None

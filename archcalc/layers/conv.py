@@ -36,11 +36,16 @@ class Windowed(Layer):
     def _dilation(self, a: Attrs) -> tuple[int, int]:
         return a.get("dilation", (1, 1))  # type: ignore[no-any-return]
 
-    def geometry(self, a: Attrs, ins: Sequence[Shape]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
-        """Output (H, W) and explicit padding, or a SpecError explaining the collapse."""
+    def _frame(self, a: Attrs, ins: Sequence[Shape]) -> tuple[int, int, tuple[int, int], tuple[int, int],
+                                                              tuple[int, int], tuple[int, int, int, int]]:
+        """Input H and W, kernel, stride, dilation and explicit (top, bottom, left, right) padding."""
         _, h, w = need_map(self.key, ins)
         k, s, d = a["k"], self._stride(a), self._dilation(a)
-        pad = resolve_padding(a, (h, w), k, s, d)
+        return h, w, k, s, d, resolve_padding(a, (h, w), k, s, d)
+
+    def geometry(self, a: Attrs, ins: Sequence[Shape]) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
+        """Output (H, W) and explicit padding, or a SpecError explaining the collapse."""
+        h, w, k, s, d, pad = self._frame(a, ins)
         ceil = bool(a.get("ceil", False))
         oh = arith.conv_out(h, k[0], s[0], pad[0], pad[1], d[0], ceil)
         ow = arith.conv_out(w, k[1], s[1], pad[2], pad[3], d[1], ceil)
@@ -52,9 +57,7 @@ class Windowed(Layer):
 
     def leftover(self, a: Attrs, ins: Sequence[Shape]) -> str | None:
         """Says so when (W − F + 2P) is not divisible by S and the floor leaves real pixels unread."""
-        _, h, w = need_map(self.key, ins)
-        k, s, d = a["k"], self._stride(a), self._dilation(a)
-        pad = resolve_padding(a, (h, w), k, s, d)
+        h, w, k, s, d, pad = self._frame(a, ins)
         if a.get("ceil", False) or a["pad"] == "same":
             return None
         bad = []
@@ -78,9 +81,8 @@ class Windowed(Layer):
         conv or pool keeps; a constant or circular pad keeps nothing itself. Reflect and replicate
         pads keep their input too. Without any padding the mode does not matter.
         """
-        c, h, w = need_map(self.key, ins)
-        k, s, d = a["k"], self._stride(a), self._dilation(a)
-        top, bottom, left, right = resolve_padding(a, (h, w), k, s, d)
+        c = ins[0][0]
+        h, w, k, s, d, (top, bottom, left, right) = self._frame(a, ins)
         if not any((top, bottom, left, right)) or (mode == "zeros" and top == bottom and left == right):
             return [Saved("input0", numel(ins[0]))]
         extra_h = extra_w = 0
@@ -95,9 +97,7 @@ class Windowed(Layer):
         return [padded]
 
     def window(self, a: Attrs, ins: Sequence[Shape]) -> Window:
-        _, h, w = need_map(self.key, ins)
-        k, s, d = a["k"], self._stride(a), self._dilation(a)
-        pad = resolve_padding(a, (h, w), k, s, d)
+        _, _, k, s, d, pad = self._frame(a, ins)
         return Window(kernel=(arith.effective_kernel(k[0], d[0]), arith.effective_kernel(k[1], d[1])),
                       stride=s, pad_before=(pad[0], pad[2]))
 
