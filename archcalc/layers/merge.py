@@ -1,28 +1,36 @@
-"""Joins of parallel paths (channel concat, element-wise add), identity and the graph input."""
+"""Joins of parallel paths (channel concat, element-wise add), identity and the graph input.
+
+A join is an ordinary layer that takes several inputs (its ``arity``) and says how it combines them
+(``join``); the expander, the schema, the torch builder's generated forward, verify's probe and the
+diagram read those declarations, never the type names.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 from archcalc.errors import SpecError
 from archcalc.ir import Shape
-from archcalc.layers.base import Attr, Attrs, Cost, Layer, numel
+from archcalc.layers.base import Config, Layer, Pointwise, numel
+from archcalc.layers.record import Aliasing, Cost, Family, JoinKind, RFRule, Union
+
+MAX_JOIN_INPUTS = 1 << 16
 
 
 def _fmt(shape: Shape) -> str:
     return "×".join(str(d) for d in shape)
 
 
-class Concat(Layer):
+class Concat(Layer[Config]):
     key = "concat"
     short = "concat"
-    min_inputs = 1
-    max_inputs = 1 << 16
+    family = Family.JOIN
+    arity = (1, MAX_JOIN_INPUTS)
+    join = JoinKind.STACK
+    internal = True
     doc = "Concatenation along channels (inception modules): no arithmetic, a new tensor."
-    attrs: ClassVar[dict[str, Attr]] = {}
 
-    def output_shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+    def output_shape(self, a: Config, ins: Sequence[Shape]) -> Shape:
         ranks = {len(s) for s in ins}
         if len(ranks) != 1:
             raise SpecError("concat joins maps and vectors: " + ", ".join(_fmt(s) for s in ins))
@@ -35,16 +43,26 @@ class Concat(Layer):
             return (sum(s[0] for s in ins), *ins[0][1:])
         return (sum(s[0] for s in ins),)
 
+    def cost(self, a: Config, ins: Sequence[Shape], out: Shape) -> Cost:
+        return Cost()  # a copy, no arithmetic
 
-class Add(Layer):
+    def rf(self, a: Config, ins: Sequence[Shape], out: Shape) -> RFRule:
+        return Union()
+
+    def label(self, a: Config, ins: Sequence[Shape], out: Shape) -> str:
+        return "concat"
+
+
+class Add(Layer[Config]):
     key = "add"
     short = "add"
-    min_inputs = 1
-    max_inputs = 1 << 16
+    family = Family.JOIN
+    arity = (1, MAX_JOIN_INPUTS)
+    join = JoinKind.ELEMENTWISE
+    internal = True
     doc = "Element-wise sum of paths (residual shortcuts): (n − 1) adds per element."
-    attrs: ClassVar[dict[str, Attr]] = {}
 
-    def output_shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
+    def output_shape(self, a: Config, ins: Sequence[Shape]) -> Shape:
         if len(set(ins)) != 1:
             channels = {s[0] for s in ins}
             what = "channel mismatch" if len(channels) > 1 else "spatial size mismatch"
@@ -52,32 +70,56 @@ class Add(Layer):
                             hint="use a projection shortcut (1×1 conv) on the identity path")
         return ins[0]
 
-    def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
+    def cost(self, a: Config, ins: Sequence[Shape], out: Shape) -> Cost:
         return Cost(ops=(len(ins) - 1) * numel(out))
 
+    def aliasing(self, a: Config) -> Aliasing:
+        return Aliasing.ACCUMULATES
 
-class Identity(Layer):
+    def rf(self, a: Config, ins: Sequence[Shape], out: Shape) -> RFRule:
+        return Union()
+
+    def label(self, a: Config, ins: Sequence[Shape], out: Shape) -> str:
+        return "+"
+
+
+class Identity(Pointwise[Config]):
     key = "identity"
     aliases = ("id", "noop")
     short = "identity"
-    pointwise = True
+    minor = True
     doc = "Passes its input through unchanged."
-    attrs: ClassVar[dict[str, Attr]] = {}
 
-    def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
+    def cost(self, a: Config, ins: Sequence[Shape], out: Shape) -> Cost:
         return Cost()
 
-    def view(self, a: Attrs) -> bool:
-        return True
+    def aliasing(self, a: Config) -> Aliasing:
+        return Aliasing.VIEW
 
 
-class Input(Layer):
+class InputConfig(Config):
+    """The input's shape: set by the expander from the spec's ``input:``, not a layer attribute."""
+
+    shape: Shape = ()
+
+
+class Input(Layer[InputConfig]):
     key = "input"
     short = "input"
-    min_inputs = 0
-    max_inputs = 0
+    family = Family.INPUT
+    arity = (0, 0)
+    internal = True
+    config = InputConfig
     doc = "The network's input image, C×H×W."
-    attrs: ClassVar[dict[str, Attr]] = {}
 
-    def output_shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
-        return tuple(a["shape"])
+    def output_shape(self, a: InputConfig, ins: Sequence[Shape]) -> Shape:
+        return a.shape
+
+    def cost(self, a: InputConfig, ins: Sequence[Shape], out: Shape) -> Cost:
+        return Cost()
+
+    def rf(self, a: InputConfig, ins: Sequence[Shape], out: Shape) -> RFRule:
+        return Union()  # with no inputs: the origin, every unit sees itself
+
+    def label(self, a: InputConfig, ins: Sequence[Shape], out: Shape) -> str:
+        return "Input"

@@ -41,7 +41,8 @@ MAX_CALL_DEPTH = 32
 
 TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "blocks", "layers", "init",
             "recipe")
-STRUCTURAL = ("repeat", "concat", "add", "side", "seq")
+#: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
+STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -181,7 +182,7 @@ class Expander:
         else:
             raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
         name = str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
-        self.nodes.append(Node(INPUT, "input", {"shape": shape}, (), doc.value_locs.get("input", top), ()))
+        self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
         outputs = (main, *self.outputs)
@@ -237,9 +238,7 @@ class Expander:
 
     def _structural(self, kind: str, item: LMap, name: Any, current: str, scope: _Scope,
                     env: Mapping[str, Any]) -> str:
-        allowed = {"repeat": ("repeat", "body", "index", "when", "name"), "concat": ("concat", "when", "name"),
-                   "add": ("add", "when", "name"), "side": ("side", "when", "name"),
-                   "seq": ("seq", "when", "name")}[kind]
+        allowed = ("repeat", "body", "index", "when", "name") if kind == "repeat" else (kind, "when", "name")
         for key in item:
             if key not in allowed:
                 raise SpecError(f"unexpected key '{key}' in a '{kind}' entry", item.key_locs[key],
@@ -268,7 +267,7 @@ class Expander:
             inner = self._open_group(scope, side_label, "side", where)
             self.outputs.append(self._sequence(item["side"], current, inner, env, item.value_locs["side"]))
             return current
-        # concat / add: parallel branches, then a join node
+        # a join (concat, add, ...): parallel branches, then the join node
         branches = item[kind]
         if not isinstance(branches, LList) or not branches:
             raise SpecError(f"'{kind}' takes a list of branches (each a list of layers; [] is the identity)",
@@ -292,7 +291,7 @@ class Expander:
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
-        return self._emit(kind, {}, tuple(ends), name, scope, where)
+        return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
 
     # ---- layers and block calls -----------------------------------------------------------------
     def _call(self, word: str, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
@@ -402,7 +401,7 @@ class Expander:
         self.groups.append(Group(path, kind, where))
         return _Scope(path)
 
-    def _emit(self, op: str, attrs: dict[str, Any], inputs: tuple[str, ...], name: Any, scope: _Scope,
+    def _emit(self, op: str, attrs: layers.Config, inputs: tuple[str, ...], name: Any, scope: _Scope,
               where: SourceLocation | None) -> str:
         if len(self.nodes) >= MAX_LAYERS:
             raise SpecError(f"spec expands to more than {MAX_LAYERS} layers", where)
