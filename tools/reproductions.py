@@ -1,24 +1,11 @@
-"""Every figure the zoo's publications give, recomputed by archcalc: the text of docs/reproductions.md.
+"""The text of docs/reproductions.md: every figure the zoo's publications give, recomputed by archcalc.
 
-Each zoo spec lists the figures its publication prints under ``published:``; an entry is
+A documentation tool, not part of the package: the figures, metrics and verdicts come from
+``archcalc.analysis.published`` (the logic ``summary`` uses too); this module lays them out as a page,
+with the essay sections that explain the famous disagreements.
 
-    label: {value: 3.6e9, rounding: 0.1e9, source: "...", metric: macs, layer: conv1, unit: 1024,
-            vars: {aux: true}, as_published: "2.7K", note: "...", option_a: true}
-
-``metric`` defaults to the label. ``value`` is in units of ``unit`` (default 1); ``rounding`` is the
-publication's last printed digit in the same units (none: the figure is exact). ``layer`` restricts the
-figure to one layer or group (its name and everything under it); ``vars`` sets spec variables first.
-``option_a`` (CIFAR ResNets) counts the network without its projection shortcuts (groups named
-``shortcut``), i.e. with the paper's parameter-free option A shortcuts.
-
-Metrics: params, trainable_params, weights, macs (archcalc's MACs: conv, fc, LRN window sums),
-conv_fc_macs (conv and fc only), connections (LeNet's: inputs plus bias per output unit), neurons
-(outputs of conv and fc layers), output (the layer's output elements; ``as_published`` gives the
-printed H×W×C), depth (weight layers on the longest path through the layer), activation_elems,
-activation_bytes (fp32); measured results (top5_error, top1_error, test_error) are listed, not computed.
-
-Regenerate the page with ``python -m archcalc.reproductions > docs/reproductions.md``;
-tests/test_reproductions.py fails when the committed page differs from this module's output.
+Regenerate the page with ``python -m tools.reproductions > docs/reproductions.md`` from the repository
+root; tests/test_reproductions.py fails when the committed page differs from this module's output.
 """
 
 from __future__ import annotations
@@ -26,244 +13,28 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from archcalc import layers
-from archcalc.analysis import Analysis, NodeResult, analyze
-from archcalc.errors import ArchcalcError
+from archcalc.analysis import Analysis, NodeResult
+from archcalc.analysis.published import (
+    EXACT,
+    MEASURED,
+    METRIC_LABELS,
+    NOT,
+    ROUNDED,
+    TRUNCATED,
+    Figure,
+    figures_of,
+    metric_value,
+)
+from archcalc.layers import Family, numel
 from archcalc.spec import load, zoo
 
-EXACT = "reproduced"
-ROUNDED = "reproduced within the publication's rounding"
-TRUNCATED = "reproduced if the publication truncated"
-NOT = "not reproduced"
-MEASURED = "not computable (a measured result)"
-FAILED = "not computable (archcalc error)"
-
-MEASURED_METRICS = ("top5_error", "top1_error", "test_error")
-METRIC_LABELS = {
-    "params": "parameters", "trainable_params": "trainable parameters", "weights": "weights",
-    "macs": "multiply-adds", "conv_fc_macs": "multiply-adds (conv + fc)", "connections": "connections",
-    "neurons": "neurons", "output": "output size", "depth": "depth",
-    "activation_elems": "forward activations (values)", "activation_bytes": "forward activations (bytes, fp32)",
-    "top5_error": "top-5 error (%)", "top1_error": "top-1 error (%)", "test_error": "test error (%)",
-}
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One published figure and what archcalc computes for it."""
-
-    spec: str
-    label: str
-    metric: str
-    layer: str | None
-    as_published: str
-    source: str
-    published: float | None  # in absolute units
-    tolerance: float | None  # the rounding, absolute units
-    computed: float | None
-    computed_text: str
-    verdict: str
-    explanation: str
-
-
-# ---- computing one metric --------------------------------------------------------------------------
 
 @cache
 def _analysis(name: str, vars_key: tuple[tuple[str, Any], ...] = ()) -> Analysis:
-    return analyze(load(name, dict(vars_key) or None))
-
-
-def _selected(a: Analysis, layer: str | None, option_a: bool = False) -> list[NodeResult]:
-    rs = list(a.results.values())
-    if layer is not None:
-        rs = [r for r in rs if r.node.name == layer or r.node.name.startswith(layer + ".")]
-        if not rs:
-            raise KeyError(f"no layer or group named '{layer}'")
-    if option_a:
-        rs = [r for r in rs if "shortcut" not in r.node.name.split(".")]
-    return rs
-
-
-def _depth(rs: list[NodeResult]) -> int:
-    names = {r.node.name for r in rs}
-    depth: dict[str, int] = {}
-    for r in rs:
-        here = 1 if layers.CATALOGUE[r.node.op].counts_depth else 0
-        depth[r.node.name] = here + max((depth[i] for i in r.node.inputs if i in names), default=0)
-    return max(depth.values(), default=0)
-
-
-def _connections(r: NodeResult) -> int:
-    op, a, out = r.node.op, r.node.attrs, r.shape
-    if op in ("conv", "fc"):
-        return r.cost.macs + (layers.numel(out) if a["bias"] else 0)
-    if op == "subsample":
-        kh, kw = a["k"]
-        return int((kh * kw + 1) * layers.numel(out))
-    return 0
-
-
-def metric_value(a: Analysis, metric: str, layer: str | None = None, option_a: bool = False) -> int:
-    """The value of ``metric`` over the whole network or one layer/group of it."""
-    rs = _selected(a, layer, option_a)
-    if metric == "params":
-        return sum(r.params.total for r in rs)
-    if metric == "trainable_params":
-        return sum(r.params.total for r in rs if r.params.trainable)
-    if metric == "weights":
-        return sum(r.params.weights for r in rs)
-    if metric == "macs":
-        return sum(r.cost.macs for r in rs)
-    if metric == "conv_fc_macs":
-        return sum(r.cost.macs for r in rs if r.node.op in ("conv", "fc"))
-    if metric == "connections":
-        return sum(_connections(r) for r in rs)
-    if metric == "neurons":
-        return sum(layers.numel(r.shape) for r in rs if r.node.op in ("conv", "fc"))
-    if metric == "output":
-        last = next((r for r in rs if r.node.name == layer), rs[-1])
-        return layers.numel(last.shape)
-    if metric == "depth":
-        return _depth(rs)
-    if metric in ("activation_elems", "activation_bytes"):
-        if layer is not None:
-            raise KeyError(f"metric '{metric}' is for the whole network")
-        elems = a.totals.activation_elems
-        return elems * 4 if metric == "activation_bytes" else elems
-    raise KeyError(f"unknown metric '{metric}'")
-
-
-def output_shape(a: Analysis, layer: str) -> tuple[int, ...]:
-    rs = _selected(a, layer)
-    return next((r for r in rs if r.node.name == layer), rs[-1]).shape
-
-
-# ---- formatting ------------------------------------------------------------------------------------
-
-_SCALES = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
-
-
-def _decimals(step: float) -> int:
-    return max(0, -math.floor(math.log10(step) + 1e-9))
-
-
-def format_published(value: float, rounding: float | None, unit: float = 1) -> str:
-    """A figure as the publication would print it: 3.6B, 138M, 0.27M, 60,000."""
-    if rounding is None:
-        v = value * unit
-        return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
-    absolute = rounding * unit
-    for scale, suffix in _SCALES:
-        if scale <= absolute * 100 and value * unit >= scale / 10:
-            return f"{value * unit / scale:,.{_decimals(absolute / scale)}f}{suffix}"
-    return f"{value * unit:,.{_decimals(absolute)}f}"
-
-
-def format_computed(value: int, rounding: float | None, unit: float = 1, unit_name: str = "") -> str:
-    """The exact value, and beside it the value in the publication's units with one more digit."""
-    text = f"{value:,}"
-    if unit != 1:
-        step = (rounding or 1) / 10
-        return f"{text} ({value / unit:,.{_decimals(step)}f}{unit_name})"
-    if rounding is None or value < 1000:
-        return text
-    absolute = rounding / 10
-    for scale, suffix in _SCALES:
-        if scale <= absolute * 1000 and value >= scale / 10:
-            return f"{text} ({value / scale:,.{_decimals(absolute / scale)}f}{suffix})"
-    return text
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}×{w}×{c}"
-    return f"1×1×{shape[0]}"
-
-
-# ---- verdicts --------------------------------------------------------------------------------------
-
-def verdict(computed: float, published: float, tolerance: float | None) -> str:
-    """Exact, within rounding (|x − v| ≤ r/2), truncated (v ≤ x < v + r), or not reproduced."""
-    eps = 1e-9 * max(abs(published), 1.0)
-    if abs(computed - published) <= eps:
-        return EXACT
-    if tolerance is None:
-        return NOT
-    if abs(computed - published) <= tolerance / 2 + eps:
-        return ROUNDED
-    if published - eps <= computed < published + tolerance - eps:
-        return TRUNCATED
-    return NOT
-
-
-def _entry_figure(spec: str, label: str, entry: Mapping[str, Any]) -> Figure:
-    metric = str(entry.get("metric", label))
-    layer = entry.get("layer")
-    unit = float(entry.get("unit", 1))
-    rounding = entry.get("rounding")
-    value = float(entry["value"])
-    source = str(entry.get("source", ""))
-    note = str(entry.get("note", ""))
-    as_published = str(entry.get("as_published") or "")
-    if metric == "output":
-        as_published = as_published.replace("x", "×")
-    unit_name = {1024.0: "K", 1e3: "K", 1e6: "M", 1e9: "B"}.get(unit, "")
-    if not as_published:
-        as_published = format_published(value, rounding, unit)
-        if metric in MEASURED_METRICS:
-            as_published = f"{value:g}%"
-        elif unit != 1:
-            as_published += unit_name
-    published = value * unit
-    tolerance = float(rounding) * unit if rounding is not None else None
-    base = {"spec": spec, "label": label, "metric": metric, "layer": layer, "as_published": as_published,
-            "source": source, "published": published, "tolerance": tolerance}
-    if metric in MEASURED_METRICS:
-        return Figure(**base, computed=None, computed_text="—", verdict=MEASURED,  # type: ignore[arg-type]
-                      explanation=note or "an error rate is measured by training and testing the network")
-    vars_key = tuple(sorted((entry.get("vars") or {}).items()))
-    try:
-        a = _analysis(spec, vars_key)
-        computed = metric_value(a, metric, layer, bool(entry.get("option_a", False)))
-    except (ArchcalcError, KeyError) as exc:
-        return Figure(**base, computed=None, computed_text="—", verdict=FAILED,  # type: ignore[arg-type]
-                      explanation=str(exc).removeprefix("archcalc: "))
-    if metric == "output":
-        shape = output_shape(a, str(layer))
-        text = _shape_text(shape)
-        printed = as_published
-        v = EXACT if text == printed else NOT
-        return Figure(**base, computed=computed, computed_text=text, verdict=v,  # type: ignore[arg-type]
-                      explanation=note if v == EXACT or note else f"archcalc gives {text}")
-    v = verdict(computed, published, tolerance)
-    text = format_computed(computed, rounding, unit, unit_name)
-    parts = []
-    if entry.get("option_a"):
-        full = metric_value(a, metric, layer)
-        parts.append(f"option A count: the spec's {full:,} (option B projections) minus its"
-                     f" {full - computed:,} projection-shortcut parameters")
-    if entry.get("vars"):
-        parts.append("with " + ", ".join(f"{k}={str(v_).lower()}" for k, v_ in vars_key))
-    if v == TRUNCATED:
-        parts.append(f"rounding gives {_round_to(computed, tolerance, unit, unit_name)}")  # type: ignore[arg-type]
-    if v == NOT and note == "":
-        parts.append(f"off by {computed - published:+,.0f}")
-    if note:
-        parts.append(note)
-    return Figure(**base, computed=computed, computed_text=text, verdict=v,  # type: ignore[arg-type]
-                  explanation="; ".join(parts))
-
-
-def _round_to(value: float, tolerance: float, unit: float, unit_name: str) -> str:
-    rounded = round(value / tolerance) * tolerance
-    if unit != 1:
-        return format_published(rounded / unit, tolerance / unit, 1) + unit_name
-    return format_published(rounded, tolerance)
+    return Analysis(load(name, dict(vars_key) or None))
 
 
 @cache
@@ -271,10 +42,15 @@ def figures() -> tuple[Figure, ...]:
     """Every published figure of every zoo spec, in zoo order then the spec's order."""
     out: list[Figure] = []
     for name in zoo.names():
-        meta = _analysis(name).graph.meta
-        for label, entry in meta.published.items():
-            out.append(_entry_figure(name, label, entry))
+        def reanalyse(variables: Mapping[str, Any], name: str = name) -> Analysis:
+            return _analysis(name, tuple(sorted(variables.items())))
+
+        out.extend(figures_of(name, _analysis(name), reanalyse))
     return tuple(out)
+
+
+def _under_group(a: Analysis, group: str) -> list[NodeResult]:
+    return [r for r in a.results.values() if group in r.name.split(".")]
 
 
 # ---- the page --------------------------------------------------------------------------------------
@@ -340,10 +116,11 @@ def _figures_section() -> list[str]:
 def _vgg16_memory_section() -> list[str]:
     a = _analysis("vgg16")
     rs = a.results
-    column = [r for r in rs.values() if r.node.op in ("input", "conv", "maxpool", "fc")]
-    total = sum(layers.numel(r.shape) for r in column)
+    # the slide's rows: INPUT, CONV3, POOL2 and FC (the ReLUs run in place)
+    column = [r for r in rs.values() if r.rec.family in (Family.INPUT, Family.CONV, Family.POOL, Family.FC)]
+    total = sum(numel(r.shape) for r in column)
     elems = a.totals.activation_elems
-    relu = sum(layers.numel(r.shape) for r in rs.values() if r.node.op == "relu")
+    relu = sum(numel(r.shape) for r in rs.values() if r.rec.family is Family.ACT)
     slide = 24_000_000
     return [
         "## The VGG16 memory line of the CS231n table", "",
@@ -361,14 +138,13 @@ def _vgg16_memory_section() -> list[str]:
 
 
 def _resnet_section() -> list[str]:
-    published = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
     rows = []
     matches: dict[str, list[int]] = {"round": [], "trunc": [], "round_a": []}
-    for depth, pub in published.items():
+    for depth in (18, 34, 50, 101, 152):
         a = _analysis(f"resnet{depth}")
+        pub = float(a.graph.meta.published["macs"]["value"]) / 1e9  # Table 1's FLOPs row, from the spec
         exact = metric_value(a, "conv_fc_macs")
-        proj = sum(r.cost.macs for r in a.results.values()
-                   if "shortcut" in r.node.name.split(".") and r.node.op == "conv")
+        proj = sum(r.cost.macs for r in _under_group(a, "shortcut") if r.rec.family is Family.CONV)
         rounded = round(exact / 1e8) / 10
         trunc = math.floor(exact / 1e8) / 10
         option_a = exact - proj
@@ -441,8 +217,8 @@ def _googlenet_tv_section() -> list[str]:
 
     five = sum(r.params.weights for n, r in paper.results.items() if n.endswith(".b5x5.conv"))
     three = sum(r.params.weights for n, r in tv.results.items() if n.endswith(".branch3.conv.conv"))
-    conv_biases = sum(r.params.biases for r in paper.results.values() if r.node.op == "conv")
-    bn = sum(r.params.total for r in tv.results.values() if r.node.op == "bn")
+    conv_biases = sum(r.params.biases for r in paper.results.values() if r.rec.family is Family.CONV)
+    bn = sum(r.params.total for r in tv.results.values() if r.rec.family is Family.NORM)
     p, t = paper.totals.params, tv.totals.params
     assert p - (five - three) - conv_biases + bn == t, "the reconciliation below must add up"
     return [
@@ -469,7 +245,7 @@ def render() -> str:
     """The whole of docs/reproductions.md."""
     lines = [
         "# Reproductions: what the papers print, and what archcalc computes", "",
-        "<!-- Generated by `python -m archcalc.reproductions > docs/reproductions.md`; do not edit by hand."
+        "<!-- Generated by `python -m tools.reproductions > docs/reproductions.md`; do not edit by hand."
         " tests/test_reproductions.py checks that this file matches. -->", "",
         "Every figure below is listed under `published:` in the zoo spec it belongs to (the spec's `source:`"
         " names the paper, section and table). archcalc recomputes it from the spec; the verdict says how the"
