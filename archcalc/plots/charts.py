@@ -31,23 +31,10 @@ FAMILY_COLOURS = {
 
 
 def _family(row: Row) -> str:
-    """A coarse family for colouring: conv, fc, pool, norm, input, join, block (a folded group), other."""
+    """The colour family: the layer's own (``Row.family``), 'block' for a folded group, else 'other'."""
     if row.group:
         return "block"
-    t = row.type
-    if t in ("conv", "subsample"):
-        return "conv"
-    if t in ("fc", "rbf"):
-        return "fc"
-    if t in ("maxpool", "avgpool", "gap", "adaptive_avgpool"):
-        return "pool"
-    if t in ("bn", "lrn"):
-        return "norm"
-    if t in ("add", "concat"):
-        return "join"
-    if t == "input":
-        return "input"
-    return "other"
+    return row.family if row.family in FAMILY_COLOURS else "other"
 
 
 @dataclass

@@ -10,7 +10,6 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from archcalc import layers
 from archcalc.analysis import Analysis, NodeResult
 
 SCHEMA_VERSION = 1
@@ -46,6 +45,7 @@ class RFData:
 class Row:
     name: str
     type: str
+    family: str
     depth: int
     shape: list[int]
     params: int
@@ -96,7 +96,7 @@ def weight_depth(analysis: Analysis) -> int:
     """Weight layers on the longest path (how papers count depth: VGG16 16, GoogLeNet 22, ResNet-34 34)."""
     depth: dict[str, int] = {}
     for name, r in analysis.results.items():
-        here = 1 if layers.CATALOGUE[r.node.op].counts_depth else 0
+        here = 1 if r.rec.counts_depth else 0
         depth[name] = here + max((depth[i] for i in r.node.inputs), default=0)
     return max(depth[o] for o in analysis.graph.outputs[:1])
 
@@ -106,7 +106,7 @@ def _row(r: NodeResult, itemsize: int) -> Row:
     if r.rf is not None:
         rf = RFData(size=list(r.rf.size), jump=list(r.rf.jump), start=list(r.rf.start), aligned=r.rf.aligned)
     return Row(
-        name=r.node.name, type=r.node.op, depth=len(r.node.scope), shape=list(r.shape),
+        name=r.node.name, type=r.rec.op, family=r.rec.family.value, depth=len(r.node.scope), shape=list(r.shape),
         params=r.params.total, weights=r.params.weights, biases=r.params.biases,
         trainable=r.params.trainable, macs=r.cost.macs, ops=r.cost.ops, flops=2 * r.cost.macs + r.cost.ops,
         bwd_macs=r.bwd_macs, activations=r.alloc_elems, memory_bytes=r.alloc_elems * itemsize, rf=rf,
@@ -129,9 +129,9 @@ def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> lis
         if gname not in index:
             index[gname] = len(out)
             kind = group_kinds.get(gname, "group").removeprefix("block:")
-            out.append(Row(name=gname, type=kind, depth=depth, shape=row.shape, params=0, weights=0, biases=0,
-                           trainable=True, macs=0, ops=0, flops=0, bwd_macs=0, activations=0, memory_bytes=0,
-                           rf=row.rf, rf_note=row.rf_note, location=row.location, group=True, layers=0))
+            out.append(Row(name=gname, type=kind, family="block", depth=depth, shape=row.shape, params=0,
+                           weights=0, biases=0, trainable=True, macs=0, ops=0, flops=0, bwd_macs=0, activations=0,
+                           memory_bytes=0, rf=row.rf, rf_note=row.rf_note, location=row.location, group=True, layers=0))
         g = out[index[gname]]
         g.params += row.params
         g.weights += row.weights
@@ -153,7 +153,7 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
     """Turn an analysis into a Report (rows folded to ``depth``; None shows every layer)."""
     itemsize = analysis.itemsize
     leaves = [_row(r, itemsize) for r in analysis.results.values()]
-    kinds = {".".join(g.path): g.kind for g in analysis.graph.groups}
+    kinds = analysis.group_kinds
     t = analysis.totals
     last = analysis.last_spatial
     tm = analysis.training_memory(batch, optimizer)
