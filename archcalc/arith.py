@@ -42,18 +42,6 @@ def conv_out(size: int, kernel: int, stride: int, pad_before: int, pad_after: in
     return out
 
 
-def fits_exactly(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
-                 dilation: int = 1) -> bool:
-    """True when the windows tile the padded input with nothing left over (W−F+2P divisible by S).
-
-    >>> fits_exactly(227, 11, 4, 0, 0)
-    True
-    >>> fits_exactly(224, 11, 4, 0, 0)     # the seeds' 224-vs-227 AlexNet puzzle
-    False
-    """
-    return (size + pad_before + pad_after - effective_kernel(kernel, dilation)) % stride == 0
-
-
 def unread_tail(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
                 dilation: int = 1) -> int:
     """Real input pixels at the end that no window reads, beyond the gaps the stride leaves anyway.

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from archcalc.analysis import analyze  # noqa: E402
-from archcalc.backends.torch.build import build_model, plan_inplace  # noqa: E402
+from archcalc.backends.torch.build import build_model  # noqa: E402
 from archcalc.backends.torch.verify import verify  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.ir import Graph  # noqa: E402
@@ -153,9 +153,9 @@ def valid_spec(draw: st.DrawFn) -> Graph:
 
 def _inplace_as_modelled(graph: Graph) -> bool:
     """The memory model assumes every in-place activation really runs in place."""
-    plan = plan_inplace(graph)
+    plan = analyze(graph).inplace_plan
     return all(plan[n.name] is not None for n in graph.nodes
-               if n.op in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish") and n.attrs["inplace"])
+               if n.op in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish") and n.attrs.inplace)
 
 
 @SETTINGS
