@@ -35,8 +35,9 @@ run: $(STAMP)  ## the main job: archcalc summary vgg16
 
 bench: bench-symbolic bench-peers  ## all benchmarks (ratios against baselines measured in the same run)
 
-bench-symbolic: $(STAMP)  ## cold start, linear scaling, zoo listing
-	$(PY) benchmarks/bench_symbolic.py
+BASELINE ?=
+bench-symbolic: $(STAMP)  ## cold start, linear scaling, zoo listing (BASELINE=REV: against another revision)
+	$(PY) benchmarks/bench_symbolic.py $(if $(BASELINE),--baseline $(BASELINE))
 
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml
