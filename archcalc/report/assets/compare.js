@@ -51,11 +51,17 @@
     chart.appendChild(svg('text', {x: (left + W - right) / 2, y: H - 12, 'text-anchor': 'middle', text: 'MACs per image (log)'}));
     chart.appendChild(svg('text', {x: 18, y: (topM + H - bottom) / 2, 'text-anchor': 'middle',
       transform: 'rotate(-90 18 ' + (topM + H - bottom) / 2 + ')', text: 'parameters (log)'}));
+    const placed = [];   // label boxes already drawn: a label that would overlap one moves down a line
+    const overlaps = (x, y, w) => placed.some((b) => x < b.x + b.w && b.x < x + w && Math.abs(b.y - y) < 14);
     points.forEach((r, i) => {
       const cx = X(T(r).macs); const cy = Y(T(r).params);
       chart.appendChild(svg('circle', {class: 'point', cx, cy, r: 6, fill: ['#4C72B0', '#DD8452', '#55A868', '#C44E52', '#8172B3', '#937860', '#DA8BC3', '#8C8C8C'][i % 8]},
         svg('title', {text: name(r) + ': ' + count(T(r).params) + ' params, ' + si(T(r).macs) + ' MACs'})));
-      chart.appendChild(svg('text', {x: cx + 9, y: cy - 7, text: name(r), 'font-size': 13}));
+      const w = 7.5 * name(r).length;
+      let y = cy - 7;
+      for (let k = 1; overlaps(cx + 9, y, w) && k < 12; k++) y = cy - 7 + 15 * k;
+      placed.push({x: cx + 9, y, w});
+      chart.appendChild(svg('text', {x: cx + 9, y, text: name(r), 'font-size': 13}));
     });
     holder.appendChild(el('div', {class: 'chart'}, chart));
   }

@@ -119,6 +119,7 @@
   let visible = [];
   let selected = null;
   let rowH = 25;
+  let measured = false;
   let rendered = [0, 0];
 
   function flatten() {
@@ -152,7 +153,7 @@
       : el('span', {class: 'toggle leaf'});
     const where = node.row && node.row.location ? '\n' + node.row.location : '';
     const first = el('td', {title: node.name + (node.group ? ' (' + node.kind + ')' : '') + where}, toggle, node.label,
-      node.group ? el('span', {class: 'count', text: ' (' + node.layers + ' layers)'}) : null);
+      node.group ? el('span', {class: 'count', text: ' (' + node.layers + (node.layers === 1 ? ' layer)' : ' layers)')}) : null);
     first.style.paddingLeft = (4 + 16 * node.depth) + 'px';
     tr.appendChild(first);
     for (const c of COLUMNS.slice(1)) {
@@ -184,9 +185,9 @@
       rendered = [first, last];
     }
     body.replaceChildren(frag);
-    const probe = body.querySelector('tr.row');
-    if (probe) {
-      const h = probe.getBoundingClientRect().height;
+    if (!measured && body.querySelector('tr.row')) {   // once: the spacers need the rows' real height
+      measured = true;
+      const h = body.querySelector('tr.row').getBoundingClientRect().height;
       if (h > 0 && Math.abs(h - rowH) > 0.5) { rowH = h; if (visible.length > VIRTUAL_ABOVE) render(true); }
     }
   }
@@ -230,7 +231,7 @@
       head.appendChild(th);
     }
     const t = totals;
-    const cells = [el('td', {text: 'Total (' + root.layers + ' rows incl. input)'}), el('td'), el('td'),
+    const cells = [el('td', {text: 'Total: ' + count(root.layers) + ' layers incl. the input'}), el('td'), el('td'),
       el('td', {class: 'num', text: count(t.params)}), el('td', {class: 'num', text: si(t.macs)}),
       el('td', {class: 'num', text: si(t.activations)}),
       el('td', {class: 'num', text: bytes(t.activation_bytes)}),
@@ -492,6 +493,9 @@
     ctx.save();
     ctx.beginPath();
     ctx.rect(fx, fy, fw, fh);
+    ctx.clip();
+    ctx.beginPath();   // within the field, everything but the image
+    ctx.rect(0, 0, size, size);
     ctx.rect(X(0), Y(0), imageW * scale, imageH * scale);
     ctx.clip('evenodd');
     ctx.strokeStyle = 'rgba(214, 39, 40, 0.55)';
