@@ -36,7 +36,7 @@ _SLOT = re.compile(r"\{\{(\w+)\}\}")
 
 def asset(name: str) -> str:
     """A file of the page (template, style, script) shipped inside the package."""
-    return resources.files("archcalc.report").joinpath("assets", name).read_text(encoding="utf-8")
+    return resources.files("archcalc.report").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
 
 
 def script_json(data: Any) -> str:
