@@ -20,11 +20,11 @@ from archcalc.analysis import Analysis, NodeResult
 from archcalc.analysis.published import (
     EXACT,
     MEASURED,
-    METRIC_LABELS,
     NOT,
     ROUNDED,
     TRUNCATED,
     Figure,
+    figure_name,
     figures_of,
     metric_value,
 )
@@ -65,11 +65,6 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def _figure_name(f: Figure) -> str:
-    what = METRIC_LABELS.get(f.metric, f.metric)
-    return f"{f.layer}: {what}" if f.layer else what
-
-
 _AUTHORS = re.compile(r"^((?:[A-Z]\.\s)+[A-Za-z'\-]+(?:,\s(?:[A-Z]\.\s)+[A-Za-z'\-]+)*)\.")
 
 
@@ -102,7 +97,7 @@ def _summary_section() -> list[str]:
 def _figures_section() -> list[str]:
     rows = []
     for f in figures():
-        rows.append([f"`{f.spec}`", _figure_name(f), f.as_published, f.source, f.computed_text, f.verdict,
+        rows.append([f"`{f.spec}`", figure_name(f), f.as_published, f.source, f.computed_text, f.verdict,
                      f.explanation])
     counts: dict[str, int] = {}
     for f in figures():

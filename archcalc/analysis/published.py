@@ -250,6 +250,12 @@ def _round_to(value: float, tolerance: float, unit: float, unit_name: str) -> st
     return format_published(rounded, tolerance)
 
 
+def figure_name(f: Figure) -> str:
+    """What a figure measures, in words: 'conv1: parameters', 'multiply-adds'."""
+    what = METRIC_LABELS.get(f.metric, f.metric)
+    return f"{f.layer}: {what}" if f.layer else what
+
+
 def figures_of(spec: str, analysis: Analysis, reanalyse: Reanalyse) -> list[Figure]:
     """Every ``published:`` figure of the analysed spec, in the spec's order."""
     return [figure(spec, label, entry, analysis, reanalyse)

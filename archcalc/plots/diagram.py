@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from archcalc.analysis import Analysis
 from archcalc.errors import OptionError
@@ -266,6 +266,7 @@ class Rect:
     title: str = ""
     dashed: bool = False
     double: bool = False
+    layer: str = ""  # the names of the layers/groups it stands for, space-separated (SVG data-layer)
 
 
 @dataclass
@@ -274,6 +275,7 @@ class Circle:
     y: float
     r: float
     title: str = ""
+    layer: str = ""
 
 
 @dataclass
@@ -391,7 +393,7 @@ class _Layout:
     def _box(self, box: Box, x: float, y: float, w: float) -> None:
         title = ", ".join(box.names) + (f" ({box.layers} layers)" if box.group else "")
         self.prims.append(Rect(x - w / 2, y, w, BOX_H, FILL.get(box.kind, FILL["other"]), title,
-                               double=bool(box.group)))
+                               double=bool(box.group), layer=" ".join(box.names)))
         label_w = _text_w(box.label)
         detail_w = _text_w(box.detail, SMALL)
         left = x - (label_w + 10 + detail_w) / 2
@@ -429,7 +431,7 @@ class _Layout:
                 ax = right + ARC * (j + 1)
                 self.prims.append(Line([("M", (x, y)), ("Q", (ax, y, ax, top)), ("L", (ax, join_y)),
                                         ("Q", (ax, join_y + JOIN_R, x + JOIN_R, join_y + JOIN_R))], arrow=True))
-            self._join_circle(x, join_y, title, par.symbol)
+            self._join_circle(x, join_y, title, par.symbol, " ".join(par.names))
             self._repeat_mark(par, x - order[0][1][0] / 2, y, join_y + 2 * JOIN_R)
             return join_y + 2 * JOIN_R
         # concat (or an add of identities only): columns side by side, fanned out and back in
@@ -445,18 +447,18 @@ class _Layout:
             end = self.seq(cols[k][0], c, top) if k < len(cols) else top
             self.prims.append(Line([("M", (c, end)), ("L", (c, join_y))], arrow=True))
         if par.elementwise:
-            self._join_circle(x, join_y, title, par.symbol)
+            self._join_circle(x, join_y, title, par.symbol, " ".join(par.names))
             end_y = join_y + 2 * JOIN_R
         else:
             jw = max(total, 80.0)
-            self.prims.append(Rect(x - jw / 2, join_y, jw, BOX_H, FILL["join"], title))
+            self.prims.append(Rect(x - jw / 2, join_y, jw, BOX_H, FILL["join"], title, layer=" ".join(par.names)))
             self.prims.append(Text(x, join_y + 17, f"{par.symbol}  {par.detail}", FONT))
             end_y = join_y + BOX_H
         self._repeat_mark(par, x - total / 2, y, end_y)
         return end_y
 
-    def _join_circle(self, x: float, y: float, title: str, symbol: str) -> None:
-        self.prims.append(Circle(x, y + JOIN_R, JOIN_R, title))
+    def _join_circle(self, x: float, y: float, title: str, symbol: str, layer: str = "") -> None:
+        self.prims.append(Circle(x, y + JOIN_R, JOIN_R, title, layer))
         self.prims.append(Text(x, y + JOIN_R + 5, symbol, 14, bold=True))
 
     def _repeat_mark(self, par: Parallel, left: float, y: float, bottom: float) -> None:
@@ -516,6 +518,11 @@ def _f(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
+def _data_layer(names: str) -> str:
+    """``data-layer`` on a box or join: the layer/group names it stands for (the report page links them)."""
+    return f" data-layer={quoteattr(names)}" if names else ""
+
+
 def to_svg(diagram: Diagram) -> str:
     """The diagram as a standalone SVG document."""
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(diagram.width)}" height="{_f(diagram.height)}"'
@@ -529,11 +536,12 @@ def to_svg(diagram: Diagram) -> str:
             width = "2" if p.double else "1"
             title = f"<title>{escape(p.title)}</title>" if p.title else ""
             out.append(f'<rect x="{_f(p.x)}" y="{_f(p.y)}" width="{_f(p.w)}" height="{_f(p.h)}" rx="4"'
-                       f' fill="{p.fill}" stroke="#333333" stroke-width="{width}"{dash}>{title}</rect>')
+                       f' fill="{p.fill}" stroke="#333333" stroke-width="{width}"{dash}{_data_layer(p.layer)}>'
+                       f'{title}</rect>')
         elif isinstance(p, Circle):
             title = f"<title>{escape(p.title)}</title>" if p.title else ""
             out.append(f'<circle cx="{_f(p.x)}" cy="{_f(p.y)}" r="{_f(p.r)}" fill="white"'
-                       f' stroke="#333333">{title}</circle>')
+                       f' stroke="#333333"{_data_layer(p.layer)}>{title}</circle>')
         elif isinstance(p, Line):
             d = " ".join(c + " " + " ".join(_f(v) for v in pts) for c, pts in p.cmds)
             dash = ' stroke-dasharray="5 3"' if p.dashed else ""

@@ -75,6 +75,9 @@ class Report:
     totals: dict[str, Any]
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
     warnings: list[str] = field(default_factory=list)
+    #: the spec's groups (blocks, branches, side outputs) in order: {"path": dotted path, "kind": "block:<name>",
+    #: "branch", "side" or "group"}; rows under a group have names starting with its path (the report page's tree)
+    groups: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
@@ -186,4 +189,5 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
             "variables": dict(meta.variables), "outputs": list(analysis.graph.outputs)}
     return Report(schema_version=SCHEMA_VERSION, spec=spec, dtype=analysis.dtype, batch=batch,
                   rows=fold(leaves, depth, kinds), totals=totals,
-                  warnings=[w.format() for w in analysis.warnings])
+                  warnings=[w.format() for w in analysis.warnings],
+                  groups=[{"path": path, "kind": kind} for path, kind in kinds.items()])

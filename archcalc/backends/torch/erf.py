@@ -21,6 +21,7 @@ from archcalc.analysis import Analysis
 from archcalc.backends.torch.build import build_model, initialize, node_modules, recipe_init
 from archcalc.errors import BackendError, OptionError, did_you_mean
 from archcalc.fileio import atomic_path
+from archcalc.ir import Graph
 
 LEVELS = (0.5, 0.9, 0.99)
 
@@ -70,7 +71,7 @@ class ERFResult:
         return "\n".join(lines) + "\n"
 
 
-def effective_rf(analysis: Analysis, *, layer: str | None = None, checkpoint: str | Path | None = None,
+def effective_rf(source: Analysis | Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
                  init: str | None = None, seed: int = 0, runs: int = 4, png: str | Path | None = None,
                  dtype: torch.dtype = torch.float64) -> ERFResult:
     """Measure the effective receptive field of the centre unit of ``layer`` (default: the last map).
@@ -81,6 +82,7 @@ def effective_rf(analysis: Analysis, *, layer: str | None = None, checkpoint: st
     """
     if runs < 1:
         raise OptionError("--runs must be at least 1")
+    analysis = source if isinstance(source, Analysis) else Analysis(source)
     graph = analysis.graph
     results = analysis.results
     if layer is None:
