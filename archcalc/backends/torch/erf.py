@@ -71,7 +71,7 @@ class ERFResult:
         return "\n".join(lines) + "\n"
 
 
-def effective_rf(source: Analysis | Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
+def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
                  init: str | None = None, seed: int = 0, runs: int = 4, png: str | Path | None = None,
                  dtype: torch.dtype = torch.float64) -> ERFResult:
     """Measure the effective receptive field of the centre unit of ``layer`` (default: the last map).
@@ -82,7 +82,7 @@ def effective_rf(source: Analysis | Graph, *, layer: str | None = None, checkpoi
     """
     if runs < 1:
         raise OptionError("--runs must be at least 1")
-    analysis = source if isinstance(source, Analysis) else Analysis(source)
+    analysis = network if isinstance(network, Analysis) else Analysis(network)
     graph = analysis.graph
     results = analysis.results
     if layer is None:
