@@ -23,6 +23,7 @@ from archcalc.vocab import DEVICES, OPTIMIZERS, PRECISIONS
 if TYPE_CHECKING:
     from archcalc.analysis import Analysis
     from archcalc.backends.torch.bench import BenchOptions, BenchResult, Config, Runner, Subject
+    from archcalc.ir import Graph
 
 
 def parse_batches(text: str) -> tuple[tuple[int, ...], bool]:
@@ -153,12 +154,13 @@ def _structure(analysis: Analysis) -> list[tuple[Any, ...]]:
     return [(name, r.node.inputs, r.rec) for name, r in analysis.results.items()]
 
 
-def same_architecture(analysis: Analysis, name: str, num_classes: int) -> bool:
+def same_architecture(network: Analysis | Graph, name: str, num_classes: int) -> bool:
     """Whether the analysed network is zoo spec ``name`` at its defaults (bar the number of classes)."""
     from archcalc.analysis import Analysis
     from archcalc.errors import ArchcalcError
     from archcalc.spec import load, zoo
 
+    analysis = network if isinstance(network, Analysis) else Analysis(network)
     if name not in zoo.names():
         return False
     try:

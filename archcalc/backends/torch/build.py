@@ -193,8 +193,8 @@ class PadChannels(nn.Module):
         return F.pad(x, (0, 0, 0, 0, self.before, self.after))
 
 
-class Group(nn.Module):
-    """A container that only names its children (a block instance, a branch)."""
+class Group(nn.ModuleDict):
+    """A container that only names its children (a block instance, a branch; '0', '1' as torchvision's)."""
 
 
 # ---- the builder table --------------------------------------------------------------------------
@@ -212,7 +212,9 @@ class Site:
         return self.rec.ins[0][0]
 
 
-Builder = Callable[[Site], "nn.Module | None"]
+#: A builder returns the node's module, a bare parameter (the node multiplies its input by it), or None
+#: (the node passes its input on).
+Builder = Callable[[Site], "nn.Module | nn.Parameter | None"]
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
@@ -326,8 +328,13 @@ BUILDERS: dict[str, Builder] = {
 
 # ---- the model ----------------------------------------------------------------------------------
 
-class ArchNet(nn.Module):
-    """A network built from a spec; ``forward`` is generated per instance (see the module doc)."""
+class ArchNet(nn.ModuleDict):
+    """A network built from a spec; ``forward`` is generated per instance (see the module doc).
+
+    A module dictionary, as every group inside it, so that layer names may be digits ('features.0.1',
+    torchvision's keys): the generated forward reaches each layer by indexing, which TorchScript and
+    ``torch.export`` accept.
+    """
 
     def __init__(self, spec_name: str = "", side_outputs: int = 0):
         super().__init__()
@@ -339,31 +346,52 @@ class ArchNet(nn.Module):
 
 
 _counter = itertools.count()
-_RESERVED = frozenset(dir(nn.Module())) | {"forward", "spec_name", "side_outputs"}
+_RESERVED = frozenset(dir(nn.ModuleDict())) | {"forward", "spec_name", "side_outputs"}
 
 
-def _segment_ok(seg: str) -> bool:
-    return seg.isidentifier() and not keyword.iskeyword(seg) and seg not in _RESERVED
-
-
-def _attach(root: nn.Module, path: str, module: nn.Module) -> None:
+def _attach(root: nn.Module, path: str, module: nn.Module | nn.Parameter) -> None:
+    """Put a node's module (or bare parameter) at its dotted path, creating the groups on the way."""
     parts = path.split(".")
     for seg in parts:
-        if not _segment_ok(seg):
-            raise BackendError(f"layer name '{path}': '{seg}' clashes with a Python keyword or a"
-                               " torch.nn.Module attribute; rename the layer or group")
+        if seg in _RESERVED:
+            raise BackendError(f"layer name '{path}': '{seg}' is a torch.nn.ModuleDict attribute;"
+                               " rename the layer or group")
     parent = root
     for seg in parts[:-1]:
         child = parent._modules.get(seg)
         if child is None:
+            if seg in parent._parameters:
+                raise BackendError(f"layer name '{path}': '{seg}' is a layer, not a group")
             child = Group()
             parent.add_module(seg, child)
         parent = child
-    parent.add_module(parts[-1], module)
+    leaf = parts[-1]
+    if leaf in parent._modules or leaf in parent._parameters:
+        raise BackendError(f"layer name '{path}' is also the name of a group")
+    if isinstance(module, nn.Parameter):
+        if not leaf.isidentifier() or keyword.iskeyword(leaf):
+            raise BackendError(f"layer name '{path}': a layer that is one parameter needs a Python name")
+        parent.register_parameter(leaf, module)
+    else:
+        parent.add_module(leaf, module)
 
 
-def _generate(analysis: Analysis, has_module: set[str]) -> str:
-    """Source of ``forward``: main path first, side outputs (aux classifiers) only in training."""
+def _access(path: str, parameter: bool = False) -> str:
+    """Source reaching a node's module by indexing the groups (names may be digits); a bare parameter
+    is the last group's attribute."""
+    parts = path.split(".")
+    if parameter:
+        return "self" + "".join(f"[{p!r}]" for p in parts[:-1]) + f".{parts[-1]}"
+    return "self" + "".join(f"[{p!r}]" for p in parts)
+
+
+def _generate(analysis: Analysis, modules: dict[str, nn.Module | nn.Parameter]) -> str:
+    """Source of ``forward``: main path first, side outputs (aux classifiers) only in training.
+
+    A join is called with the list of its inputs; a node built as one bare parameter multiplies its
+    input by it (a layer scale, kept as a parameter of its group so its state_dict key is torchvision's);
+    a node without a module passes its input on.
+    """
     graph, plan, results = analysis.graph, analysis.inplace_plan, analysis.results
     nodes = list(graph.nodes)
     var = {n.name: ("x" if not n.inputs else f"v{i}") for i, n in enumerate(nodes)}
@@ -390,15 +418,17 @@ def _generate(analysis: Analysis, has_module: set[str]) -> str:
     lines = ["def forward(self, x):"]
 
     def emit(idx: int, n: Node, indent: str, in_side: bool) -> None:
-        target = f"self.{n.name}"
+        built = modules.get(n.name)
         if results[n.name].rec.join is not None:  # a join takes the list of its inputs
             ins = list(n.inputs)
             choice = plan.get(n.name)
             if choice:
                 ins.insert(0, ins.pop(choice))
-            call = f"{target}([{', '.join(var[i] for i in ins)}])"
-        elif n.name in has_module:
-            call = f"{target}({var[n.inputs[0]]})"
+            call = f"{_access(n.name)}([{', '.join(var[i] for i in ins)}])"
+        elif isinstance(built, nn.Parameter):
+            call = f"{_access(n.name, parameter=True)} * {var[n.inputs[0]]}"
+        elif built is not None:
+            call = f"{_access(n.name)}({var[n.inputs[0]]})"
         else:
             call = var[n.inputs[0]]
         lines.append(f"{indent}{var[n.name]} = {call}")
@@ -445,12 +475,12 @@ def build_model(source: Analysis | Graph, *, init: str | None = None, seed: int 
         raise BackendError(f"unknown init '{scheme}' (choose from {', '.join(INIT_SCHEMES)})")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        modules: dict[str, nn.Module] = {}
+        modules: dict[str, nn.Module | nn.Parameter] = {}
         for name, res in analysis.results.items():
             module = BUILDERS[res.rec.op](Site(name, res.rec, res.inplace is not None))
             if module is not None:
                 modules[name] = module
-        forward = _forward_from_source(_generate(analysis, set(modules)))
+        forward = _forward_from_source(_generate(analysis, modules))
         cls = type(f"ArchNet_{_class_suffix(graph.meta.name)}", (ArchNet,), {"forward": forward})
         model: ArchNet = cls(graph.meta.name, len(graph.outputs) - 1)
         for name, module in modules.items():
@@ -516,9 +546,10 @@ def initialize(model: nn.Module, analysis: Analysis, scheme: str, seed: int = 0)
 
 # ---- helpers for verify, bench and export -------------------------------------------------------
 
-def node_modules(model: nn.Module, graph: Graph) -> dict[str, nn.Module]:
+def node_modules(model: nn.Module, network: Analysis | Graph) -> dict[str, nn.Module]:
     """The module that computes each node (nodes whose builder made none, the input and identities, are
     left out: their value is their input's)."""
+    graph = network.graph if isinstance(network, Analysis) else network
     out: dict[str, nn.Module] = {}
     for node in graph.nodes:
         if not node.inputs:

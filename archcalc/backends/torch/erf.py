@@ -10,6 +10,7 @@ blob much smaller than the theoretical field. We report the radii of the centred
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,8 +142,9 @@ def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpo
     rows, cols = res.rf.region(*unit)
     centre = (min(max((rows[0] + rows[1]) // 2, 0), h - 1), min(max((cols[0] + cols[1]) // 2, 0), w - 1))
     radii = _radii(acc / total, centre)
-    result = ERFResult(graph.meta.name, layer, unit, centre, (res.rf.h.size, res.rf.w.size), (rows, cols), radii,
-                       runs, source, grid=(acc / acc.max()).tolist())
+    size = (math.ceil(res.rf.h.size), math.ceil(res.rf.w.size))
+    result = ERFResult(graph.meta.name, layer, unit, centre, size, (rows, cols), radii, runs, source,
+                       grid=(acc / acc.max()).tolist())
     if png is not None:
         result.png = str(write_png(result, Path(png)))
     return result

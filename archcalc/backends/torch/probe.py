@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archcalc.analysis import Analysis, NodeResult
-from archcalc.layers import Identity, Unavailable, Union, Window, unreachable
+from archcalc.backends.torch.build import BUILDERS, Site
+from archcalc.layers import Geometry, Identity, Unavailable, Union, Window, unreachable
 
 
 class WindowProbe(nn.Module):
@@ -40,8 +41,6 @@ class WindowProbe(nn.Module):
         self.repeat = (out[0] if stride[0] == 0 else 0, out[1] if stride[1] == 0 else 0)
         self.conv = nn.Conv2d(1, 1, kernel, stride=(max(stride[0], 1), max(stride[1], 1)), dilation=dilation,
                               bias=False)
-        with torch.no_grad():
-            self.conv.weight.fill_(1.0 / self.conv.weight.numel())
 
     def forward(self, xs: list[Tensor]) -> Tensor:
         x = xs[0].mean(1, keepdim=True)
@@ -53,6 +52,34 @@ class WindowProbe(nn.Module):
         if self.repeat[1]:
             y = y[:, :, :, :1].expand(-1, -1, -1, self.repeat[1])
         return y
+
+
+class TransposedProbe(nn.Module):
+    """Channel mean, then a one-channel transposed convolution with the layer's geometry, weights summing to one."""
+
+    def __init__(self, g: Geometry):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(1, 1, g.kernel, stride=g.stride, padding=(g.pad[0], g.pad[2]),
+                                       output_padding=g.output_padding, dilation=g.dilation, bias=False)
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        y: Tensor = self.conv(xs[0].mean(1, keepdim=True))
+        return y
+
+
+class OwnOpProbe(nn.Module):
+    """The layer's own torch module (upsampling: the interpolation itself), fed the probe's value on every
+    input channel; its output channels averaged back into one."""
+
+    def __init__(self, module: nn.Module, channels: int):
+        super().__init__()
+        self.module = module
+        self.channels = channels
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        x = xs[0].mean(1, keepdim=True).expand(-1, self.channels, -1, -1)
+        y: Tensor = self.module(x)
+        return y.mean(1, keepdim=True)
 
 
 class JoinProbe(nn.Module):
@@ -72,9 +99,12 @@ class Step:
     inputs: tuple[str, ...]
 
 
-def _window(res: NodeResult, rule: Window) -> WindowProbe:
-    """The probe of a window: the record's geometry where it has one, else the rule's own window."""
+def _window(name: str, res: NodeResult, rule: Window) -> nn.Module:
+    """The probe of a window: the record's geometry where it has one, else the rule's own window, else (a
+    fractional window: upsampling) the layer's own torch op."""
     g = res.rec.geometry
+    if g is not None and g.transposed:
+        return TransposedProbe(g)
     if g is not None:
         # floor mode over an explicit pad with the ceil room gives the ceil-mode size
         _, h, w = res.rec.ins[0]
@@ -83,8 +113,13 @@ def _window(res: NodeResult, rule: Window) -> WindowProbe:
         room_w = max(0, (res.shape[2] - 1) * g.stride[1] + g.extent[1] - (w + left + right))
         return WindowProbe(g.kernel, g.stride, g.dilation, (left, right + room_w, top, bottom + room_h),
                            (res.shape[1], res.shape[2]))
-    ph, pw = rule.pad_before
-    return WindowProbe(rule.kernel, rule.stride, (1, 1), (pw, pw, ph, ph), (res.shape[1], res.shape[2]))
+    values = (*rule.kernel, *rule.stride, *rule.pad_before)
+    if not all(isinstance(v, int) for v in values):
+        module = BUILDERS[res.rec.op](Site(name, res.rec, False))
+        assert isinstance(module, nn.Module), f"{name}: an upsampling layer builds a module"
+        return OwnOpProbe(module, res.rec.ins[0][0])
+    kh, kw, sh, sw, ph, pw = (int(v) for v in values)
+    return WindowProbe((kh, kw), (sh, sw), (1, 1), (pw, pw, ph, ph), (res.shape[1], res.shape[2]))
 
 
 class Probe(nn.Module):
@@ -147,7 +182,7 @@ def build_probe(analysis: Analysis) -> ProbePlan:
         module: nn.Module | None
         match rule:
             case Window():
-                module = _window(res, rule)
+                module = _window(name, res, rule)
             case Identity():
                 module = None
             case Union():
@@ -161,5 +196,12 @@ def build_probe(analysis: Analysis) -> ProbePlan:
         covered.append(name)
         probed.add(name)
     probe = Probe(steps, source).double()
+    with torch.no_grad():  # after the cast: weights summing to one in float64, so an all-ones input stays 1
+        for module in probe.modules():
+            if isinstance(module, nn.Conv2d | nn.ConvTranspose2d):
+                module.weight.fill_(1.0 / module.weight.numel())
+            elif isinstance(module, OwnOpProbe):
+                for param in module.parameters():
+                    param.fill_(1.0 / param.numel())
     probe.requires_grad_(False)  # only the input's gradient is wanted
     return ProbePlan(probe, covered, unavailable)
