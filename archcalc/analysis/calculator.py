@@ -14,7 +14,7 @@ from archcalc.analysis.inplace import SHARING, plan_inplace, saved_as_run
 from archcalc.analysis.receptive import RF, propagate
 from archcalc.errors import SourceLocation, SpecError
 from archcalc.ir import Graph, Node, Shape
-from archcalc.layers import Aliasing, Cost, Family, Params, Resolved, Saved, Window
+from archcalc.layers import Aliasing, Cost, Family, Layout, Params, Resolved, Saved, Window
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class NodeResult:
     inplace: int | None
     #: downstream of a whole-map reduction (global pooling, flatten): no spatial map any more
     global_context: bool
+    #: the output is channels-last in memory (after a layer norm or a Linear over the channels)
+    channels_last: bool = False
 
     @property
     def name(self) -> str:
@@ -110,6 +112,9 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
         before = [results[i] for i in node.inputs]
         rf, note = propagate(rec.rf, [b.rf for b in before])
         grad_in = any(b.needs_input_grad or (b.params.total > 0 and b.params.trainable) for b in before)
-        glob = _whole_map(rec) or any(b.global_context for b in before)
-        results[node.name] = NodeResult(node, rec, rf, note, grad_in, plan[node.name], glob)
+        # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
+        glob = _whole_map(rec) or any(b.global_context and b.shape[1:] == rec.out[1:] for b in before)
+        last = rec.layout is Layout.CHANNELS_LAST or (rec.layout is Layout.AS_INPUT and bool(before)
+                                                      and before[0].channels_last)
+        results[node.name] = NodeResult(node, rec, rf, note, grad_in, plan[node.name], glob, last)
     return results, warnings, plan

@@ -108,19 +108,30 @@ def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
     storage = storage_map(results, training=True)
     seen: dict[str, SavedTensor] = {}
+
+    def grad(name: str) -> bool:
+        r = results[name]
+        return r.needs_input_grad or bool(r.params.total and r.params.trainable)
+
     for name, res in results.items():
         if not res.needs_input_grad and not (res.params.total and res.params.trainable):
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
+        inputs = res.node.inputs
         for s in res.saved:
-            if s.kind is SavedKind.INPUT:
-                key = storage[res.node.inputs[s.index]]
-            elif s.kind is SavedKind.OUTPUT:
-                key = storage[name]
+            if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
+                continue  # kept only for another input's gradient, which none needs
+            elems = s.elems
+            if s.kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
+                key = f"{name}:input{s.index}_copy"  # torch reshapes a copy of the channels-last view
+            elif s.kind in (SavedKind.INPUT, SavedKind.OUTPUT):
+                key = storage[inputs[s.index] if s.kind is SavedKind.INPUT else name]
+                # a view (a crop, a split's part) keeps its whole base storage alive
+                elems = layers.numel(results[key].shape)
             else:
                 key = f"{name}:{s.label}"
             size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
             if key not in seen:
-                seen[key] = SavedTensor(key, s.elems, size, s.per_sample)
+                seen[key] = SavedTensor(key, elems, size, s.per_sample)
     return list(seen.values())
 
 

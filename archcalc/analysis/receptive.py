@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from archcalc.arith import AxisRF, merge_axis
+from archcalc.arith import AxisRF, Num, merge_axis
 from archcalc.layers import Identity, RFRule, Unavailable, Union, Window, unreachable
 
 
@@ -24,18 +24,25 @@ class RF:
     h: AxisRF
     w: AxisRF
     aligned: bool = True
+    #: a broadcast gate (squeeze-excitation) brought global context into this field on the way
+    context: bool = False
 
     @property
-    def size(self) -> tuple[int, int]:
+    def size(self) -> tuple[Num, Num]:
         return self.h.size, self.w.size
 
     @property
-    def jump(self) -> tuple[int, int]:
+    def jump(self) -> tuple[Num, Num]:
         return self.h.jump, self.w.jump
 
     @property
-    def start(self) -> tuple[int, int]:
+    def start(self) -> tuple[Num, Num]:
         return self.h.start, self.w.start
+
+    @property
+    def fractional(self) -> bool:
+        """An envelope behind upsampling: adjacent units are a fraction of a pixel apart."""
+        return self.h.fractional or self.w.fractional
 
     def region(self, y: int, x: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Inclusive (rows, cols) input interval seen by output unit (y, x)."""
@@ -43,6 +50,9 @@ class RF:
 
 
 ORIGIN = RF(AxisRF(), AxisRF())
+NORMALISED_OVER_MAP = "plus global context: each unit is normalised by statistics of the whole map"
+GLOBAL_CONTEXT = ("plus global context: a gate computed from the whole map (squeeze-excitation) scales"
+                  " every unit")
 
 
 def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
@@ -53,24 +63,30 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
     match rule:
         case Unavailable(reason=reason):
             return None, reason
-        case Union():
+        case Union(context=context):
             if not known:
                 return ORIGIN, None  # a source: each unit sees itself
-            if len(known) == 1:
-                return known[0], None
+            local = [f for i, f in enumerate(known) if i not in context]
+            gated = len(local) < len(known) or any(f.context for f in known)
+            note = GLOBAL_CONTEXT if len(local) < len(known) else None
+            if len(local) == 1:
+                return RF(local[0].h, local[0].w, local[0].aligned, gated), note
             try:
-                h, h_ok = merge_axis([f.h for f in known])
-                w, w_ok = merge_axis([f.w for f in known])
+                h, h_ok = merge_axis([f.h for f in local])
+                w, w_ok = merge_axis([f.w for f in local])
             except ValueError as exc:
                 return None, str(exc)
-            aligned = h_ok and w_ok and all(f.aligned for f in known)
-            note = None if aligned else "paths merge misaligned: field is the union of their fields"
-            return RF(h, w, aligned), note
-        case Identity():
+            aligned = h_ok and w_ok and all(f.aligned for f in local)
+            if not aligned:
+                note = "paths merge misaligned: field is the union of their fields"
+            return RF(h, w, aligned, gated), note
+        case Identity(context=context):
+            if context:
+                return RF(known[0].h, known[0].w, known[0].aligned, True), NORMALISED_OVER_MAP
             return known[0], None
         case Window(kernel=kernel, stride=stride, pad_before=pad):
             field = known[0]
             return RF(field.h.through(kernel[0], stride[0], pad[0]), field.w.through(kernel[1], stride[1], pad[1]),
-                      field.aligned), None
+                      field.aligned, field.context), None
         case _:
             unreachable(rule)

@@ -8,11 +8,11 @@ import re
 import click
 
 from archcalc.analysis import NodeResult
-from archcalc.arith import AxisRF
+from archcalc.arith import AxisRF, Num
 from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import stdout_console, warn
 from archcalc.errors import OptionError, did_you_mean
-from archcalc.report.fmt import shape
+from archcalc.report.fmt import json_number, shape
 
 _TOKEN = re.compile(r"^(?:(pool|p|conv|c))?(\d+)(?:x(\d+))?(?:/(\d+))?(?:d(\d+))?$")
 
@@ -47,7 +47,7 @@ def stack_fields(items: list[tuple[str, int, int, int, int]]) -> list[tuple[Axis
     return fields
 
 
-def _size(h: int, w: int) -> str:
+def _size(h: Num, w: Num) -> str:
     return str(h) if h == w else f"{h}×{w}"
 
 
@@ -112,8 +112,9 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
 def _as_dict(r: NodeResult) -> dict[str, object]:
     rf = r.rf
     return {"layer": r.node.name, "type": r.rec.op, "shape": list(r.shape),
-            "size": list(rf.size) if rf else None, "jump": list(rf.jump) if rf else None,
-            "start": list(rf.start) if rf else None, "aligned": rf.aligned if rf else None,
+            "size": [json_number(v) for v in rf.size] if rf else None,
+            "jump": [json_number(v) for v in rf.jump] if rf else None,
+            "start": [json_number(v) for v in rf.start] if rf else None, "aligned": rf.aligned if rf else None,
             "note": r.rf_note}
 
 

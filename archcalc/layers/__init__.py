@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
 from archcalc.ir import Node, Shape
-from archcalc.layers import activation, conv, dense, merge, norm, shortcut
+from archcalc.layers import activation, channels, conv, dense, merge, norm, resample, shortcut
 from archcalc.layers.base import Attr, Config, Layer, numel
 from archcalc.layers.record import (
     Aliasing,
@@ -16,6 +16,7 @@ from archcalc.layers.record import (
     Geometry,
     Identity,
     JoinKind,
+    Layout,
     Params,
     Resolved,
     RFRule,
@@ -29,13 +30,15 @@ from archcalc.layers.record import (
 
 _TYPES: tuple[type[Layer[Any]], ...] = (
     conv.Conv, conv.MaxPool, conv.AvgPool, conv.Subsample, conv.GlobalAvgPool, conv.AdaptiveAvgPool,
-    norm.BatchNorm, norm.LocalResponseNorm,
+    resample.ConvTranspose, resample.Upsample, resample.PixelShuffle,
+    norm.BatchNorm, norm.LocalResponseNorm, norm.LayerNorm, norm.GroupNorm, norm.LayerScale,
     activation.ReLU, activation.ReLU6, activation.LeakyReLU, activation.ELU, activation.PReLU,
     activation.Sigmoid, activation.Tanh, activation.ScaledTanh, activation.GELU, activation.SiLU,
-    activation.Hardswish, activation.Softplus, activation.Softmax, activation.LogSoftmax,
-    activation.Dropout,
+    activation.Hardswish, activation.Hardsigmoid, activation.Softplus, activation.Softmax,
+    activation.LogSoftmax, activation.Dropout, activation.StochasticDepth,
     dense.Flatten, dense.FullyConnected, dense.RBF,
-    merge.Concat, merge.Add, merge.Identity, merge.Input,
+    merge.Concat, merge.Add, merge.Mul, merge.Identity, merge.Input,
+    channels.ChannelShuffle, channels.SplitPart, channels.Crop,
     shortcut.PadChannels,
 )
 
@@ -88,11 +91,22 @@ class Resolver:
         return rec
 
 
+class Part(NamedTuple):
+    key: str
+    config: Config
+
+
+def split_part_config(index: int, sizes: tuple[int, ...] | None, parts: int | None) -> Part:
+    """The node a split emits at the head of branch ``index`` (the expander creates it; specs write
+    ``split:`` on a join)."""
+    return Part(channels.SplitPart.key, channels.SplitPartConfig(index=index, sizes=sizes, parts=parts))
+
+
 def input_config(shape: tuple[int, ...]) -> merge.InputConfig:
     """The input node's configuration (the expander creates it from the spec's ``input:``)."""
     return merge.InputConfig(shape=shape)
 
 
 __all__ = ["CATALOGUE", "INPUT", "JOINS", "Aliasing", "Attr", "Completeness", "Config", "Cost", "Family",
-           "Geometry", "Identity", "JoinKind", "Layer", "Params", "RFRule", "Resolved", "Resolver", "Saved",
+           "Geometry", "Identity", "JoinKind", "Layer", "Layout", "Params", "RFRule", "Resolved", "Resolver", "Saved",
            "SavedKind", "Unavailable", "Union", "Window", "get", "input_config", "is_layer", "numel", "unreachable"]

@@ -145,11 +145,17 @@ class ScaledTanh(Activation[ScaledTanhConfig]):
         return [Saved.own("tanh", numel(out))]  # tanh's own result, before the final scaling
 
 
-class GELU(Activation[Config]):
+class GELUConfig(Config):
+    approximate: str = attr("choice", "none", "none: x·Φ(x) exactly; tanh: the tanh approximation",
+                            choices=("none", "tanh"))
+
+
+class GELU(Activation[GELUConfig]):
     key = "gelu"
     short = "gelu"
     keeps = "input"
-    doc = "x·Φ(x)."
+    config = GELUConfig
+    doc = "x·Φ(x) (ConvNeXt), or its tanh approximation."
 
 
 class SiLU(Activation[OutOfPlaceConfig]):
@@ -169,6 +175,16 @@ class Hardswish(Activation[OutOfPlaceConfig]):
     inplace_keeps = "copy"
     config = OutOfPlaceConfig
     doc = "x·relu6(x + 3)/6."
+
+
+class Hardsigmoid(Activation[OutOfPlaceConfig]):
+    key = "hardsigmoid"
+    aliases = ("hard_sigmoid",)
+    short = "hsigmoid"
+    keeps = "input"
+    inplace_keeps = "copy"
+    config = OutOfPlaceConfig
+    doc = "relu6(x + 3)/6 (MobileNetV3's squeeze-excitation gate)."
 
 
 class Softplus(Activation[Config]):
@@ -198,6 +214,38 @@ class LogSoftmax(Softmax):
 
     def label(self, a: Config, ins: Sequence[Shape], out: Shape) -> str:
         return "log-softmax"
+
+
+class StochasticDepthConfig(Config):
+    p: float = attr("float", doc="probability of dropping the path", low=0.0, high=1.0)
+    mode: str = attr("choice", "row", "row: each sample's path dropped apart; batch: the whole batch's",
+                     choices=("row", "batch"))
+
+
+class StochasticDepth(Pointwise[StochasticDepthConfig]):
+    key = "stochastic_depth"
+    aliases = ("drop_path",)
+    short = "drop_path"
+    primary = "p"
+    minor = True
+    config = StochasticDepthConfig
+    doc = ("Stochastic depth (Huang et al. 2016; EfficientNet, ConvNeXt): identity at inference; in training"
+           " the residual path is dropped (per sample, or for the whole batch) and the survivors scaled by"
+           " 1/(1 − p), keeping the noise (one value per sample, or one) for backward.")
+
+    def cost(self, a: StochasticDepthConfig, ins: Sequence[Shape], out: Shape) -> Cost:
+        return Cost()  # identity at inference
+
+    def aliasing(self, a: StochasticDepthConfig) -> Aliasing:
+        return Aliasing.INPUT_AT_INFERENCE
+
+    def saved(self, a: StochasticDepthConfig, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+        if a.p == 0:
+            return []  # torchvision returns the input itself
+        return [Saved.own("noise", 1, per_sample=a.mode == "row")]
+
+    def label(self, a: StochasticDepthConfig, ins: Sequence[Shape], out: Shape) -> str:
+        return f"stochastic depth {a.p:g}"
 
 
 class DropoutConfig(OutOfPlaceConfig):

@@ -30,6 +30,7 @@ from archcalc.layers.record import (
     Geometry,
     Identity,
     JoinKind,
+    Layout,
     Pair,
     Params,
     Resolved,
@@ -188,7 +189,7 @@ class Layer(ABC, Generic[C]):
             aliasing=aliasing, geometry=self.geometry(a, ins_t), rf=self.rf(a, ins_t, out),
             family=self.family, label=self.label(a, ins_t, out), minor=self.minor,
             counts_depth=self.counts_depth, join=self.join, leftover=self.leftover(a, ins_t),
-            connections=self.connections(a, ins_t, out, cost),
+            connections=self.connections(a, ins_t, out, cost), layout=self.layout(a, ins_t),
         )
 
     # ---- the rules a subclass must give -----------------------------------------------------
@@ -232,6 +233,10 @@ class Layer(ABC, Generic[C]):
         """LeCun's "connections" (LeNet-5): the multiply-adds plus one per biased output."""
         return 0
 
+    def layout(self, a: C, ins: Sequence[Shape]) -> Layout:
+        """The output's memory layout (default: a fresh tensor in the usual order)."""
+        return Layout.CONTIGUOUS
+
 
 class Pointwise(Layer[C]):
     """A per-element layer: output = input shape, one op per element, the field unchanged."""
@@ -245,6 +250,9 @@ class Pointwise(Layer[C]):
 
     def rf(self, a: C, ins: Sequence[Shape], out: Shape) -> RFRule:
         return Identity()
+
+    def layout(self, a: C, ins: Sequence[Shape]) -> Layout:
+        return Layout.AS_INPUT
 
 
 # ---- attribute coercion -------------------------------------------------------------------------
@@ -322,6 +330,10 @@ def _coerce(layer: str, name: str, spec: Attr, value: Any, loc: SourceLocation |
         if not isinstance(value, str):
             raise _fail(layer, name, "a string", value, loc)
         return value
+    if kind == "sizes":
+        if not isinstance(value, list | tuple) or not value:
+            raise _fail(layer, name, "a list of positive integers", value, loc)
+        return tuple(_as_int(layer, name, v, 1, loc) for v in value)
     if kind == "table":
         if value is None:
             return None

@@ -267,6 +267,7 @@ P = TypeVar("P", bound=PoolConfig)
 
 class _Pool(Windowed[P]):
     short = "pool"
+    primary = "k"  # maxpool: 2 is a 2×2 window, stride 2
     family = Family.POOL
     what: ClassVar[str] = "pool"
 

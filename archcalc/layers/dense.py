@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from archcalc.errors import SpecError
 from archcalc.ir import Shape
-from archcalc.layers.base import Config, Layer, attr, numel
-from archcalc.layers.record import Aliasing, Cost, Family, Identity, Params, RFRule, Saved, Window
+from archcalc.layers.base import Config, Layer, attr, need_map, numel
+from archcalc.layers.record import Aliasing, Cost, Family, Identity, Layout, Params, RFRule, Saved, Window
 
 
 class Flatten(Layer[Config]):
@@ -44,6 +44,8 @@ def _need_vector(layer: str, ins: Sequence[Shape]) -> int:
 class FCConfig(Config):
     out: int = attr("int", doc="number of output units", aliases=("units", "features"), min=1)
     bias: bool = attr("bool", True, "learn a bias per unit")
+    per_position: bool = attr("bool", False, "on a C×H×W map: the same C→out layer at every position (a"
+                              " Linear on channels-last data, ConvNeXt's MLP), not after flatten")
 
 
 class FullyConnected(Layer[FCConfig]):
@@ -54,29 +56,42 @@ class FullyConnected(Layer[FCConfig]):
     primary = "out"
     family = Family.FC
     config = FCConfig
-    doc = "Fully connected layer: in·out MACs and weights, plus out biases."
+    doc = ("Fully connected layer: in·out MACs and weights, plus out biases; with per_position, the same"
+           " layer over the channels at every position of a map (in·out MACs per position).")
 
     def output_shape(self, a: FCConfig, ins: Sequence[Shape]) -> Shape:
-        _need_vector(self.key, ins)
+        if a.per_position:
+            c, h, w = need_map(self.key, ins)
+            return (a.out, h, w)
+        if len(ins[0]) != 1:
+            c, h, w = ins[0]
+            raise SpecError(f"'fc' needs a vector but gets a {c}×{h}×{w} map",
+                            hint="add 'flatten' before it, or per_position: true for a layer over the channels")
         return (a.out,)
 
     def params(self, a: FCConfig, ins: Sequence[Shape], out: Shape) -> Params:
         return Params(weights=ins[0][0] * a.out, biases=a.out if a.bias else 0)
 
     def cost(self, a: FCConfig, ins: Sequence[Shape], out: Shape) -> Cost:
-        macs = ins[0][0] * a.out
-        bias = a.out if a.bias else 0
+        positions = numel(out) // a.out
+        macs = ins[0][0] * a.out * positions
+        bias = a.out * positions if a.bias else 0
         return Cost(macs=macs, ops=bias, bwd_input_macs=macs, bwd_weight_macs=macs, bwd_ops=bias,
                     framework_macs=macs)
 
     def rf(self, a: FCConfig, ins: Sequence[Shape], out: Shape) -> RFRule:
-        return Identity()  # a vector: every unit already sees the whole map
+        return Identity()  # over the channels at one position, or a vector that already sees the whole map
 
     def saved(self, a: FCConfig, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
-        return [Saved.input(numel(ins[0]))]
+        # over channels, torch reshapes the channels-last view of its input: kept as it is when that is
+        # contiguous, a copy otherwise
+        return [Saved.input(numel(ins[0]), channels_last=a.per_position)]
+
+    def layout(self, a: FCConfig, ins: Sequence[Shape]) -> Layout:
+        return Layout.CHANNELS_LAST if a.per_position else Layout.CONTIGUOUS
 
     def label(self, a: FCConfig, ins: Sequence[Shape], out: Shape) -> str:
-        return f"FC {a.out}"
+        return f"FC {a.out}" + (" per position" if a.per_position else "")
 
     def connections(self, a: FCConfig, ins: Sequence[Shape], out: Shape, cost: Cost) -> int:
         return cost.macs + (numel(out) if a.bias else 0)

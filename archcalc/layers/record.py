@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, NoReturn
 
+from archcalc.arith import Num
 from archcalc.frozen import Frozen
 from archcalc.ir import Shape
 
@@ -89,7 +90,10 @@ class Saved(Frozen):
 
     ``itemsize``: fixed bytes per element (8 for int64 indices, 1 for bool masks) or None for the
     activation dtype; ``fp32``: kept in fp32 whatever the activation dtype; ``per_sample``: scales with
-    the batch (False for per-channel statistics).
+    the batch (False for per-channel statistics). ``needed_if``: kept only when one of these inputs needs
+    a gradient (a product keeps each factor for the other's gradient). ``channels_last``: an input that
+    torch keeps as it is only when its memory is channels-last, and copies otherwise (a Linear over
+    channels reshapes its input).
     """
 
     kind: SavedKind
@@ -99,10 +103,13 @@ class Saved(Frozen):
     itemsize: int | None = None
     per_sample: bool = True
     fp32: bool = False
+    needed_if: tuple[int, ...] = ()
+    channels_last: bool = False
 
     @classmethod
-    def input(cls, elems: int, index: int = 0) -> Saved:
-        return cls(SavedKind.INPUT, elems, index=index)
+    def input(cls, elems: int, index: int = 0, *, needed_if: tuple[int, ...] = (),
+              channels_last: bool = False) -> Saved:
+        return cls(SavedKind.INPUT, elems, index=index, needed_if=needed_if, channels_last=channels_last)
 
     @classmethod
     def output(cls, elems: int) -> Saved:
@@ -110,8 +117,9 @@ class Saved(Frozen):
 
     @classmethod
     def own(cls, label: str, elems: int, *, itemsize: int | None = None, per_sample: bool = True,
-            fp32: bool = False) -> Saved:
-        return cls(SavedKind.OWN, elems, label=label, itemsize=itemsize, per_sample=per_sample, fp32=fp32)
+            fp32: bool = False, needed_if: tuple[int, ...] = ()) -> Saved:
+        return cls(SavedKind.OWN, elems, label=label, itemsize=itemsize, per_sample=per_sample, fp32=fp32,
+                   needed_if=needed_if)
 
 
 class Aliasing(Enum):
@@ -139,6 +147,14 @@ class Family(Enum):
     OTHER = "other"
 
 
+class Layout(Enum):
+    """The memory layout of a layer's output, where a later rule depends on it (see ``Saved``)."""
+
+    CONTIGUOUS = "contiguous"        #: a fresh tensor in the usual (N, C, H, W) order
+    CHANNELS_LAST = "channels_last"  #: computed over channels at each position: (N, H, W, C) in memory
+    AS_INPUT = "as_input"            #: element-wise: the first input's layout
+
+
 class JoinKind(Enum):
     """How a join combines its inputs: stacked along channels, or element by element."""
 
@@ -152,7 +168,8 @@ class Geometry(Frozen):
     ``pad`` is (top, bottom, left, right) with ``same`` resolved. ``native``: the framework pads it
     itself (symmetric zero padding); otherwise a backend pads explicitly (``F.pad`` with ``pad_mode``)
     and, in ceil mode, adds ``ceil_room`` more rows/columns at the bottom/right so that a floor-mode
-    window gives the ceil-mode output size.
+    window gives the ceil-mode output size. ``transposed``: a transposed convolution, whose padding
+    trims the output and ``output_padding`` adds rows/columns at its bottom/right.
     """
 
     kernel: Pair
@@ -163,6 +180,8 @@ class Geometry(Frozen):
     native: bool
     pad_mode: str = "zeros"
     ceil_room: Pair = (0, 0)
+    transposed: bool = False
+    output_padding: Pair = (0, 0)
 
     @property
     def extent(self) -> Pair:
@@ -179,19 +198,33 @@ class Geometry(Frozen):
 # ---- receptive-field rules: a layer must say which one applies ----------------------------------
 
 class Window(Frozen):
-    """A spatial window: ``size += (k−1)·jump; jump *= s; start −= p·jump`` per axis (k already dilated)."""
+    """A spatial window: ``size += (k−1)·jump; jump *= s; start −= p·jump`` per axis (k already dilated).
 
-    kernel: Pair
-    stride: Pair
-    pad_before: Pair
+    Upsampling layers give fractions (in input units: a stride of 1/2, see ``arith.upsampling_window``).
+    """
+
+    kernel: tuple[Num, Num]
+    stride: tuple[Num, Num]
+    pad_before: tuple[Num, Num]
 
 
 class Identity(Frozen):
-    """Each output position sees what the same input position sees (pointwise layers, vectors)."""
+    """Each output position sees what the same input position sees (pointwise layers, vectors).
+
+    ``context``: and each unit is also scaled by statistics of the whole map (group normalisation).
+    """
+
+    context: bool = False
 
 
 class Union(Frozen):
-    """A join: the union of its inputs' fields; flagged when their centres differ."""
+    """A join: the union of its inputs' fields; flagged when their centres differ.
+
+    ``context``: inputs broadcast over space (a squeeze-excitation gate, C×1×1): they bring global
+    context, not a field of their own, and are left out of the union (the result says so).
+    """
+
+    context: tuple[int, ...] = ()
 
 
 class Unavailable(Frozen):
@@ -235,3 +268,4 @@ class Resolved(Frozen):
     join: JoinKind | None
     leftover: str | None
     connections: int = 0
+    layout: Layout = Layout.CONTIGUOUS

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
+from archcalc.arith import Num
 from archcalc.errors import OptionError
 
 
@@ -38,7 +40,7 @@ def human_bytes(value: float) -> str:
     return f"{value:.0f} B"
 
 
-def shape(dims: list[int] | tuple[int, ...]) -> str:
+def shape(dims: Sequence[int | float]) -> str:
     return "×".join(str(d) for d in dims)
 
 
@@ -52,3 +54,9 @@ def parse_bytes(text: str) -> int:
     if not m or m.group(2).lower() not in _UNITS:
         raise OptionError(f"cannot read memory size '{text}' (try 80GB, 16GiB or 512MB)")
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def json_number(value: Num) -> int | float:
+    """A receptive-field quantity for JSON: an int, or the float nearest an exact fraction (behind
+    upsampling; the text renderers print the fraction itself, 7/2)."""
+    return value if isinstance(value, int) else float(value)

@@ -77,9 +77,9 @@ def rf_path(analysis: Analysis, layer: str | None) -> list[str]:
     if layer is None or layer not in results:
         return []
 
-    def area(name: str) -> int:
+    def area(name: str) -> float:
         rf = results[name].rf
-        return rf.size[0] * rf.size[-1] if rf is not None else 0
+        return float(rf.size[0] * rf.size[-1]) if rf is not None else 0.0
 
     path: list[str] = []
     name: str | None = layer

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archcalc.analysis import Analysis, NodeResult
+from archcalc.report.fmt import json_number
 
 SCHEMA_VERSION = 1
 
@@ -35,9 +36,9 @@ CONVENTIONS = {
 
 @dataclass
 class RFData:
-    size: list[int]
-    jump: list[int]
-    start: list[int]
+    size: list[int | float]
+    jump: list[int | float]
+    start: list[int | float]
     aligned: bool
 
 
@@ -107,7 +108,8 @@ def weight_depth(analysis: Analysis) -> int:
 def _row(r: NodeResult, itemsize: int) -> Row:
     rf = None
     if r.rf is not None:
-        rf = RFData(size=list(r.rf.size), jump=list(r.rf.jump), start=list(r.rf.start), aligned=r.rf.aligned)
+        rf = RFData(size=[json_number(v) for v in r.rf.size], jump=[json_number(v) for v in r.rf.jump],
+                    start=[json_number(v) for v in r.rf.start], aligned=r.rf.aligned)
     return Row(
         name=r.node.name, type=r.rec.op, family=r.rec.family.value, depth=len(r.node.scope), shape=list(r.shape),
         params=r.params.total, weights=r.params.weights, biases=r.params.biases,
@@ -175,9 +177,9 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
                             "activations": tm.activations, "total": tm.total},
         "depth": weight_depth(analysis), "layers": len(leaves) - 1,
         "rf": {"layer": last.node.name if last else None,
-               "size": list(last.rf.size) if last and last.rf else None,
-               "jump": list(last.rf.jump) if last and last.rf else None,
-               "start": list(last.rf.start) if last and last.rf else None},
+               "size": [json_number(v) for v in last.rf.size] if last and last.rf else None,
+               "jump": [json_number(v) for v in last.rf.jump] if last and last.rf else None,
+               "start": [json_number(v) for v in last.rf.start] if last and last.rf else None},
         "partial": list(t.partial),
     }
     if memory_budget is not None:

@@ -45,6 +45,8 @@ TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "bloc
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
+_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 
 
 @dataclass
@@ -238,7 +240,8 @@ class Expander:
 
     def _structural(self, kind: str, item: LMap, name: Any, current: str, scope: _Scope,
                     env: Mapping[str, Any]) -> str:
-        allowed = ("repeat", "body", "index", "when", "name") if kind == "repeat" else (kind, "when", "name")
+        allowed = {"repeat": ("repeat", "body", "index", "when", "name"), "seq": ("seq", "when", "name"),
+                   "side": ("side", "when", "name")}.get(kind, (kind, "split", "when", "name"))
         for key in item:
             if key not in allowed:
                 raise SpecError(f"unexpected key '{key}' in a '{kind}' entry", item.key_locs[key],
@@ -272,9 +275,10 @@ class Expander:
         if not isinstance(branches, LList) or not branches:
             raise SpecError(f"'{kind}' takes a list of branches (each a list of layers; [] is the identity)",
                             item.value_locs[kind])
+        split = self._split(item, kind, len(branches), env) if "split" in item else None
         ends = []
-        for branch, bloc in zip(branches, branches.item_locs, strict=True):
-            if branch is None or (isinstance(branch, LList) and not branch):
+        for k, (branch, bloc) in enumerate(zip(branches, branches.item_locs, strict=True)):
+            if split is None and (branch is None or (isinstance(branch, LList) and not branch)):
                 ends.append(current)
                 continue
             label: Any = None
@@ -287,11 +291,35 @@ class Expander:
             inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
                                      "branch", bloc)
             before = len(self.nodes)
-            ends.append(self._sequence(body, current, inner, env, bloc))
+            start = current
+            if split is not None:  # the branch reads its part of the channels
+                part = layers.split_part_config(k, *split)
+                start = self._emit(part.key, part.config, (current,), None, inner, item.key_locs["split"])
+            ends.append(self._sequence(body, start, inner, env, bloc))
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
         return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
+
+    def _split(self, item: LMap, kind: str, branches: int, env: Mapping[str, Any]) -> tuple[tuple[int, ...] | None,
+                                                                                           int | None]:
+        """A join's ``split``: equal parts (an integer) or the parts' channel counts, one per branch."""
+        where = item.value_locs["split"]
+        value = self._resolve(item["split"], env, where)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            parts: int | None = value
+            sizes: tuple[int, ...] | None = None
+            count = value
+        elif isinstance(value, list) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            parts, sizes, count = None, tuple(value), len(value)
+        else:
+            raise SpecError(f"'split' takes a number of equal parts or a list of channel counts, got {value!r}",
+                            where, "e.g. split: 2, or split: [58, 58]")
+        if count != branches:
+            raise SpecError(f"'{kind}' splits its input into {count} parts but has {branches} branches",
+                            where, "one branch per part ([] passes a part on unchanged)")
+        return sizes, parts
 
     # ---- layers and block calls -----------------------------------------------------------------
     def _call(self, word: str, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
@@ -384,8 +412,9 @@ class Expander:
         return f"{short}{scope.counters[short]}"
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
-        if not _NAME_RE.match(label):
-            raise SpecError(f"invalid layer name '{label}' (letters, digits and _ only)", where)
+        if not _LAYER_NAME_RE.fullmatch(label):
+            raise SpecError(f"invalid layer name {label!r}: use letters, digits and _, with dots between"
+                            " nested groups (as in features.0.1)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:
             first = self.names[full]

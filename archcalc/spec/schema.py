@@ -68,6 +68,8 @@ def spec_schema() -> dict[str, Any]:
         *({"type": "object", "required": [k], "properties": {
             k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
                                                      {"$ref": "#/$defs/item"}]}},
+            "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
+                                _VAR], "description": "each branch reads its part of the input's channels"},
             "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
         *({"type": "object", "required": [k], "properties": {
             k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}},

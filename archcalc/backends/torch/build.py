@@ -26,8 +26,13 @@ from archcalc.errors import BackendError
 from archcalc.ir import Graph, Node
 from archcalc.layers import Family, Geometry, Resolved
 from archcalc.layers.activation import PReLUConfig
+from archcalc.layers.channels import Crop as CropRule
+from archcalc.layers.channels import CropConfig
+from archcalc.layers.channels import SplitPart as SplitPartRule
 from archcalc.layers.conv import AvgPoolConfig, ConvConfig
-from archcalc.layers.norm import BatchNormConfig, LRNConfig
+from archcalc.layers.dense import FCConfig
+from archcalc.layers.norm import BatchNormConfig, GroupNormConfig, LayerNormConfig, LayerScaleConfig, LRNConfig
+from archcalc.layers.resample import ConvTransposeConfig, UpsampleConfig
 from archcalc.layers.shortcut import PadChannels as PadChannelsRule
 from archcalc.layers.shortcut import PadChannelsConfig
 from archcalc.vocab import INIT_SCHEMES
@@ -193,6 +198,76 @@ class PadChannels(nn.Module):
         return F.pad(x, (0, 0, 0, 0, self.before, self.after))
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels at each position of an N×C×H×W map (ConvNeXt's): on the channels-last
+    view, so the output is channels-last in memory, as torchvision's."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+class PositionwiseLinear(nn.Linear):
+    """A Linear over the channels at each position (ConvNeXt's MLP on its channels-last view)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+
+
+class StochasticDepth(nn.Module):
+    """Stochastic depth as torchvision computes it: identity at inference or with p = 0; in training
+    input × Bernoulli(1 − p) noise (one value per sample, or one for the batch) / (1 − p)."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+class Mul(nn.Module):
+    """Element-wise product of its inputs, in order, broadcasting (squeeze-excitation: gate × map)."""
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        out = xs[0]
+        for t in xs[1:]:
+            out = out * t
+        return out
+
+
+class ChannelRange(nn.Module):
+    """Channels [start, stop) of the input: one part of a split (a view)."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, self.start:self.stop]
+
+
+class CentreCrop(nn.Module):
+    """Rows [top, top + h) and columns [left, left + w) of the map (a view)."""
+
+    def __init__(self, top: int, left: int, size: tuple[int, int]):
+        super().__init__()
+        self.top, self.left, self.h, self.w = top, left, size[0], size[1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, :, self.top:self.top + self.h, self.left:self.left + self.w]
+
+
 class Group(nn.ModuleDict):
     """A container that only names its children (a block instance, a branch; '0', '1' as torchvision's)."""
 
@@ -285,6 +360,52 @@ def _prelu(site: Site) -> nn.Module:
     return nn.PReLU(site.cin if a.per_channel else 1)
 
 
+def _conv_transpose(site: Site) -> nn.Module:
+    a: ConvTransposeConfig = site.rec.config
+    return nn.ConvTranspose2d(site.cin, a.out, a.k, stride=a.s, padding=a.pad, output_padding=a.output_padding,
+                              groups=a.groups, bias=a.bias, dilation=a.dilation)
+
+
+def _upsample(site: Site) -> nn.Module:
+    a: UpsampleConfig = site.rec.config
+    return nn.Upsample(size=a.size, scale_factor=a.scale, mode=a.mode,
+                       align_corners=a.align_corners if a.mode == "bilinear" else None)
+
+
+def _layer_norm(site: Site) -> nn.Module:
+    a: LayerNormConfig = site.rec.config
+    cls = LayerNorm2d if len(site.rec.ins[0]) == 3 else nn.LayerNorm
+    return cls(site.cin, eps=a.eps, elementwise_affine=a.affine)
+
+
+def _group_norm(site: Site) -> nn.Module:
+    a: GroupNormConfig = site.rec.config
+    return nn.GroupNorm(a.groups, site.cin, eps=a.eps, affine=a.affine)
+
+
+def _layer_scale(site: Site) -> nn.Parameter:
+    a: LayerScaleConfig = site.rec.config
+    shape = (site.cin, 1, 1) if len(site.rec.ins[0]) == 3 else (site.cin,)
+    return nn.Parameter(torch.full(shape, a.init))
+
+
+def _fc(site: Site) -> nn.Module:
+    a: FCConfig = site.rec.config
+    cls = PositionwiseLinear if a.per_position else nn.Linear
+    return cls(site.cin, a.out, bias=a.bias)
+
+
+def _split_part(site: Site) -> nn.Module:
+    start, stop = SplitPartRule().channels(site.rec.config, site.rec.ins)
+    return ChannelRange(start, stop)
+
+
+def _crop(site: Site) -> nn.Module:
+    a: CropConfig = site.rec.config
+    top, left = CropRule().offsets(a, site.rec.ins)
+    return CentreCrop(top, left, a.size)
+
+
 def _pad_channels(site: Site) -> nn.Module:
     a: PadChannelsConfig = site.rec.config
     before, after = PadChannelsRule.padding(a, site.rec.ins)
@@ -309,20 +430,32 @@ BUILDERS: dict[str, Builder] = {
     "sigmoid": lambda site: nn.Sigmoid(),
     "tanh": lambda site: nn.Tanh(),
     "scaled_tanh": lambda site: ScaledTanh(site.rec.config.A, site.rec.config.S),
-    "gelu": lambda site: nn.GELU(),
+    "gelu": lambda site: nn.GELU(approximate=site.rec.config.approximate),
+    "hardsigmoid": lambda site: nn.Hardsigmoid(inplace=site.inplace),
     "silu": lambda site: nn.SiLU(inplace=site.inplace),
     "hardswish": lambda site: nn.Hardswish(inplace=site.inplace),
     "softplus": lambda site: nn.Softplus(),
     "softmax": lambda site: nn.Softmax(dim=1),
     "log_softmax": lambda site: nn.LogSoftmax(dim=1),
     "dropout": lambda site: Dropout(site.rec.config.p),
+    "stochastic_depth": lambda site: StochasticDepth(site.rec.config.p, site.rec.config.mode),
     "flatten": lambda site: nn.Flatten(1),
-    "fc": lambda site: nn.Linear(site.cin, site.rec.config.out, bias=site.rec.config.bias),
+    "fc": _fc,
     "rbf": lambda site: RBF(site.cin, site.rec.config.out, site.rec.config.trainable),
     "concat": lambda site: Concat(),
     "add": lambda site: Add(inplace=site.inplace),
+    "mul": lambda site: Mul(),
     "identity": lambda site: None,
     "pad_channels": _pad_channels,
+    "conv_transpose": _conv_transpose,
+    "upsample": _upsample,
+    "pixel_shuffle": lambda site: nn.PixelShuffle(site.rec.config.r),
+    "layer_norm": _layer_norm,
+    "group_norm": _group_norm,
+    "layer_scale": _layer_scale,
+    "channel_shuffle": lambda site: nn.ChannelShuffle(site.rec.config.groups),
+    "split_part": _split_part,
+    "crop": _crop,
 }
 
 

@@ -6,7 +6,7 @@ match, so a new rule kind is a type error here, not a node silently skipped):
 * a **window** is a one-channel convolution with the layer's resolved geometry (kernel, stride,
   dilation, padding with ``same`` resolved and the ceil-mode room), positive weights summing to one;
 * an **identity** passes its input on;
-* a **union** (a join) averages the channel means of its inputs;
+* a **union** (a join) averages the channel means of its inputs (a broadcast gate's context left out);
 * an **unavailable** field is not probed, and neither is anything fed by it: verify reports those
   nodes as unavailable, with the reason, never as skipped.
 
@@ -83,13 +83,22 @@ class OwnOpProbe(nn.Module):
 
 
 class JoinProbe(nn.Module):
-    """A join: the mean of its inputs' channel means, so the weights still sum to one."""
+    """A join: the mean of its inputs' channel means, so the weights still sum to one.
+
+    Inputs broadcast over space as context (a squeeze-excitation gate) are left out: the rule's field is
+    the local one, and that is what the probe measures.
+    """
+
+    def __init__(self, context: tuple[int, ...] = ()):
+        super().__init__()
+        self.context = context
 
     def forward(self, xs: list[Tensor]) -> Tensor:
-        out = xs[0].mean(1, keepdim=True)
-        for t in xs[1:]:
+        local = [t for i, t in enumerate(xs) if i not in self.context]
+        out = local[0].mean(1, keepdim=True)
+        for t in local[1:]:
             out = out + t.mean(1, keepdim=True)
-        return out / len(xs)
+        return out / len(local)
 
 
 @dataclass
@@ -185,8 +194,8 @@ def build_probe(analysis: Analysis) -> ProbePlan:
                 module = _window(name, res, rule)
             case Identity():
                 module = None
-            case Union():
-                module = JoinProbe()
+            case Union(context=context):
+                module = JoinProbe(context)
             case Unavailable(reason=reason):
                 unavailable[name] = reason
                 continue

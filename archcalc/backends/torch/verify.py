@@ -252,7 +252,12 @@ def measure_rf(analysis: Analysis, chunk: int = 32, max_layers: int = 100) -> di
             want = [(rf.h.interval(y), rf.w.interval(xx)) for y, xx in picked]
             got = [(_span(rows[2 * j + u]), _span(cols[2 * j + u])) for u in range(2)]
             label = f"{rf.h.size}×{rf.w.size} /{rf.h.jump},{rf.w.jump} @{rf.h.start},{rf.w.start}"
-            if exact:
+            if rf.fractional:  # behind upsampling the field is an envelope: the units must lie within it
+                ok = all(_within(g, w_) for gu, wu in zip(got, want, strict=True) for g, w_ in zip(gu, wu, strict=True))
+                note = ("upsampling: the field is the envelope of the units' fields; checked that the measured"
+                        " support lies within it")
+                measured = f"within {label}" if ok else _describe(got, picked)
+            elif exact:
                 ok = got == want
                 note = "" if ok else f"units {picked}: expected {want}, measured {got}"
                 measured = label if ok else _describe(got, picked)
@@ -318,7 +323,7 @@ def verify(source: Analysis | Graph, *, batch: int = 2, seed: int = 0, rf: bool 
             source_name = res.node.inputs[0]
             got = shapes.get(source_name, results[source_name].shape)
         row.checks["shape"] = Check(_fmt(res.shape), _fmt(got) if got else "not run", got == res.shape)
-        w, b, buf = parameter_counts(module) if module is not None else (0, 0, 0)
+        w, b, buf = parameter_counts(module) if module is not None else _bare_parameter(model, name)
         total_w, total_b, total_buf = total_w + w, total_b + b, total_buf + buf
         sym_p = (res.params.weights, res.params.biases, res.params.buffers)
         row.checks["params"] = Check(res.params.total, w + b, sym_p == (w, b, buf),
@@ -380,6 +385,14 @@ def verify(source: Analysis | Graph, *, batch: int = 2, seed: int = 0, rf: bool 
             notes.append("fvcore skips these ops (archcalc counts them as other ops): "
                          + ", ".join(f"{k.removeprefix('aten::')}×{v}" for k, v in sorted(fv[1].items())))
     return VerifyReport(graph.meta.name, batch, rows, totals, notes)
+
+
+def _bare_parameter(model: nn.Module, name: str) -> tuple[int, int, int]:
+    """(weights, biases, buffers) of a node built as one parameter of its group (a layer scale), else none."""
+    try:
+        return model.get_parameter(name).numel(), 0, 0
+    except AttributeError:
+        return 0, 0, 0
 
 
 def _fmt(shape: Shape | None) -> str:
