@@ -39,8 +39,10 @@ MAX_LAYERS = 250_000
 MAX_REPEAT = 100_000
 MAX_CALL_DEPTH = 32
 
-TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "blocks", "layers", "init",
-            "recipe")
+TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "variants", "blocks", "layers",
+            "init", "recipe")
+#: keys of a variant that describe it rather than set a variable
+VARIANT_META = ("description", "published")
 #: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
@@ -90,7 +92,7 @@ class Expander:
     """Expands one spec document into a :class:`Graph`."""
 
     def __init__(self, doc: Any, filename: str, overrides: Mapping[str, Any] | None = None,
-                 input_override: Shape | None = None):
+                 input_override: Shape | None = None, variant: str | None = None):
         if not isinstance(doc, LMap):
             raise SpecError("a spec is a YAML mapping with at least 'input' and 'layers'",
                             loc_of(doc) or SourceLocation(filename, 1, 1))
@@ -99,7 +101,12 @@ class Expander:
         for key in doc:
             if key not in TOP_KEYS:
                 raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
-        self.globals = self._variables(overrides or {})
+        self.variant = variant
+        self.variant_meta: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        if variant is not None:
+            values, self.variant_meta = self._variant(variant)
+        self.globals = self._variables(values, overrides or {})
         self.blocks = self._blocks()
         self.input_override = input_override
         self.nodes: list[Node] = []
@@ -109,21 +116,51 @@ class Expander:
         self.call_stack: list[str] = []
 
     # ---- top level ------------------------------------------------------------------------------
-    def _variables(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    def _variables(self, variant: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """The variables in order; a variant's values, then ``--set``'s, replace their defaults before the
+        variables that follow (and may derive from them) are computed."""
         raw = self.doc.get("vars") or LMap()
         if not isinstance(raw, LMap):
             raise SpecError("'vars' must be a mapping of names to default values", self.doc.value_locs.get("vars"))
+        for key in overrides:
+            if key not in raw:
+                raise SpecError(f"--set {key}: the spec has no variable '{key}'"
+                                f" (it has: {', '.join(raw) or 'none'})", None, did_you_mean(key, raw))
+        table = self.doc.get("variants")
+        entry = table.get(self.variant) if isinstance(table, LMap) and self.variant is not None else None
+        for key in variant:
+            if key not in raw:
+                where = entry.key_locs[key] if isinstance(entry, LMap) else None
+                raise SpecError(f"variant '{self.variant}' sets '{key}', which is not a variable of the spec"
+                                f" (it has: {', '.join(raw) or 'none'})", where, did_you_mean(key, raw))
         env: dict[str, Any] = {}
         for key, value in raw.items():
             if not _NAME_RE.match(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
-            env[key] = self._resolve(value, env, raw.value_locs[key])
-        for key, value in overrides.items():
-            if key not in env:
-                raise SpecError(f"--set {key}: the spec has no variable '{key}'"
-                                f" (it has: {', '.join(env) or 'none'})", None, did_you_mean(key, env))
-            env[key] = value
+            if key in overrides:
+                env[key] = overrides[key]
+            elif key in variant:
+                env[key] = self._resolve(variant[key], env, entry.value_locs[key] if isinstance(entry, LMap) else None)
+            else:
+                env[key] = self._resolve(value, env, raw.value_locs[key])
         return env
+
+    def _variant(self, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A named variant's variable values and its own description/published figures."""
+        table = self.doc.get("variants")
+        if not isinstance(table, LMap):
+            raise SpecError(f"the spec has no variants (asked for '{name}')", self.doc.loc)
+        if name not in table:
+            raise SpecError(f"the spec has no variant '{name}' (it has: {', '.join(table)})",
+                            self.doc.key_locs["variants"], did_you_mean(name, table))
+        entry = table[name]
+        if entry is None:
+            return {}, {}
+        if not isinstance(entry, LMap):
+            raise SpecError(f"variant '{name}' must be a mapping of variable values", table.value_locs[name])
+        values = {k: v for k, v in entry.items() if k not in VARIANT_META}
+        meta = {k: v for k, v in entry.items() if k in VARIANT_META}
+        return values, meta
 
     def _blocks(self) -> dict[str, BlockDef]:
         raw = self.doc.get("blocks") or LMap()
@@ -183,17 +220,17 @@ class Expander:
             shape = parse_shape(value, doc.value_locs["input"])
         else:
             raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
-        name = str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
         self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
         outputs = (main, *self.outputs)
         meta = SpecMeta(
             name=name,
-            description=str(doc.get("description") or ""),
+            description=str(self.variant_meta.get("description") or doc.get("description") or ""),
             source=_plain(doc.get("source") or {}) if isinstance(doc.get("source"), dict)
             else {"paper": str(doc.get("source") or "")},
-            published=_plain(doc.get("published") or {}),
+            published=_plain(self.variant_meta.get("published") or doc.get("published") or {}),
             file=self.filename,
             variables=dict(self.globals),
             recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
@@ -299,6 +336,10 @@ class Expander:
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
+        if len(ends) == 1 and split is None:
+            # the other branches were dropped by 'when': a join of one path is that path (named as the join)
+            identity = layers.get("identity")
+            return self._emit(identity.key, identity.config(), tuple(ends), name, scope, where)
         return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
 
     def _split(self, item: LMap, kind: str, branches: int, env: Mapping[str, Any]) -> tuple[tuple[int, ...] | None,
