@@ -102,3 +102,16 @@ def tiny_resnet(num_classes: int = 10) -> nn.Module:
 
 def not_a_module() -> object:
     return object()
+
+
+class FailsInTraining(TinyNet):
+    """TinyNet whose forward raises in training mode, as a reference with a bug would."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            raise RuntimeError("boom: this reference cannot train")
+        return super().forward(x)
+
+
+def fails_in_training() -> nn.Module:
+    return FailsInTraining()

@@ -232,6 +232,7 @@ def test_cli_against_passes_and_fails(cli_main, tmp_path: Path) -> None:  # type
     (f"{MODELS}:tiny,bogus=1", "unexpected keyword"),
     ("torchvision:resnet18,weights='DEFAULT'", "never downloads weights"),
     ("no_such_package_xyz.models:net", "cannot import"),
+    (f"{MODELS}:fails_in_training", "the reference fails in training mode on a batch of 2: boom"),
 ])
 def test_cli_bad_reference_is_one_line(cli_main, tmp_path: Path, ref: str, message: str) -> None:  # type: ignore[no-untyped-def]
     spec = tmp_path / "tiny.yaml"
