@@ -68,8 +68,8 @@ def verify_command(spec: str, input_text: str | None, assignments: tuple[str, ..
     from archcalc.backends.torch.verify import render, verify
     from archcalc.backends.torch.weights import build_with_weights
 
-    model = build_with_weights(graph, weights, seed=seed)[0] if weights is not None else None
-    report = verify(graph, batch=batch, seed=seed, rf=rf, use_fvcore=use_fvcore, model=model)
+    given = {"model": build_with_weights(graph, weights, seed=seed)[0]} if weights is not None else {}
+    report = verify(graph, batch=batch, seed=seed, rf=rf, use_fvcore=use_fvcore, **given)
     click.echo(render(report, VERIFY_FORMATS[fmt]), nl=False)
     if not report.ok:
         raise CheckFailed(f"verify {graph.meta.name}: {len(report.failures())} disagreement(s): "
