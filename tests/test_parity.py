@@ -200,6 +200,25 @@ def test_shortcut_in_the_wrong_place() -> None:
     assert "layer1.block1.residual.relu2 (relu)" in hint and "layer1.block1.add (add)" in hint
 
 
+@pytest.mark.parametrize("dtype", ["fp64", "bf16"])
+def test_other_precisions(dtype: str) -> None:
+    report = _against(TINY, "tiny", dtype=dtype)
+    assert report.ok, render(report)
+    assert report.dtype == dtype
+    bad = _against(_edit(TINY, "maxpool: {k: 2, name: pool1}", "avgpool: {k: 2, name: pool1}"), "tiny", dtype=dtype)
+    assert _first(bad) == "pool1"
+
+
+def test_against_with_weights_loads_them_into_the_reference(tmp_path: Path) -> None:
+    path = tmp_path / "w.pth"
+    torch.save(_hand("seqnet").state_dict(), path)
+    report = _against(PLAIN, "seqnet", weights=path)
+    assert report.ok, render(report)
+    assert report.notes[0].startswith(f"reference weights from {path}")
+    with pytest.raises(WeightsError, match="do not fit the reference"):
+        _against(TINY, "tiny_resnet", weights=path)
+
+
 def test_wrong_reference_is_a_weights_failure_naming_the_first_mismatch() -> None:
     report = _against(TINY, "tiny_resnet")
     assert [c.name for c in report.checks] == ["weights"] and not report.ok

@@ -435,7 +435,7 @@ def _dropout_kind(m: nn.Module) -> str | None:
         return "channel"
     if isinstance(m, nn.AlphaDropout | nn.FeatureAlphaDropout):
         return "other"
-    if isinstance(m, nn.Dropout) or (type(m).__name__ == "Dropout" and isinstance(getattr(m, "p", None), float)):
+    if isinstance(m, nn.Dropout) or (type(m).__name__ == "Dropout" and isinstance(getattr(m, "p", None), float | int)):
         return "element"
     return None
 
