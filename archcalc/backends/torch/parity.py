@@ -74,7 +74,6 @@ def compare(graph: Graph, model: nn.Module, reference: nn.Module, label: str, *,
     if dtype not in DTYPES:
         raise OptionError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPES)})")
     dt = DTYPES[dtype]
-    rtol = TOLERANCES[dt]
     report = ParityReport(graph.meta.name, label, dtype, batch, seed)
     model.to(dt)
     reference.to(dt)
@@ -91,43 +90,51 @@ def compare(graph: Graph, model: nn.Module, reference: nn.Module, label: str, *,
     report.checks.append(Check("weights", f"{len(own)} tensors", f"{len(theirs)} tensors", True,
                                note="transplanted " + smap.describe()))
     modules = _node_modules(model, graph)
-    pairs = correspond(graph, modules, reference, smap)
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, *graph.input_shape, generator=gen, dtype=torch.float64).to(dt)
-    runner = _Runner(graph, model, modules, reference, pairs, x, rtol, seed)
+    runner = _Runner(graph, model, modules, reference, correspond(graph, modules, reference, smap), x,
+                     TOLERANCES[dt], seed)
+    _eval_pass(report, runner)
+    _train_step(report, runner, smap, GRAD_TOLERANCES[dt])
+    report.notes.extend(runner.notes())
+    return report
 
-    model.eval()
-    reference.eval()
+
+def _eval_pass(report: ParityReport, runner: _Runner) -> None:
+    """Outputs and every paired layer in eval mode."""
+    runner.model.eval()
+    runner.reference.eval()
     with torch.no_grad():
         spec_out, ref_out, diffs = runner.run(train=False)
-    output = _outputs("eval output", spec_out, ref_out, rtol)
+    output = _outputs("eval output", spec_out, ref_out, runner.rtol)
     report.checks.append(output)
     _layers(report, runner, "eval", diffs, failed=output.ok is False)
 
+
+def _train_step(report: ParityReport, runner: _Runner, smap: StateMap, grad_rtol: float) -> None:
+    """One training-mode forward and backward: every paired layer, the loss, gradients, updated buffers."""
+    model, reference, rtol = runner.model, runner.reference, runner.rtol
     model.train()
     reference.train()
     model.zero_grad(set_to_none=True)
     reference.zero_grad(set_to_none=True)
     spec_out, ref_out, diffs = runner.run(train=True)
-    spec_loss, ref_loss = _loss(spec_out, seed), _loss(ref_out, seed)
+    spec_loss, ref_loss = _loss(spec_out, runner.seed), _loss(ref_out, runner.seed)
     counts = (len(_tensors(spec_out)), len(_tensors(ref_out)))
     loss = _diff("loss", "loss", spec_loss.detach(), ref_loss.detach(), rtol)
     report.checks.append(Check("train loss", _num(spec_loss), _num(ref_loss), loss.ok, loss.max_abs, loss.rel, rtol,
                                note="" if counts[0] == counts[1] else
                                f"the spec returns {counts[0]} outputs in training, the reference {counts[1]}"))
-    if spec_loss.requires_grad:
-        spec_loss.backward()  # type: ignore[no-untyped-call]
-    if ref_loss.requires_grad:
-        ref_loss.backward()  # type: ignore[no-untyped-call]
-    report.gradients = _gradients(model, reference, smap, GRAD_TOLERANCES[dt])
-    grads = _summary("gradients", report.gradients, "parameters", GRAD_TOLERANCES[dt])
+    for value in (spec_loss, ref_loss):
+        if value.requires_grad:
+            value.backward()  # type: ignore[no-untyped-call]
+    report.gradients = _gradients(model, reference, smap, grad_rtol)
+    grads = _summary("gradients", report.gradients, "parameters", grad_rtol)
     buffers = _summary("buffers after the step", _buffers(model, reference, smap, rtol), "buffers", rtol)
     _layers(report, runner, "train", diffs, failed=any(c.ok is False for c in (report.checks[-1], grads, buffers)))
     report.checks.extend([grads, buffers])
     model.eval()
     reference.eval()
-    report.notes.extend(runner.notes())
-    return report
 
 
 def _node_modules(model: nn.Module, graph: Graph) -> dict[str, nn.Module]:
