@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from archcalc.backends.torch.weights import StateMap, _is_counter, _owner
+from archcalc.backends.torch.weights import StateMap, is_counter, owner_of
 from archcalc.ir import Graph
 
 
@@ -40,12 +40,12 @@ def correspond(graph: Graph, spec_modules: Mapping[str, nn.Module], reference: n
     """The comparable points, in the spec's topological order."""
     index = {n.name: i for i, n in enumerate(graph.nodes)}
     ref_modules = dict(reference.named_modules())
-    ref_sets = _key_sets(k for k in reference.state_dict() if not _is_counter(k))
+    ref_sets = _key_sets(k for k in reference.state_dict() if not is_counter(k))
     by_set: dict[frozenset[str], list[str]] = defaultdict(list)
     for name, keys in ref_sets.items():
         if name in ref_modules and name:
             by_set[keys].append(name)
-    image = {t: s for t, s in smap.pairs.items() if not _is_counter(t)}
+    image = {t: s for t, s in smap.pairs.items() if not is_counter(t)}
     spec_sets = _key_sets(image)
     exits = _exits(graph)
 
@@ -65,7 +65,7 @@ def correspond(graph: Graph, spec_modules: Mapping[str, nn.Module], reference: n
     paired_groups = {g for g, r in pairs.items() if g == r} | {""}
     for name, module in spec_modules.items():
         if (name not in pairs and not spec_sets.get(name) and name in ref_modules and not ref_sets.get(name)
-                and _owner(name) in paired_groups and not list(ref_modules[name].children())
+                and owner_of(name) in paired_groups and not list(ref_modules[name].children())
                 and not list(module.parameters())):
             pairs[name] = name
     used: set[str] = set()
@@ -115,7 +115,7 @@ def _key_sets(keys: Iterable[str]) -> dict[str, frozenset[str]]:
     """Every module path (and its ancestors) → the state-dict keys under it."""
     sets: dict[str, set[str]] = defaultdict(set)
     for key in keys:
-        owner = _owner(key)
+        owner = owner_of(key)
         sets[owner].add(key)
         for p in _prefixes(owner):
             sets[p].add(key)

@@ -69,7 +69,7 @@ class StateMap:
         """Target module → source module, where every tensor of the one comes from the other."""
         seen: dict[str, str | None] = {}
         for t, s in self.pairs.items():
-            tm, sm = _owner(t), _owner(s)
+            tm, sm = owner_of(t), owner_of(s)
             seen[tm] = sm if seen.get(tm, sm) == sm else None
         return {t: s for t, s in seen.items() if s is not None}
 
@@ -134,8 +134,8 @@ def _strip_prefix(state: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
 def match_state(target: Mapping[str, Tensor], source: Mapping[str, Tensor], *, target_label: str = "spec",
                 source_label: str = "checkpoint") -> StateMap:
     """Pair the target's tensors with the source's: by key, else by structure; :class:`StateMismatch` else."""
-    t_keys = [k for k in target if not _is_counter(k)]
-    s_keys = [k for k in source if not _is_counter(k)]
+    t_keys = [k for k in target if not is_counter(k)]
+    s_keys = [k for k in source if not is_counter(k)]
     named = [k for k in t_keys if k in source and _shape(source[k]) == _shape(target[k])]
     pairs: dict[str, str]
     if len(named) == len(t_keys) == len(s_keys):
@@ -153,12 +153,12 @@ def match_state(target: Mapping[str, Tensor], source: Mapping[str, Tensor], *, t
     pairs = {k: pairs[k] for k in t_keys}  # the target's order
     modules = StateMap(pairs, by).modules()
     for key in target:
-        if _is_counter(key):
-            owner = modules.get(_owner(key), _owner(key))
+        if is_counter(key):
+            owner = modules.get(owner_of(key), owner_of(key))
             candidate = f"{owner}.{COUNTER}" if owner else COUNTER
             if candidate in source:
                 pairs[key] = candidate
-    return StateMap(pairs, by, sum(1 for t, s in pairs.items() if t == s and not _is_counter(t)), len(source))
+    return StateMap(pairs, by, sum(1 for t, s in pairs.items() if t == s and not is_counter(t)), len(source))
 
 
 def _fits(target: Mapping[str, Tensor], t_keys: list[str], source: Mapping[str, Tensor], s_keys: list[str]) -> bool:
@@ -199,11 +199,13 @@ def _explain(target: Mapping[str, Tensor], t_keys: list[str], source: Mapping[st
             f" {len(t_keys)}; the first without a counterpart is {source_label} {s} {_fmt(source[s])}")
 
 
-def _is_counter(key: str) -> bool:
+def is_counter(key: str) -> bool:
+    """Whether a state-dict key is batch norm's step counter (left out of every order)."""
     return key.rsplit(".", 1)[-1] == COUNTER
 
 
-def _owner(key: str) -> str:
+def owner_of(key: str) -> str:
+    """The module path that holds a state-dict key (``layer1.0.conv1.weight`` → ``layer1.0.conv1``)."""
     return key.rpartition(".")[0]
 
 
