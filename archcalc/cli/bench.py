@@ -174,16 +174,16 @@ def same_architecture(network: Analysis | Graph, name: str, num_classes: int) ->
             and _structure(zoo_analysis) == _structure(analysis))
 
 
-def _subjects(analysis: Analysis, vs: str | None, seed: int) -> list[Subject]:
-    """The spec-built model, and with ``--vs plain`` its hand-written twin (same parameter count)."""
+def _subjects(analysis: Analysis, vs: str | None, seed: int, weights: str | None = None) -> list[Subject]:
+    """The spec-built model (with ``weights`` loaded), and with ``--vs plain`` its hand-written twin."""
     import torch
 
     from archcalc.backends.torch.bench import Subject
-    from archcalc.backends.torch.build import build_model
     from archcalc.backends.torch.plain import PLAIN, build_plain
+    from archcalc.backends.torch.weights import build_with_weights
 
     graph = analysis.graph
-    subjects = [Subject("spec", build_model(analysis, seed=seed))]
+    subjects = [Subject("spec", build_with_weights(analysis, weights, seed=seed)[0])]
     if vs == "plain":
         name = graph.meta.name
         out = analysis.output.shape
@@ -277,11 +277,13 @@ def _rows(results: list[BenchResult], env: dict[str, Any], opts: BenchOptions,
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and inputs.")
 @click.option("--out", "out_path", metavar="FILE", help="Append results to FILE (.jsonl or .csv).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Load weights into the spec-built model (archcalc checkpoint or state dict, .pt/.safetensors).")
 def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool,
                   device: str, mode: str, precision: str, channels_last: bool, compile_: bool,
                   compile_backend: str, batch_text: str, iters: int | None, seconds: float | None,
                   warmup: int, optimizer: str, budget: str | None, vs: str | None, train_flops: str,
-                  threads: int | None, seed: int, out_path: str | None) -> None:
+                  threads: int | None, seed: int, out_path: str | None, weights: str | None) -> None:
     """Measure SPEC (a zoo name or a YAML file) in torch: images/s, latency, memory, FLOP/s and MFU,
     each beside archcalc's prediction."""
     batches, auto = parse_batches(batch_text)
@@ -308,7 +310,7 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     runner = Runner(analysis, analysis.graph.meta.name or spec, opts, [])  # checks device and options first
-    runner.subjects = _subjects(analysis, vs, seed)
+    runner.subjects = _subjects(analysis, vs, seed, weights)
     err_console = Console(stderr=True, soft_wrap=False)
     results = _run(runner, err_console)
     out = stdout_console()

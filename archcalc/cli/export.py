@@ -23,10 +23,11 @@ from archcalc.vocab import INIT_SCHEMES
 @click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
               help="Weight initialisation (default: the spec's recipe, else torch's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the initial weights.")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="Load trained weights from an archcalc checkpoint first.")
+@click.option("--weights", "--checkpoint", "weights", type=click.Path(dir_okay=False), default=None,
+              metavar="FILE", help="Load weights first: an archcalc checkpoint or a state dict"
+                                   " (.pt/.pth/.safetensors, the reference's names or structure).")
 def export_command(spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool, fmt: str,
-                   output: str | None, init: str | None, seed: int, checkpoint: str | None) -> None:
+                   output: str | None, init: str | None, seed: int, weights: str | None) -> None:
     """Build SPEC and export it as TorchScript or ONNX (inference mode: main output only)."""
     analysis = load_analysis(spec, input_text, assignments, strict)
     graph = analysis.graph
@@ -38,13 +39,9 @@ def export_command(spec: str, input_text: str | None, assignments: tuple[str, ..
     require_torch()
     import torch
 
-    from archcalc.backends.torch.build import build_model
+    from archcalc.backends.torch.weights import build_with_weights
 
-    model = build_model(analysis, init=init, seed=seed)
-    if checkpoint is not None:
-        from archcalc.backends.torch.erf import _load_weights
-
-        _load_weights(model, Path(checkpoint))
+    model, _ = build_with_weights(analysis, weights, init=init, seed=seed)
     model.eval()
     path = Path(output) if output else Path(f"{graph.meta.name}.{fmt}")
     example = torch.randn(1, *graph.input_shape)

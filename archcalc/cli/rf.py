@@ -58,7 +58,8 @@ def _size(h: Num, w: Num) -> str:
 @click.option("--at", "at", metavar="Y,X", help="With --layer: the input region seen by output unit (Y, X).")
 @click.option("--stack", metavar="K,K,...", help="Quick form without a spec: 3x3,3x3,3x3 or 7x7/2,pool3/2.")
 @click.option("--effective", is_flag=True, help="Also measure the effective receptive field (needs torch).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="With --effective: weights to measure.")
+@click.option("--weights", "--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --effective: weights to measure (archcalc checkpoint or state dict, .pt/.safetensors).")
 @click.option("--heatmap", type=click.Path(dir_okay=False), help="With --effective: write a PNG heat map.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str, ...], strict: bool,

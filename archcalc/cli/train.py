@@ -62,6 +62,9 @@ from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
               help="Train without random crops and flips.")
 @click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
               help="Weight initialisation [the spec's recipe, else torch's].")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Start from these weights (fine-tuning): a state dict in the spec's or the reference's"
+                   " layout (.pt/.pth/.safetensors), or an archcalc checkpoint.")
 def train_command(
         spec: str | None, data: str | None, epochs: int | None, batch: int | None, lr: float | None,
                   optimizer: str | None, schedule: str | None, warmup: int | None,
@@ -70,7 +73,7 @@ def train_command(
                   run_dir: str | None, resume: str | None, eval_only: bool, seed: int | None,
                   assignments: tuple[str, ...], input_text: str | None, workers: int | None,
                   scale_jitter: bool | None, ten_crop: bool | None, augment: bool | None,
-                  init: str | None) -> None:
+                  init: str | None, weights: str | None) -> None:
     """Train SPEC (a zoo name or a YAML file), or evaluate a checkpoint with --eval-only --resume CKPT."""
     given: dict[str, Any] = {
         "data": data, "epochs": epochs, "batch": batch, "lr": lr, "optimizer": optimizer,
@@ -80,14 +83,14 @@ def train_command(
         "ten_crop": ten_crop, "augment": augment, "init": init}
     given = {k: v for k, v in given.items() if v is not None}
     try:
-        _train(spec, given, resume, eval_only, assignments, input_text)
+        _train(spec, given, resume, eval_only, assignments, input_text, weights)
     except ArchcalcError as err:
         click.echo(err.format(), err=True)
         raise SystemExit(int(err.exit_code)) from None
 
 
 def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_only: bool,
-           assignments: tuple[str, ...], input_text: str | None) -> None:
+           assignments: tuple[str, ...], input_text: str | None, weights: str | None = None) -> None:
     if "torch" not in sys.modules:
         # OpenMP threads that spin while waiting starve each other on a busy CPU (measured on a loaded
         # 2-core machine: lenet5 257 s → 37 s); sleeping waits cost little on an idle one.
@@ -101,13 +104,15 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
     from archcalc.analysis import Analysis
     from archcalc.backends.torch import checkpoint
     from archcalc.backends.torch import data as datasets
-    from archcalc.backends.torch.build import build_model
     from archcalc.backends.torch.trainer import Run
+    from archcalc.backends.torch.weights import build_with_weights
     from archcalc.spec import load
 
     console = Console(highlight=False, soft_wrap=True)
     if eval_only and resume is None:
         raise OptionError("--eval-only needs --resume CKPT (the checkpoint to evaluate)")
+    if weights is not None and resume is not None:
+        raise OptionError("give --weights (start a new run from weights) or --resume (continue a run), not both")
     state = checkpoint.load(Path(resume)) if resume is not None else None
     cfg = _config(spec, given, state, resume, assignments, input_text, console)
 
@@ -123,13 +128,16 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
                           " classifier")
     classes = out[0]
     torch.manual_seed(cfg.seed)
-    model = build_model(analysis, init=cfg.init, seed=cfg.seed)
+    model, loaded = build_with_weights(analysis, weights, init=cfg.init, seed=cfg.seed)
     data = datasets.load(cfg.data, input_shape, num_classes=classes)
     if data.num_classes < classes:
         data.notes.append(f"{data.name} has {data.num_classes} classes; the classifier has {classes} outputs "
                           f"(--set num_classes={data.num_classes} matches them)")
     run = Run(model, data, cfg, input_shape, console=console, resume=state,
-              extra_config={"spec_name": graph.meta.name, "input_shape": list(input_shape)})
+              extra_config={"spec_name": graph.meta.name, "input_shape": list(input_shape),
+                            **({"weights": str(weights)} if weights is not None else {})})
+    if loaded is not None and run.dist.main:
+        console.print(f"weights from {weights}: matched {loaded.describe()}")
     try:
         if eval_only:
             metrics = run.evaluate()

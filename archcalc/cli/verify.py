@@ -23,18 +23,42 @@ VERIFY_FORMATS = {"plain": "simple", "simple": "simple", "github": "github", "ma
               help="Compare MACs with fvcore's FlopCountAnalysis (when installed).")
 @click.option("--format", "fmt", type=click.Choice(sorted(VERIFY_FORMATS)), default="plain", show_default=True,
               help="Table format, or json for scripts.")
+@click.option("--against", metavar="REF", default=None,
+              help="Instead, check that SPEC computes REF's function: torchvision:NAME[,key=value…],"
+                   " FILE.py:factory or package.module:factory (outputs, every layer, one training step).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Load a state dict (.pt/.pth/.safetensors, the reference's names or structure) first;"
+                   " with --against, into the reference.")
+@click.option("--dtype", type=click.Choice(["fp32", "fp64", "bf16"]), default="fp32", show_default=True,
+              help="With --against: the precision of the comparison (tolerance 1e-5, 1e-12, 2e-2 relative).")
 def verify_command(spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool, batch: int,
-                   seed: int, rf: bool, use_fvcore: bool, fmt: str) -> None:
+                   seed: int, rf: bool, use_fvcore: bool, fmt: str, against: str | None, weights: str | None,
+                   dtype: str) -> None:
     """Build SPEC in torch, run it, and check shapes, params, MACs, saved memory and receptive fields.
 
-    Exits with status 1 when any figure disagrees (marked ✗).
+    With --against REF, check instead that SPEC is REF: the reference's weights are transplanted into the
+    spec-built model and outputs, every intermediate layer and one training step are compared; the first
+    divergent layer is named. Exits with status 1 when anything disagrees (marked ✗).
     """
     analysis = load_analysis(spec, input_text, assignments, strict)
     graph = analysis.graph
     require_torch()
-    from archcalc.backends.torch.verify import render, verify
+    if against is not None:
+        from archcalc.backends.torch import parity_report
+        from archcalc.backends.torch.parity import check_against
 
-    report = verify(analysis, batch=batch, seed=seed, rf=rf, use_fvcore=use_fvcore)
+        parity = check_against(graph, against, batch=batch, seed=seed, dtype=dtype, weights=weights)
+        click.echo(parity_report.render(parity, VERIFY_FORMATS[fmt]), nl=False)
+        if not parity.ok:
+            first = parity.first_divergent("eval") or parity.first_divergent("train")
+            raise CheckFailed(f"{graph.meta.name} differs from {against}: " + ", ".join(parity.failures())
+                              + (f"; first divergent layer {first.diff.spec}" if first else ""))
+        return
+    from archcalc.backends.torch.verify import render, verify
+    from archcalc.backends.torch.weights import build_with_weights
+
+    given = {"model": build_with_weights(graph, weights, seed=seed)[0]} if weights is not None else {}
+    report = verify(analysis, batch=batch, seed=seed, rf=rf, use_fvcore=use_fvcore, **given)
     click.echo(render(report, VERIFY_FORMATS[fmt]), nl=False)
     if not report.ok:
         raise CheckFailed(f"verify {graph.meta.name}: {len(report.failures())} disagreement(s): "

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from archcalc.analysis import Analysis
-from archcalc.backends.torch.build import build_model, initialize, node_modules, recipe_init
+from archcalc.backends.torch.build import initialize, node_modules, recipe_init
+from archcalc.backends.torch.weights import build_with_weights
 from archcalc.errors import BackendError, OptionError, did_you_mean
 from archcalc.fileio import atomic_path
 from archcalc.ir import Graph
@@ -77,7 +78,8 @@ def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpo
                  dtype: torch.dtype = torch.float64) -> ERFResult:
     """Measure the effective receptive field of the centre unit of ``layer`` (default: the last map).
 
-    ``checkpoint``: an archcalc checkpoint (``train``'s ``best.pt``) or a bare state dict; without one
+    ``checkpoint``: an archcalc checkpoint (``train``'s ``best.pt``) or a state dict in the spec's or a
+    reference's layout (see ``archcalc.backends.torch.weights``); without one
     the network is at initialisation (``init``, seeded) and each run also draws new weights.
     ``png``: where to write the heat map (matplotlib, Agg backend).
     """
@@ -98,11 +100,8 @@ def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpo
         raise OptionError(f"layer '{layer}' has no spatial map (shape {res.shape}); pick a conv or pool layer")
     if res.rf is None:
         raise OptionError(f"layer '{layer}' has no single theoretical field: {res.rf_note}")
-    model = build_model(analysis, init=init, seed=seed)
-    source = "at initialisation"
-    if checkpoint is not None:
-        _load_weights(model, Path(checkpoint))
-        source = f"weights from {checkpoint}"
+    model, _ = build_with_weights(analysis, checkpoint, init=init, seed=seed)
+    source = "at initialisation" if checkpoint is None else f"weights from {checkpoint}"
     model = model.to(dtype).eval()
     modules = node_modules(model, graph)
     target = _module_for(layer, analysis, modules)
@@ -163,24 +162,6 @@ def _module_for(layer: str, analysis: Analysis, modules: dict[str, nn.Module]) -
             return None  # the input itself
         name = inputs[0]
     return modules[name]
-
-
-def _load_weights(model: nn.Module, path: Path) -> None:
-    from archcalc.backends.torch import checkpoint as ckpt
-
-    try:
-        state = ckpt.load(path)["model"]
-    except ckpt.CheckpointError as exc:
-        if "not an archcalc checkpoint" not in exc.message:
-            raise
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OptionError(f"checkpoint {path} does not fit this spec: {first}") from None
 
 
 def _radii(mass: Tensor, centre: tuple[int, int]) -> dict[float, int]:
