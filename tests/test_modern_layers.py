@@ -166,3 +166,28 @@ def test_names_may_be_digits_and_dotted_as_torchvision() -> None:
     assert {"features.0.0.weight", "features.0.1.running_mean", "classifier.1.weight"} <= keys
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6)
     torch.jit.script(model)  # digit names are reached by indexing, which TorchScript accepts
+
+
+def test_inline_branch_names_its_layers_in_the_enclosing_group() -> None:
+    """torchvision's Bottleneck holds conv1, bn1 … beside downsample.0: the residual path is an inline branch
+    (no b1 group), the shortcut a named one; the state_dict keys are then torchvision's, in its order."""
+    pytest.importorskip("torch")
+    from archcalc.backends.torch.build import build_model
+
+    a = analyse_text("""
+        input: 4x8x8
+        layers:
+          - seq:
+              - add:
+                  - inline: true
+                    seq: [{conv: {out: 8, k: 3, s: 2, pad: 1, bias: false, name: conv1}}, {bn: {name: bn1}}]
+                  - name: downsample
+                    seq: [{conv: {out: 8, k: 1, s: 2, bias: false, name: "0"}}, {bn: {name: "1"}}]
+              - relu: {name: relu}
+            name: layer1.0
+    """)
+    keys = list(build_model(a).state_dict())
+    assert [k for k in keys if k.endswith("weight")] == ["layer1.0.conv1.weight", "layer1.0.bn1.weight",
+                                                         "layer1.0.downsample.0.weight",
+                                                         "layer1.0.downsample.1.weight"]
+    assert a.results["layer1.0.add1"].shape == (8, 4, 4)  # the join is named in the group too

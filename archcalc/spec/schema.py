@@ -67,7 +67,7 @@ def spec_schema() -> dict[str, Any]:
             "index": {"type": "string"}, "when": {}, "name": {"type": "string"}}, "additionalProperties": False},
         *({"type": "object", "required": [k], "properties": {
             k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
-                                                     {"$ref": "#/$defs/item"}]}},
+                                                     {"$ref": "#/$defs/branch"}, {"$ref": "#/$defs/item"}]}},
             "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
                                 _VAR], "description": "each branch reads its part of the input's channels"},
             "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
@@ -78,6 +78,10 @@ def spec_schema() -> dict[str, Any]:
          "minProperties": 1, "propertyNames": {"not": {"enum": reserved}}},
     ]}
     defs["item"] = item
+    defs["branch"] = {"type": "object", "required": ["seq"], "additionalProperties": False, "properties": {
+        "seq": {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"},
+        "inline": {"type": "boolean", "description": "no group: the branch's layers are named in the enclosing"
+                                                     " one (torchvision's Bottleneck: conv1 … beside downsample)"}}}
     defs["sequence"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
     assert set(STRUCTURAL) == {"repeat", "side", "seq", *layers.JOINS}  # each keyword has its schema above
     schema: dict[str, Any] = {
@@ -101,6 +105,9 @@ def spec_schema() -> dict[str, Any]:
             "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
+            "variants": {"type": "object", "description": "a family's named members: variant → the variables it"
+                                                          " sets (and its own description and published figures)",
+                         "additionalProperties": {"type": "object"}},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["body"], "additionalProperties": False,
                 "properties": {"args": {"anyOf": [{"type": "array", "items": {"type": "string"}},
