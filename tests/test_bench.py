@@ -23,6 +23,7 @@ from archcalc.backends.torch.plain import PLAIN, build_plain  # noqa: E402
 from archcalc.cli.bench import bench_command, parse_batches, same_architecture  # noqa: E402
 from archcalc.errors import BackendError, ExitCode, OptionError  # noqa: E402
 from archcalc.spec import load, zoo  # noqa: E402
+from tests.conftest import zoo_sample  # noqa: E402
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -345,8 +346,9 @@ def test_saved_bytes_equal_prediction(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo.names() if n not in SMALL_ZOO])
+@pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo_sample() if n not in SMALL_ZOO])
 def test_saved_bytes_equal_prediction_whole_zoo(name: str) -> None:
+    """Every one-network spec and each family's first variant, at its own input size in training mode."""
     _check_saved(name)
 
 

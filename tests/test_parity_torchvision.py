@@ -29,6 +29,10 @@ from archcalc.backends.torch.reference import build_reference, parse_reference  
 from archcalc.backends.torch.weights import WeightsError, load_weights, match_state  # noqa: E402
 from archcalc.spec import load, zoo  # noqa: E402
 
+#: The classic families of issue 11, named as torchvision's builders, every key torchvision's.
+CLASSIC = (*(f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")), "squeezenet1_0", "squeezenet1_1",
+           *(f"densenet{d}" for d in (121, 161, 169, 201)), "resnext50_32x4d", "resnext101_32x8d",
+           "wide_resnet50_2", "wide_resnet101_2")
 #: zoo spec (and --set overrides) → the torchvision model it claims to be. torchvision's GoogLeNet and
 #: Inception-v3 default to auxiliary heads, which the zoo specs add only with --set aux=true.
 ZOO: dict[str, tuple[str, dict[str, Any]]] = {
@@ -39,10 +43,11 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     "inception_v3[aux]": ("torchvision:inception_v3,aux_logits=True,init_weights=True", {"aux": True}),  # batch 2
     **{f"resnet{d}_tv": (f"torchvision:resnet{d}", {}) for d in (18, 34, 50, 101, 152)},
     **{f"vgg{d}{bn}": (f"torchvision:vgg{d}{bn}", {}) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    **{n: (f"torchvision:{n}", {}) for n in CLASSIC},
 }
-#: Specs whose every state-dict key is torchvision's (by key, not by structure). None yet: torchvision's
-#: Sequential children are named 0, 1, …, and a spec's layer names cannot start with a digit.
-BY_KEY: set[str] = set()
+#: Specs whose every state-dict key is torchvision's (by key, not by structure): names may be digits and
+#: dotted (features.0.1), and an inline branch keeps a Bottleneck's conv1 beside its downsample.0.
+BY_KEY: set[str] = {*CLASSIC}
 #: Where to append each case's figures (max differences, mapping), when set: for reports, never asserted on.
 RESULTS = os.environ.get("ARCHCALC_PARITY_RESULTS")
 
