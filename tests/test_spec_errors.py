@@ -132,6 +132,26 @@ CASES = [
           - conv: {out: 8, k: 3}
           - crop: 15
      """, 5, "crop to 15×15 is larger than its 14×14 input", None),
+    ("from an unknown layer", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: c1}
+          - conv: {out: 8, k: 3, from: c2, name: c2}
+     """, 5, "from: no layer or finished group named 'c2' before this point", None),
+    ("a layer from two", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: a}
+          - conv: {out: 8, k: 3, name: b}
+          - {relu: {}, from: [a, b]}
+     """, 6, "a layer reads one input; 'from' names 2 (a, b)", "a join reads several"),
+    ("a layer nothing reads", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: a}
+          - conv: {out: 8, k: 3, name: b}
+          - {conv: {out: 8, k: 3, name: c}, from: a}
+     """, 5, "layer 'b' is read by no other layer and is not an output", "wire it with 'from:'"),
     ("layer name", """
         input: 3x16x16
         layers:
