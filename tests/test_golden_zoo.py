@@ -3,8 +3,9 @@
 Every expected value is written as the publication prints it, with its source; never copied from
 archcalc's output. A rounded figure is checked exactly against the rule it follows: the exact count
 rounded half-up at the printed digit (``rounds_to``), or cut there (``truncates_to``), because the papers
-do both (see the ResNet table section of docs/reproductions.md); each test says which. torchvision parameter counts are exact. Where a printed figure is
-not reproducible, the test asserts the arithmetic that shows why.
+do both (see the ResNet table section of docs/reproductions.md); each test says which. torchvision
+parameter counts are exact. Where a printed figure is not reproducible, the test asserts the arithmetic
+that shows why.
 """
 
 from __future__ import annotations

@@ -70,7 +70,10 @@ def report_command(specs: tuple[str, ...], input_text: str | None, assignments: 
             for w in analysis.warnings:
                 warn(w.format())
             report = build_report(analysis, batch=batch)
-            page = html.report_page(analysis, report, published_figures(specs[0], graph.meta.published), picture)
+            # the JSON embedded is the one `summary --format json` prints, published figures included
+            as_published = analysis if not (input_text or assignments) else None
+            report.figures = published_figures(specs[0], graph.meta.published, as_published)
+            page = html.report_page(analysis, report, report.figures, picture)
             out = output or f"{graph.meta.name}-report.html"
             what = f"{len(report.rows)} layers, {len(report.groups)} groups"
     if out == "-":
