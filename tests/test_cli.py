@@ -198,7 +198,8 @@ def test_rf_stack_prints_7(cli_main) -> None:  # type: ignore[no-untyped-def]
     assert code == 0 and out.strip() == "7"
     code, out, _ = cli_main("rf", "--stack", "7x7/2,pool3/2,3x3", "--format", "json")
     # 7; +(3-1)*2 = 11; +(3-1)*4 = 19
-    assert json.loads(out) == {"size": [19, 19], "jump": [4, 4], "growth": [[7, 7], [11, 11], [19, 19]]}
+    assert json.loads(out) == {"schema_version": 1, "kind": "rf_stack", "size": [19, 19], "jump": [4, 4],
+                               "growth": [[7, 7], [11, 11], [19, 19]]}
 
 
 def test_rf_layer_and_unit(cli_main) -> None:  # type: ignore[no-untyped-def]
@@ -215,12 +216,56 @@ def test_rf_layer_and_unit(cli_main) -> None:  # type: ignore[no-untyped-def]
 def test_list_and_compare(cli_main) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli_main("list", "--format", "json")
     assert code == 0
-    names = {r["name"]: r for r in json.loads(out)}
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and doc["kind"] == "list"
+    names = {r["name"]: r for r in doc["specs"]}
     assert names["vgg16"]["params"] == 138_357_544 and names["vgg16"]["depth"] == 16
     code, out, _ = cli_main("compare", "alexnet", "vgg16", "--format", "json")
-    data = json.loads(out)
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1 and doc["kind"] == "compare"
+    data = {s["name"]: s for s in doc["specs"]}
     assert data["alexnet"]["depth"] == 8 and data["vgg16"]["depth"] == 16
     assert data["vgg16"]["rf"]["size"] == [212, 212]
+
+
+@pytest.mark.parametrize("argv", [["list"], ["rf", "vgg16"], ["compare", "resnet34", "plain34"],
+                                  ["summary", "lenet5"]])
+def test_every_table_command_is_plain_text_in_a_pipe_and_speaks_every_format(cli_main, argv: list[str]) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli_main(*argv)  # the runner's stdout is not a terminal: aligned text
+    assert code == 0
+    assert not set("│┃━─┏┡└") & set(out), "box characters in a pipe"
+    for fmt in ("markdown", "github", "latex", "grid", "rst", "plain", "simple", "text"):
+        code, out, err = cli_main(*argv, "--format", fmt)
+        assert code == 0, (fmt, err)
+    code, out, _ = cli_main(*argv, "--format", "json")
+    assert json.loads(out)["schema_version"] == SCHEMA_VERSION
+    code, out, _ = cli_main(*argv, "--format", "csv")
+    rows = list(csv.reader(io.StringIO(out)))
+    assert len(rows) > 2 and len({len(r) for r in rows}) == 1
+    code, out, _ = cli_main(*argv, "--format", "rich")
+    assert code == 0 and out.strip()
+
+
+def test_list_fits_80_columns_without_cutting_numbers() -> None:
+    import io as io_
+
+    from rich.console import Console
+
+    from archcalc.cli import output
+
+    buf = io_.StringIO()
+    console = Console(file=buf, width=80)
+    original = output.stdout_console
+    output.stdout_console = lambda: console  # type: ignore[assignment]
+    try:
+        from archcalc.cli.zoo_list import list_command
+
+        list_command.main(["--format", "rich"], standalone_mode=False)
+    finally:
+        output.stdout_console = original  # type: ignore[assignment]
+    text = buf.getvalue()
+    assert "60,965,224" in text and "138,357,544" in text  # alexnet and vgg16, whole
+    assert max(len(line) for line in text.splitlines()) <= 80
 
 
 def test_schema_command(cli_main) -> None:  # type: ignore[no-untyped-def]
