@@ -6,8 +6,6 @@ seeds' AlexNet/VGG recipe (see ``archcalc.backends.torch.trainer``).
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -88,11 +86,9 @@ def train_command(
 
 def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_only: bool,
            assignments: tuple[str, ...], input_text: str | None) -> None:
-    if "torch" not in sys.modules:
-        # OpenMP threads that spin while waiting starve each other on a busy CPU (measured on a loaded
-        # 2-core machine: lenet5 257 s → 37 s); sleeping waits cost little on an idle one.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from archcalc.cli.options import require_torch
+    from archcalc.cli.options import passive_openmp, require_torch
+
+    passive_openmp()
 
     require_torch("torch,train")
     import torch
