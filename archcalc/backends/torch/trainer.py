@@ -549,7 +549,7 @@ class Run:
         """The epoch (1-based) with the best validation top-1 so far (the first, on a tie)."""
         if not self.history:
             return None
-        return max(self.history, key=lambda r: (r["val_top1"], -r["epoch"]))["epoch"]
+        return int(max(self.history, key=lambda r: (r["val_top1"], -r["epoch"]))["epoch"])
 
     def should_stop(self) -> bool:
         """Early stopping: ``stop_patience`` epochs in a row without a better validation top-1."""
