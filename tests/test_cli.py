@@ -304,3 +304,36 @@ def test_summary_ends_with_the_published_figures_in_every_format(cli_main) -> No
     # figures are the paper's numbers: an override of the input does not change them
     data = json.loads(cli_main("summary", "vgg16", "--input", "3x32x32", "--format", "json")[1])
     assert {f["label"]: f for f in data["figures"]}["params"]["computed"] == 138_357_544
+
+
+def test_every_command_help_has_an_example(cli_main) -> None:  # type: ignore[no-untyped-def]
+    for name in COMMANDS:
+        if cli.get_command(None, name) is None:  # type: ignore[arg-type]
+            continue
+        code, out, _ = cli_main(name, "--help")
+        assert code == 0 and "Examples:" in out and f"archcalc {name}" in out.split("Examples:")[1], name
+    code, out, _ = cli_main("--help")
+    assert "_ARCHCALC_COMPLETE=bash_source archcalc" in out
+
+
+def test_a_mistyped_command_gets_a_suggestion(cli_main) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli_main("summry", "vgg16")
+    assert code == 2 and "no such command 'summry' (did you mean summary?)" in err
+
+
+def test_shell_completion_offers_zoo_names_and_spec_files(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.shell_completion import ShellComplete
+
+    (tmp_path / "my_net.yaml").write_text("input: 1x8x8\nlayers: [flatten]\n")
+    (tmp_path / "notes.txt").write_text("")
+    monkeypatch.chdir(tmp_path)
+
+    def complete(args: list[str], incomplete: str) -> list[str]:
+        return [c.value for c in ShellComplete(cli, {}, "archcalc", "_ARCHCALC_COMPLETE").get_completions(
+            args, incomplete)]
+
+    assert complete([], "summ") == ["summary"]
+    assert "vgg16" in complete(["summary"], "vg") and "vgg19_bn" in complete(["summary"], "vg")
+    assert complete(["rf"], "my") == ["my_net.yaml"]
+    assert "notes.txt" not in complete(["summary"], "")
+    assert "resnet50" in complete(["compare", "resnet18"], "resnet5")

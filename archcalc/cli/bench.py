@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, passive_openmp, require_torch, spec_options
 from archcalc.cli.output import stdout_console
 from archcalc.errors import BackendError, OptionError
@@ -248,7 +249,7 @@ Examples:
   archcalc bench resnet18                           # CPU, inference, batch 32
   archcalc bench resnet50 --device cuda --precision bf16 --channels-last --batch 1,64,auto
   archcalc bench alexnet --mode both --vs plain --out runs/bench.jsonl""")
-@click.argument("spec")
+@click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="Where to run.")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import click
 
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, spec_options
 
 
-@click.command("diagram")
-@click.argument("spec")
+@click.command("diagram", epilog="""\b
+Examples:
+  archcalc diagram googlenet -o googlenet.svg
+  archcalc diagram resnet50 -o resnet50.png""")
+@click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
 @click.option("-o", "--output", metavar="FILE.svg|FILE.png|-", default=None,
               help="Image to write; the extension picks the format; '-' prints SVG (default: NAME-diagram.svg).")

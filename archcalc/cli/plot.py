@@ -5,12 +5,18 @@ from __future__ import annotations
 import click
 
 from archcalc.analysis import Analysis
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, spec_options
 from archcalc.errors import OptionError
 
 
-@click.command("plot")
-@click.argument("specs", nargs=-1, metavar="[SPEC]...")
+@click.command("plot", epilog="""\b
+Examples:
+  archcalc plot vgg16 -o vgg16.png
+  archcalc plot resnet50 --kind all --depth 2 --dpi 300 -o resnet50.png
+  archcalc plot --compare -o zoo.png                   # the whole zoo: MACs against parameters
+  archcalc plot --compare resnet18 resnet50 vgg16 -o three.svg""")
+@click.argument("specs", nargs=-1, metavar="[SPEC]...", shell_complete=spec_argument_completion)
 @spec_options
 @click.option("--compare", is_flag=True,
               help="One scatter of MACs against parameters, a point per spec (no SPEC: the whole zoo).")

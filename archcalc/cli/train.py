@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 
@@ -22,7 +23,7 @@ Examples:
   archcalc train lenet5 --epochs 30 --patience 5       # stop after 5 epochs without a better val top-1
   archcalc train resnet20 --data cifar10:~/data/cifar10 --device cuda
   archcalc train --resume runs/lenet5-…/last.pt        # continue an interrupted run""")
-@click.argument("spec", required=False)
+@click.argument("spec", required=False, shell_complete=spec_argument_completion)
 @click.option("--data", default=None, metavar="SOURCE",
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
