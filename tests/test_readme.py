@@ -31,8 +31,8 @@ def readme_commands() -> list[str]:
     text = README.read_text(encoding="utf-8")
     block = text.split("## What it does", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     commands = []
-    for line in block.splitlines():
-        line = re.sub(r"\s+#.*$", "", line).strip()
+    for raw in block.splitlines():
+        line = re.sub(r"\s+#.*$", "", raw).strip()
         if not line or line.startswith("#"):
             continue
         commands += [c.strip() for c in line.split(";") if c.strip()]
@@ -59,7 +59,7 @@ def test_readme_command_runs(command: str, cli_main, tmp_path: Path, monkeypatch
         code, _, err = cli_main(*argv)
         assert code == 2 and err.count("\n") == 1 and "without CUDA" in err, err
         return
-    code, out, err = cli_main(*argv)
+    code, _, err = cli_main(*argv)
     assert code == 0, f"{command}: exit {code}\n{err[-2000:]}"
     if "-o" in argv:
         assert (tmp_path / argv[argv.index("-o") + 1]).stat().st_size > 0
