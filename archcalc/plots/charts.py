@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -369,14 +370,14 @@ def plot_all(analysis: Analysis, out: str | Path, log: bool = False,
     return data, curve
 
 
-def _place_labels(fig: Any, ax: Any, points: list[ComparePoint], xs: list[float], ys: list[float],
+def _place_labels(fig: Any, ax: Any, points: list[ComparePoint], xs: Sequence[float], ys: Sequence[float],
                   labels: list[str], order: list[int], radii_pt: list[float]) -> list[str]:
     """Place each label at the first spot around its point that overlaps no other label, no marker centre
     and stays inside the axes, measured on the drawn text (pixels); a label with no free spot is left
     out and returned, never drawn over another. Sets each point's ``label_box``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    canvas = FigureCanvasAgg(fig)
+    canvas: Any = FigureCanvasAgg(fig)
     canvas.draw()  # the constrained layout settles the axes first: positions are measured on it
     renderer = canvas.get_renderer()
     frame = ax.get_window_extent(renderer)

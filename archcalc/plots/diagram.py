@@ -525,7 +525,7 @@ def layout(analysis: Analysis, depth: int | None = None, show_all: bool = False,
 
 def _legend(lay: _Layout, y: float) -> float:
     """What the two kinds of shortcut line mean, under the drawing (only those drawn)."""
-    x = MARGIN
+    x = float(MARGIN)
     for drawn, dashed, text in ((lay.solid, False, "identity shortcut"),
                                 (lay.dashed, True, "shortcut with layers (projection)")):
         if not drawn:
