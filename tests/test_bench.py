@@ -310,7 +310,7 @@ def test_plain_twin_matches_its_spec(name: str) -> None:
     model = build_plain(name, classes)
     assert model is not None
     assert sum(p.numel() for p in model.parameters()) == a.totals.params
-    assert same_architecture(graph, name, classes)
+    assert same_architecture(a, name, classes)  # it takes the Analysis since "resolve once" (was a Graph)
     x = torch.randn(2, *graph.input_shape)
     model.eval()
     with torch.no_grad():

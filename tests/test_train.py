@@ -271,7 +271,9 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def crash(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", crash)
+    import archcalc.fileio
+
+    monkeypatch.setattr(archcalc.fileio.os, "fsync", crash)  # checkpoints are written by archcalc.fileio
     with pytest.raises(OSError):
         checkpoint.save({"model": {}, "epoch": 2, "config": {}}, path)
     assert checkpoint.load(path)["epoch"] == 1  # the old checkpoint survives whole
