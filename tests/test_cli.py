@@ -337,3 +337,20 @@ def test_shell_completion_offers_zoo_names_and_spec_files(tmp_path, monkeypatch)
     assert complete(["rf"], "my") == ["my_net.yaml"]
     assert "notes.txt" not in complete(["summary"], "")
     assert "resnet50" in complete(["compare", "resnet18"], "resnet5")
+
+
+def test_bars_in_a_pipe_say_why_they_are_missing(cli_main) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("summary", "lenet5", "--bars")
+    assert code == 0 and "█" not in out and "--bars draws in the rich format only" in err
+
+
+def test_a_dumb_terminal_gets_plain_text(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    from archcalc.cli import output
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("TERM", "dumb")
+    assert output.table_format("auto") == "text"
+    monkeypatch.setenv("TERM", "xterm-256color")
+    assert output.table_format("auto") == "rich"

@@ -35,8 +35,10 @@ def warn(message: str) -> None:
 
 
 def table_format(fmt: str) -> str:
-    """The format to use: ``auto`` is rich on a terminal, aligned text otherwise."""
-    return resolve(fmt, sys.stdout.isatty())
+    """The format to use: ``auto`` is rich on a terminal (not a dumb one), aligned text otherwise."""
+    import os
+
+    return resolve(fmt, sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
 
 
 def emit(report: Report, fmt: str, bars: bool = False) -> None:
@@ -46,6 +48,8 @@ def emit(report: Report, fmt: str, bars: bool = False) -> None:
     for w in report.warnings:
         warn(w)
     fmt = table_format(fmt)
+    if bars and fmt != "rich":
+        warn(f"note: --bars draws in the rich format only (this output is {fmt}); add --format rich")
     if fmt == "rich":
         r.render_rich(report, stdout_console(), bars=bars)
     elif fmt == "json":
