@@ -204,29 +204,50 @@ def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> lis
 
 
 def group_subtotals(leaves: list[Row], kinds: dict[str, str]) -> list[dict[str, Any]]:
-    """Each group with the sums of every layer under it and its output (its last layer's); linear in the
-    rows times the nesting depth."""
+    """Each group with the sums of every layer under it and its output (its last layer's).
+
+    Linear: the rows are summed per parent path first (one update per row), then each parent's sums are
+    added to the groups enclosing it (one per parent and level).
+    """
     acc: dict[str, dict[str, Any]] = {path: {"path": path, "kind": kind, "layers": 0, "params": 0, "macs": 0,
                                              "ops": 0, "activations": 0, "shape": [], "rf": None}
                                       for path, kind in kinds.items()}
-    for row in leaves:
-        parts = row.name.split(".")
+    # parent path → [layers, params, macs, ops, activations, last row, its index], in order of first appearance
+    per_parent: dict[str, list[Any]] = {}
+    for i, row in enumerate(leaves):
+        parent = row.name.rpartition(".")[0]
+        if not parent:
+            continue
+        sums = per_parent.get(parent)
+        if sums is None:
+            per_parent[parent] = [1, row.params, row.macs, row.ops, row.activations, row, i]
+            continue
+        sums[0] += 1
+        sums[1] += row.params
+        sums[2] += row.macs
+        sums[3] += row.ops
+        sums[4] += row.activations
+        sums[5], sums[6] = row, i
+    last: dict[str, tuple[int, Row]] = {}
+    for parent, (n, params, macs, ops, acts, row, index) in per_parent.items():
         prefix = ""
-        for part in parts[:-1]:
+        for part in parent.split("."):
             prefix = f"{prefix}.{part}" if prefix else part
             g = acc.get(prefix)
             if g is None:
                 continue
-            g["layers"] += 1
-            g["params"] += row.params
-            g["macs"] += row.macs
-            g["ops"] += row.ops
-            g["activations"] += row.activations
-            g["shape"] = row.shape
-            g["rf"] = row.rf
-    for g in acc.values():
-        g["shape"] = list(g["shape"])
-        g["rf"] = _rf_dict(g["rf"])
+            g["layers"] += n
+            g["params"] += params
+            g["macs"] += macs
+            g["ops"] += ops
+            g["activations"] += acts
+            seen = last.get(prefix)
+            if seen is None or index > seen[0]:
+                last[prefix] = (index, row)
+    for path, g in acc.items():
+        found = last.get(path)
+        g["shape"] = list(found[1].shape) if found is not None else []
+        g["rf"] = _rf_dict(found[1].rf) if found is not None else None
     return list(acc.values())
 
 

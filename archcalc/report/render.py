@@ -79,14 +79,12 @@ def tree(report: Report) -> Iterator[tuple[Row, bool]]:
     """
     groups = {g["path"]: g for g in report.groups if "shape" in g}
     opened: list[str] = []
+    chains: dict[str, list[str]] = {}  # a parent path → the groups enclosing it, outermost first
     for row in report.rows:
-        parts = row.name.split(".")
-        chain: list[str] = []
-        prefix = ""
-        for part in parts[:-1]:
-            prefix = f"{prefix}.{part}" if prefix else part
-            if prefix in groups:
-                chain.append(prefix)
+        parent = row.name.rpartition(".")[0]
+        chain = chains.get(parent)
+        if chain is None:
+            chain = chains[parent] = _enclosing(parent, groups)
         k = 0
         while k < len(opened) and k < len(chain) and opened[k] == chain[k]:
             k += 1
@@ -95,6 +93,17 @@ def tree(report: Report) -> Iterator[tuple[Row, bool]]:
             opened.append(path)
             yield _group_row(groups[path]), True
         yield row, False
+
+
+def _enclosing(parent: str, groups: dict[str, Any]) -> list[str]:
+    """The groups among ``parent`` and its prefixes, outermost first."""
+    chain: list[str] = []
+    prefix = ""
+    for part in parent.split(".") if parent else []:
+        prefix = f"{prefix}.{part}" if prefix else part
+        if prefix in groups:
+            chain.append(prefix)
+    return chain
 
 
 def layer_table(report: Report) -> Table:
