@@ -97,6 +97,7 @@ def spec_schema() -> dict[str, Any]:
                           "additionalProperties": {"type": "object", "required": ["value"],
                                                    "properties": {"value": {"type": "number"},
                                                                   "rounding": {"type": "number"},
+                                                                  "rule": {"enum": ["round", "truncate"]},
                                                                   "source": {"type": "string"}}}},
             "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
