@@ -30,10 +30,10 @@ import torch
 from torch import Tensor, nn
 
 from archcalc.analysis import Analysis
+from archcalc.arith import Num
 from archcalc.backends.torch.bench_memory import saved_tensor_bytes
 from archcalc.backends.torch.build import build_model, node_modules, parameter_counts
 from archcalc.backends.torch.probe import build_probe
-from archcalc.arith import Num
 from archcalc.ir import Graph, Shape
 from archcalc.layers import Aliasing
 
