@@ -61,7 +61,7 @@ def test_verify_reports_every_figure() -> None:
     assert set(conv1.checks) == {"shape", "params", "macs", "rf"}
     assert conv1.checks["macs"].symbolic == 5 * 5 * 1 * 6 * 28 * 28  # 117,600: LeNet-5 C1
     assert conv1.checks["macs"].fvcore == 117_600
-    assert conv1.checks["rf"].torch.endswith("5 /1 @0")  # "within …" on main too: see the closing note
+    assert conv1.checks["rf"].torch == "5 /1 @0"  # measured exactly: every unit of C1 sees no padding
     assert report.totals["params"].torch == 61_706
     text = render(report)
     assert "✓ all checks agree" in text and "✗" not in text
