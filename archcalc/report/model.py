@@ -40,6 +40,8 @@ class RFData:
     jump: list[int | float]
     start: list[int | float]
     aligned: bool
+    #: behind upsampling: the envelope of the units' fields (each sees the pixels inside it, some fewer)
+    envelope: bool = False
 
 
 @dataclass
@@ -134,7 +136,7 @@ RECORD_COLUMNS = ("name", "type", "family", "depth", "group", "layers", "out_c",
 
 def _rf_dict(rf: RFData | None) -> dict[str, Any] | None:
     return None if rf is None else {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start),
-                                    "aligned": rf.aligned}
+                                    "aligned": rf.aligned, "envelope": rf.envelope}
 
 
 def _record(r: Row) -> dict[str, Any]:
@@ -160,7 +162,8 @@ def weight_depth(analysis: Analysis) -> int:
 def _row(r: NodeResult, itemsize: int) -> Row:
     rf = None
     if r.rf is not None:
-        rf = RFData(size=[json_number(v) for v in r.rf.size], jump=[json_number(v) for v in r.rf.jump],
+        rf = RFData(envelope=r.rf.fractional, size=[json_number(v) for v in r.rf.size],
+                    jump=[json_number(v) for v in r.rf.jump],
                     start=[json_number(v) for v in r.rf.start], aligned=r.rf.aligned)
     return Row(
         name=r.node.name, type=r.rec.op, family=r.rec.family.value, depth=len(r.node.scope), shape=list(r.shape),

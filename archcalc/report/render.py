@@ -42,6 +42,7 @@ def rf_text(rf: RFData | dict[str, Any] | None) -> str:
         rf = RFData(**rf)
     size, jump = rf.size, rf.jump
     text = f"{size[0]}" if size[0] == size[1] else f"{size[0]}×{size[1]}"
+    text = ("≤" if rf.envelope else "") + text  # behind upsampling: an envelope
     text += f" /{jump[0]}" if jump[0] == jump[1] else f" /{jump[0]}×{jump[1]}"
     return text + ("" if rf.aligned else " ⚠")
 
