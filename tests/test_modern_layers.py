@@ -6,10 +6,12 @@ checked by the property tests (tests/test_properties_torch.py).
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
 
+from archcalc.errors import SpecError
 from tests.conftest import analyse_text
 
 
@@ -166,3 +168,36 @@ def test_names_may_be_digits_and_dotted_as_torchvision() -> None:
     assert {"features.0.0.weight", "features.0.1.running_mean", "classifier.1.weight"} <= keys
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6)
     torch.jit.script(model)  # digit names are reached by indexing, which TorchScript accepts
+
+
+def test_an_inline_branch_names_its_layers_in_the_enclosing_group() -> None:
+    """torchvision's Bottleneck: conv1 … bn2 sit beside the downsample branch, not in a group of their own."""
+    torch = pytest.importorskip("torch")
+    from archcalc.backends.torch.build import build_model
+
+    a = analyse_text("""
+        input: 4x8x8
+        layers:
+          - seq:
+              - add:
+                  - {seq: [{conv: {out: 8, k: 3, pad: 1, bias: false, name: conv1}}, {bn: {name: bn1}}], inline: true}
+                  - {seq: [{conv: {out: 8, k: 1, bias: false, name: "0"}}, {bn: {name: "1"}}], name: downsample}
+              - relu
+            name: layer1.0
+    """)
+    keys = list(build_model(a).state_dict())
+    assert keys[:2] == ["layer1.0.conv1.weight", "layer1.0.bn1.weight"]
+    assert "layer1.0.downsample.0.weight" in keys
+    assert a.results["layer1.0.add1"].shape == (8, 8, 8)
+    assert list(build_model(a)(torch.zeros(1, 4, 8, 8)).shape) == [1, 8, 8, 8]
+
+
+@pytest.mark.parametrize(("branch", "message"), [
+    ("{seq: [relu], inline: true, name: x}", "an inline branch has no name"),
+    ("{seq: [relu], inline: 3}", "a branch's 'inline' is true or false, got 3"),
+    ("{seq: [relu], inlne: true}", "unexpected key 'inlne' in a branch"),
+])
+def test_bad_inline_branches_are_one_line_errors(branch: str, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)) as info:
+        analyse_text(f"input: 4x8x8\nlayers:\n  - add: [{branch}, []]\n")
+    assert info.value.location is not None and info.value.location.line == 3

@@ -46,6 +46,9 @@ VARIANT_META = ("description", "published")
 #: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
+#: keys of a join's branch given as a mapping; an inline branch opens no group (torchvision's Bottleneck keeps
+#: conv1 … bn3 beside its downsample branch)
+BRANCH_KEYS = ("seq", "name", "when", "inline")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
 _LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
@@ -320,20 +323,25 @@ class Expander:
                 continue
             label: Any = None
             body: Any = branch
+            inline = False
             if isinstance(branch, LMap) and "seq" in branch:
                 if "when" in branch and not self._condition(branch["when"], env, branch.value_locs["when"]):
                     continue
+                inline = self._branch_inline(branch, env)
                 label = self._resolve(branch["name"], env, branch.value_locs["name"]) if "name" in branch else None
                 body = branch["seq"]
-            inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
-                                     "branch", bloc)
+            if inline:  # its layers join the enclosing group, as an inline block's do
+                inner = scope
+            else:
+                inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
+                                         "branch", bloc)
             before = len(self.nodes)
             start = current
             if split is not None:  # the branch reads its part of the channels
                 part = layers.split_part_config(k, *split)
                 start = self._emit(part.key, part.config, (current,), None, inner, item.key_locs["split"])
             ends.append(self._sequence(body, start, inner, env, bloc))
-            if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
+            if len(self.nodes) == before and not inline:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
         if len(ends) == 1 and split is None:
@@ -341,6 +349,22 @@ class Expander:
             identity = layers.get("identity")
             return self._emit(identity.key, identity.config(), tuple(ends), name, scope, where)
         return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
+
+    def _branch_inline(self, branch: LMap, env: Mapping[str, Any]) -> bool:
+        """A branch ``{seq: [...], name: …, when: …, inline: …}``: check its keys; is it inline?"""
+        for key in branch:
+            if key not in BRANCH_KEYS:
+                raise SpecError(f"unexpected key '{key}' in a branch", branch.key_locs[key],
+                                did_you_mean(key, BRANCH_KEYS))
+        if "inline" not in branch:
+            return False
+        inline = self._resolve(branch["inline"], env, branch.value_locs["inline"])
+        if not isinstance(inline, bool):
+            raise SpecError(f"a branch's 'inline' is true or false, got {inline!r}", branch.value_locs["inline"])
+        if inline and "name" in branch:
+            raise SpecError("an inline branch has no name: its layers are named in the enclosing group",
+                            branch.key_locs["name"], "drop the name, or inline")
+        return inline
 
     def _split(self, item: LMap, kind: str, branches: int, env: Mapping[str, Any]) -> tuple[tuple[int, ...] | None,
                                                                                            int | None]:

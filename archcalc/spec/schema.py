@@ -67,7 +67,7 @@ def spec_schema() -> dict[str, Any]:
             "index": {"type": "string"}, "when": {}, "name": {"type": "string"}}, "additionalProperties": False},
         *({"type": "object", "required": [k], "properties": {
             k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
-                                                     {"$ref": "#/$defs/item"}]}},
+                                                     {"$ref": "#/$defs/branch"}, {"$ref": "#/$defs/item"}]}},
             "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
                                 _VAR], "description": "each branch reads its part of the input's channels"},
             "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
@@ -78,6 +78,11 @@ def spec_schema() -> dict[str, Any]:
          "minProperties": 1, "propertyNames": {"not": {"enum": reserved}}},
     ]}
     defs["item"] = item
+    defs["branch"] = {"type": "object", "required": ["seq"], "properties": {
+        "seq": {"$ref": "#/$defs/sequence"}, "name": {"type": "string"}, "when": {},
+        "inline": {"anyOf": [{"type": "boolean"}, _VAR],
+                   "description": "the branch's layers join the enclosing group (no namespace of their own)"}},
+        "additionalProperties": False}
     defs["sequence"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
     assert set(STRUCTURAL) == {"repeat", "side", "seq", *layers.JOINS}  # each keyword has its schema above
     schema: dict[str, Any] = {
@@ -101,6 +106,9 @@ def spec_schema() -> dict[str, Any]:
             "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
+            "variants": {"type": "object", "description": "named members of a family: name → the variables they"
+                                                          " set, and their own description and published figures",
+                         "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["body"], "additionalProperties": False,
                 "properties": {"args": {"anyOf": [{"type": "array", "items": {"type": "string"}},
