@@ -7,6 +7,7 @@ checked by the property tests (tests/test_properties_torch.py).
 from __future__ import annotations
 
 import re
+import textwrap
 from fractions import Fraction
 
 import pytest
@@ -201,3 +202,26 @@ def test_bad_inline_branches_are_one_line_errors(branch: str, message: str) -> N
     with pytest.raises(SpecError, match=re.escape(message)) as info:
         analyse_text(f"input: 4x8x8\nlayers:\n  - add: [{branch}, []]\n")
     assert info.value.location is not None and info.value.location.line == 3
+
+
+def test_layers_read_the_input_size_and_follow_an_input_override() -> None:
+    """A segmentation head upsamples back to the input's size whatever it is (torchvision's FCN, DeepLabV3)."""
+    from archcalc.analysis import analyze
+    from archcalc.spec import load_text
+
+    text = """
+        input: 3x${size}x${size}
+        vars: {size: 32}
+        layers:
+          - conv: {out: 4, k: 3, s: 2, pad: 1}
+          - upsample: {size: [$input_h, $input_w], mode: bilinear, name: up}
+          - conv: {out: "${input_c * 2}", k: 1, name: head}
+    """
+    text = textwrap.dedent(text)
+    assert analyze(load_text(text)).results["up"].shape == (4, 32, 32)
+    assert analyze(load_text(text, overrides={"size": 20})).results["up"].shape == (4, 20, 20)
+    graph = load_text(text, input_shape=(3, 18, 26))
+    assert analyze(graph).results["head"].shape == (6, 18, 26)
+    assert graph.meta.variables == {"size": 32}  # the declared variables only
+    with pytest.raises(SpecError, match="'input_h' is the input's size, set by archcalc"):
+        load_text("input: 3x8x8\nvars: {input_h: 4}\nlayers: [relu]")

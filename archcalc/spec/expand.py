@@ -46,6 +46,8 @@ VARIANT_META = ("description", "published")
 #: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
+#: variables set from the input's shape (C, H, W) that every layer can read
+INPUT_VARIABLES = ("input_c", "input_h", "input_w")
 #: keys of a join's branch given as a mapping; an inline branch opens no group (torchvision's Bottleneck keeps
 #: conv1 … bn3 beside its downsample branch)
 BRANCH_KEYS = ("seq", "name", "when", "inline")
@@ -70,6 +72,15 @@ class _Scope:
 
     path: tuple[str, ...]
     counters: Counter[str] = field(default_factory=Counter)
+
+
+def input_variables(shape: Shape) -> dict[str, int]:
+    """What the layers may read of the input's size (after ``--input``): ``input_c``, and for a map
+    ``input_h`` and ``input_w`` — for sizes that follow the input's, as a segmentation head's upsampling
+    back to the input size does."""
+    if len(shape) == 3:
+        return dict(zip(INPUT_VARIABLES, shape, strict=True))
+    return {"input_c": shape[0]}
 
 
 def parse_shape(value: Any, where: SourceLocation | None, what: str = "input") -> Shape:
@@ -140,6 +151,9 @@ class Expander:
         for key, value in raw.items():
             if not _NAME_RE.match(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
+            if key in INPUT_VARIABLES:
+                raise SpecError(f"'{key}' is the input's size, set by archcalc: a spec cannot declare it",
+                                raw.key_locs[key], f"the layers can read ${key}; name the variable otherwise")
             if key in overrides:
                 env[key] = overrides[key]
             elif key in variant:
@@ -224,6 +238,8 @@ class Expander:
         else:
             raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
         name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        declared = dict(self.globals)
+        self.globals.update(input_variables(shape))  # the layers (and blocks) see the input's size
         self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
@@ -235,7 +251,7 @@ class Expander:
             else {"paper": str(doc.get("source") or "")},
             published=_plain(self.variant_meta.get("published") or doc.get("published") or {}),
             file=self.filename,
-            variables=dict(self.globals),
+            variables=declared,
             recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
         )
         return Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
