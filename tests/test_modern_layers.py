@@ -225,3 +225,30 @@ def test_layers_read_the_input_size_and_follow_an_input_override() -> None:
     assert graph.meta.variables == {"size": 32}  # the declared variables only
     with pytest.raises(SpecError, match="'input_h' is the input's size, set by archcalc"):
         load_text("input: 3x8x8\nvars: {input_h: 4}\nlayers: [relu]")
+
+
+def test_named_inputs_wire_any_graph() -> None:
+    """``from:`` reads an earlier layer (or a finished group's output); a join reads several."""
+    a = analyse_text("""
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, pad: 1, name: enc1}
+          - maxpool: {k: 2, name: down}
+          - {seq: [{conv: {out: 8, k: 3, pad: 1}}, relu], name: enc2}
+          - upsample: {scale: 2, name: up}
+          - concat: {from: [enc1, up], name: skip}
+          - conv: {out: 4, k: 1, name: head}
+          - {conv: {out: 4, k: 3, pad: 1, name: side}, from: enc2}
+          - upsample: {scale: 2, name: up2}
+          - add: {from: [head, up2], name: out}
+    """)
+    assert a.graph.node("skip").inputs == ("enc1", "up")
+    assert a.graph.node("side").inputs == ("enc2.relu1",)  # a group's output is its last layer
+    assert a.results["skip"].shape == (16, 16, 16)
+    assert a.graph.outputs == ("out",)
+    torch = pytest.importorskip("torch")
+    from archcalc.backends.torch.verify import verify
+
+    report = verify(a, batch=2)
+    assert report.ok, report.failures()
+    assert torch is not None

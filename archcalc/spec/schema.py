@@ -12,14 +12,16 @@ from archcalc import layers
 from archcalc.spec.expand import STRUCTURAL, TOP_KEYS
 
 _VAR = {"type": "string", "pattern": r"^\$", "description": "a variable reference ($name or ${expression})"}
+_INT_OR_VAR = {"anyOf": [{"type": "integer"}, _VAR]}
+#: one dimension of an input shape: a number, $name or ${expression} (3x${size}x${size})
+_DIM = r"(\d+|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\})"
 _KIND: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
-    "pair": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                                                                 "maxItems": 2}]},
-    "size": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                                                                 "maxItems": 2}]},
+    # a pair's entries may each be a variable ([$input_h, $input_w], ["${2 * bh}", "${2 * bw}"])
+    "pair": {"oneOf": [{"type": "integer"}, {"type": "array", "items": _INT_OR_VAR, "minItems": 2, "maxItems": 2}]},
+    "size": {"oneOf": [{"type": "integer"}, {"type": "array", "items": _INT_OR_VAR, "minItems": 2, "maxItems": 2}]},
     "padding": {"oneOf": [{"type": "integer"}, {"enum": ["same", "valid"]},
-                          {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 4}]},
+                          {"type": "array", "items": _INT_OR_VAR, "minItems": 2, "maxItems": 4}]},
     "float": {"type": "number"},
     "bool": {"type": "boolean"},
     "str": {"type": "string"},
@@ -102,13 +104,14 @@ def spec_schema() -> dict[str, Any]:
                           "additionalProperties": {"type": "object", "required": ["value"],
                                                    "properties": {"value": {"type": "number"},
                                                                   "rounding": {"type": "number"},
+                                                                  "rule": {"enum": ["round", "truncate"]},
                                                                   "source": {"type": "string"}}}},
-            "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
+            "input": {"anyOf": [{"type": "string", "pattern": rf"^\s*{_DIM}\s*([x×,]\s*{_DIM}\s*){{0,2}}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
-            "variants": {"type": "object", "description": "named members of a family: name → the variables they"
-                                                          " set, and their own description and published figures",
-                         "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
+            "variants": {"type": "object", "description": "named settings of the variables (FILE.yaml:NAME)",
+                         "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
+                             "description": {"type": "string"}, "published": {"type": "object"}}}]}},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["body"], "additionalProperties": False,
                 "properties": {"args": {"anyOf": [{"type": "array", "items": {"type": "string"}},
