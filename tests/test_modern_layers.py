@@ -36,6 +36,33 @@ def test_squeeze_excitation_gate() -> None:
     assert se.rf_note is not None and "global context" in se.rf_note
 
 
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_image_pooling_broadcast_is_global_context(mode: str) -> None:
+    """DeepLabV3's ASPP (Chen et al. 2017, Sec. 3.3): a global pool's 1×1 map, upsampled back to the map's size,
+    gives every unit the same field (a jump of 0); concatenated beside a local 3×3 branch, the field stays the
+    local one with global context, where the paths' strides (1 and 0) could not otherwise be merged."""
+    a = analyse_text(f"""
+        input: 4x12x12
+        layers:
+          - concat:
+              - [{{conv: {{out: 4, k: 3, pad: 1}}}}]
+              - [gap, {{conv: {{out: 4, k: 1}}}}, {{upsample: {{size: [12, 12], mode: {mode}, name: up}}}}]
+            name: cat
+          - {{conv: {{out: 2, k: 3, pad: 1, name: head}}}}
+    """)
+    up = a.results["b2.up"]  # the second branch, auto-named b2
+    assert up.rf is not None and up.rf.broadcast and up.rf.jump == (0, 0)
+    cat, head = a.results["cat"], a.results["head"]
+    assert cat.rf is not None and cat.rf.size == (3, 3) and cat.rf.jump == (1, 1) and cat.rf.context
+    assert cat.rf_note is not None and "broadcast" in cat.rf_note
+    assert head.rf is not None and head.rf.size == (5, 5)
+    pytest.importorskip("torch")
+    from archcalc.backends.torch.verify import verify
+
+    report = verify(a, batch=2)  # the probe measures the local field, the broadcast branch set aside
+    assert report.ok, report.failures()
+
+
 def test_transposed_convolution_size_params_and_macs() -> None:
     # PyTorch ConvTranspose2d docs: H_out = (H_in − 1)·s − 2p + d(k − 1) + output_padding + 1.
     # U-Net's up-convolution (Ronneberger et al. 2015, Fig. 1): 1024 → 512 channels, 2×2, stride 2.
@@ -43,7 +70,7 @@ def test_transposed_convolution_size_params_and_macs() -> None:
         input: 1024x28x28
         layers: [{conv_transpose: {out: 512, k: 2, s: 2, name: up}}]
     """)
-    up = a.results["up"]
+    up = a.results["b2.up"]  # the second branch, auto-named b2
     assert up.shape == (512, (28 - 1) * 2 - 0 + 1 * (2 - 1) + 0 + 1, 56)
     assert up.params.weights == 1024 * 512 * 2 * 2 and up.params.biases == 512
     assert up.cost.macs == 1024 * 512 * 2 * 2 * 28 * 28  # per input position, as fvcore counts it
