@@ -28,9 +28,16 @@ HEAVY = {"inception_v3", "googlenet", "googlenet_tv", "resnet1202", "resnet152",
          "resnet101_tv", "vgg19", "vgg19_bn", "vgg16c"}
 
 
+#: Specs whose smallest input is none of the sizes tried below: U-Net's tiles are 16·n + 124 (Ronneberger et al.
+#: 2015: every 2×2 pooling halves an even size), and 188 is the smallest (a 4×4 output map).
+REDUCED: dict[str, Shape] = {"unet": (1, 188, 188)}
+
+
 @cache
 def _reduced(name: str) -> Shape | None:
     """The smallest square input (from a few) this spec accepts, or None for its own input."""
+    if name in REDUCED:
+        return REDUCED[name]
     default = load(name).input_shape
     for size in (32, 64, 96, 128, 160):
         if len(default) != 3 or size >= default[1]:
