@@ -45,6 +45,10 @@ TORCHVISION: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
     "convnext_small": (224, 50_223_688, 359_347_968 + 8_324_364_288, (1000,)),
     "convnext_base": (224, 88_591_464, 556_200_960 + 14_798_528_512, (1000,)),
     "convnext_large": (224, 197_767_336, 1_065_512_448 + 33_295_921_152, (1000,)),
+    # torchvision 0.29.1 fcn_resnet50 / deeplabv3_resnet50(weights=None, weights_backbone=None, aux_loss
+    # off): sum of parameter numels; fvcore 0.1.5 by_operator() conv at 520×520 (no linear layers), out["out"]
+    "fcn_resnet50": (520, 32_957_013, 142_725_772_800, (21, 520, 520)),
+    "deeplabv3_resnet50": (520, 39_638_869, 168_731_205_888, (21, 520, 520)),
 }
 
 
@@ -52,7 +56,7 @@ TORCHVISION: dict[str, tuple[int, int, int, tuple[int, ...]]] = {
 def test_params_macs_and_output_equal_torchvision_and_fvcore(name: str) -> None:
     size, params, macs, out = TORCHVISION[name]
     a = net(name)
-    assert a.graph.input_shape[1:] == (size, size)
+    assert a.graph.input_shape == (3, size, size)
     assert a.totals.params == params
     assert conv_linear_macs(a) == macs
     assert output_shape(a) == out
