@@ -352,11 +352,11 @@ def test_saved_bytes_equal_prediction(name: str) -> None:
     _check_saved(name)
 
 
-@pytest.mark.slow
 #: ConvNeXt-S/B/L: ConvNeXt-T's layers at other widths and depths, measured through ConvNeXt-T
 REPRESENTED = ("convnext_small", "convnext_base", "convnext_large")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo.names() if n not in (*SMALL_ZOO, *REPRESENTED)])
 def test_saved_bytes_equal_prediction_whole_zoo(name: str) -> None:
     _check_saved(name)

@@ -70,7 +70,7 @@ def test_transposed_convolution_size_params_and_macs() -> None:
         input: 1024x28x28
         layers: [{conv_transpose: {out: 512, k: 2, s: 2, name: up}}]
     """)
-    up = a.results["b2.up"]  # the second branch, auto-named b2
+    up = a.results["up"]
     assert up.shape == (512, (28 - 1) * 2 - 0 + 1 * (2 - 1) + 0 + 1, 56)
     assert up.params.weights == 1024 * 512 * 2 * 2 and up.params.biases == 512
     assert up.cost.macs == 1024 * 512 * 2 * 2 * 28 * 28  # per input position, as fvcore counts it
