@@ -10,28 +10,11 @@ from click.testing import CliRunner, Result
 
 from archcalc.analysis import Analysis, analyze
 from archcalc.cli.main import cli
-from archcalc.spec import load_text, zoo
+from archcalc.spec import load_text
 
 
 def analyse_text(text: str, **overrides: Any) -> Analysis:
     return analyze(load_text(textwrap.dedent(text), "test.yaml", overrides or None))
-
-
-def zoo_sample() -> list[str]:
-    """Every one-network zoo spec and the first variant of each family (its smallest, by the zoo's habit).
-
-    The whole-zoo tests that build and run torch models (verify, saved bytes, drawing the bars) take these:
-    a family's other variants differ only in widths, depths and resolution, which the symbolic whole-zoo
-    tests, each family's golden tests and ``make parity`` (every variant against torchvision) check.
-    """
-    firsts: dict[str, str] = {}
-    for name in zoo.names():
-        file, variant = zoo.locate(name)
-        if variant is None:
-            firsts[name] = name
-        else:
-            firsts.setdefault(str(file), zoo.variants_of(file)[0])
-    return sorted(firsts.values())
 
 
 def run_cli(*args: str, input: str | None = None) -> Result:
@@ -60,4 +43,4 @@ def cli_main(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def
     return invoke
 
 
-__all__ = ["analyse_text", "cli", "run_cli", "zoo_sample"]
+__all__ = ["analyse_text", "cli", "run_cli"]

@@ -132,16 +132,6 @@ CASES = [
           - conv: {out: 8, k: 3}
           - crop: 15
      """, 5, "crop to 15×15 is larger than its 14×14 input", None),
-    ("unknown key in a branch", """
-        input: 3x16x16
-        layers:
-          - add: [{seq: [relu], inlin: true}, []]
-     """, 4, "unexpected key 'inlin' in a branch", "did you mean inline?"),
-    ("inline branch with a name", """
-        input: 3x16x16
-        layers:
-          - add: [{seq: [relu], inline: true, name: main}, []]
-     """, 4, "an inline branch has no name", "drop the name"),
     ("from an unknown layer", """
         input: 3x16x16
         layers:
