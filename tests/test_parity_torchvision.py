@@ -47,10 +47,11 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     "fcn_resnet50": ("torchvision:fcn_resnet50", {}),
     "deeplabv3_resnet50": ("torchvision:deeplabv3_resnet50", {}),
     **{n: (f"torchvision:{n}", {}) for n in CLASSIC},
+    "mobilenet_v2": ("torchvision:mobilenet_v2", {}),
 }
 #: Specs whose every state-dict key is torchvision's (by key, not by structure).
 BY_KEY: set[str] = {*(f"convnext_{v}" for v in ("tiny", "small", "base", "large")), "fcn_resnet50",
-                    "deeplabv3_resnet50", *CLASSIC}
+                    "deeplabv3_resnet50", *CLASSIC, "mobilenet_v2"}
 #: Cases held at another input than the spec's own (the input size of the segmentation models is free, and at
 #: 520×520 a case takes 3.5 minutes on 2 cores): 296 rows give a 37-row map, on which each of ASPP's atrous
 #: rates 12, 24 and 36 reads real rows (a swap of two rates would show); 136 columns keep the case short and
