@@ -14,8 +14,8 @@ Sections (``--only`` picks some):
   JSON of resnet1202 (GC on, as in a notebook) against ``torchinfo.summary`` on the built model (PASSIVE);
   target ≥ 20×.
 * ``scale`` — ``summary --format json`` of generated chains of 1k, 10k and 100k layers (``repeat`` of a
-  conv + relu block), whole process: at 100k < 2 s and < 300 MB peak RSS; the marginal cost per layer
-  from 10k to 100k within 1.25× of that from 1k to 10k (flat).
+  conv + relu block), whole process: at 100k < 2 s and < 300 MB peak RSS (against ``--format text`` of
+  the same spec); the marginal cost per layer from 10k to 100k within 1.25× of that from 1k to 10k (flat).
 * ``list``  — ``archcalc list`` over the zoo, whole process, cache filled (target < 0.5 s), against the
   same command without the cache (``ARCHCALC_NO_CACHE=1``: what a first run pays).
 * ``vgg16`` — ``archcalc summary vgg16`` whole process, target ≤ 0.1 s (on an idle machine), against
@@ -137,6 +137,7 @@ def cold(n: int) -> None:
     for policy, env in environments().items():
         t = Table(f"Cold, whole process, OMP_WAIT_POLICY={policy} for archcalc and the peers alike"
                   f" (median of {n} pairs; ratio = peer ÷ archcalc, target ≥ 20×)")
+        run_process([*PEER, "none", "lenet5"], env)  # one uncounted start of torch (file caches)
         before = load1()
         aa = paired([*ARCHCALC, "summary", "vgg16", "--format", "json"],
                     [*ARCHCALC, "summary", "vgg16", "--format", "json"], env, n)
@@ -149,7 +150,7 @@ def cold(n: int) -> None:
                 before = load1()
                 # fvcore traces resnet1202 for 17–55 s: one pair is enough to see where it stands
                 reps = 1 if (peer == "fvcore" and net == "resnet1202") else n
-                p = paired(ours, [*PEER, peer, net], env, reps, warmup=reps > 1)
+                p = paired(ours, [*PEER, peer, net], env, reps, warmup=False)
                 t.row(f"{net}: {peer} ÷ archcalc (n={reps})", f"{Pair.med(p.a):.3f} s", f"{Pair.med(p.b):.3f} s",
                       f"{p.ratio:.1f}×", f"{1 + spread:.3f}", before, p.ratio >= 20)
 
@@ -225,11 +226,11 @@ def scale(n: int) -> None:
             before = load1()
             js = [*ARCHCALC, "summary", spec, "--format", "json"]
             if layers < 100_000:
-                walls[layers] = Pair.med(paired(js, js, env, n, warmup=False).a)
+                walls[layers] = statistics.median(run_process(js, env).wall for _ in range(n))
                 t.row(f"{layers:,} layers: json wall", f"{walls[layers]:.3f} s", "", "", "", before, None)
                 continue
-            p = paired(js, [*ARCHCALC, "summary", spec, "--format", "text"], env, n, warmup=False)
-            aa = paired(js, js, env, max(n - 1, 1), warmup=False)
+            p = paired(js, [*ARCHCALC, "summary", spec, "--format", "text"], env, max(n - 1, 1), warmup=False)
+            aa = paired(js, js, env, 1, warmup=False)
             walls[layers] = Pair.med(p.a)
             wall_aa = f"{aa.ratio:.3f}"
             t.row("100k layers: json wall < 2 s (baseline: text)", f"{walls[layers]:.3f} s",
