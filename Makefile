@@ -68,6 +68,11 @@ bench-symbolic: install  ## cold start, linear scaling, zoo listing (BASELINE=RE
 bench-peers: $(BENCH_STAMP)  ## archcalc vs torchinfo and fvcore in process, per-network detail
 	$(PY) benchmarks/bench_peers.py
 
+# on the device machine, with its own torch (no venv is built there): one JSON of results, < 8 minutes
+GPU_PY ?= python3
+gpu-check:  ## on a CUDA machine: bench/memory/compile/train figures into gpu-check.json (benchmarks/gpu_check.py)
+	$(GPU_PY) benchmarks/gpu_check.py --out gpu-check.json
+
 screenshots: $(STAMP)  ## redraw docs/report-*.png (the README's report pages; needs Debian's chromium)
 	$(PY) docs/report_screenshots.py
 
