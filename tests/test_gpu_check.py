@@ -20,7 +20,7 @@ def test_gpu_check_dry_run(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py"), "--dry-run", "--networks",
                            "lenet5", "--out", str(out)], capture_output=True, text=True, timeout=600, check=False)
     doc = json.loads(out.read_text(encoding="utf-8"))
-    assert proc.returncode == 0 and doc["errors"] == [], proc.stdout + proc.stderr
+    assert proc.returncode == 0 and doc["errors"] == [], (proc.stdout + proc.stderr, doc["errors"])
     assert doc["kind"] == "gpu_check" and doc["dry_run"] is True and doc["device"] == "cpu"
     rows = doc["steps"]["bench_lenet5"]["rows"]
     # batch 1 and 2 in both modes, and the auto batch (the largest predicted to fit 1 GB) in both

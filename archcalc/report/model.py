@@ -33,7 +33,7 @@ CONVENTIONS = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class RFData:
     size: list[int | float]
     jump: list[int | float]
@@ -43,7 +43,7 @@ class RFData:
     envelope: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     name: str
     type: str
@@ -142,9 +142,15 @@ RECORD_COLUMNS = ("name", "type", "family", "depth", "group", "layers", "out_c",
                   "location")
 
 
+#: a Row's fields in order (rows have slots, not a __dict__: 100,000 of them weigh ~60 MB less)
+_ROW_FIELDS = tuple(f.name for f in fields(Row))
+
+
 def row_dict(r: Row) -> dict[str, Any]:
     """One row as JSON data (a fresh dict)."""
-    return {**vars(r), "shape": list(r.shape), "rf": _rf_dict(r.rf)}
+    out = {name: getattr(r, name) for name in _ROW_FIELDS}
+    out["shape"], out["rf"] = list(r.shape), _rf_dict(r.rf)
+    return out
 
 
 def _plain(value: Any) -> Any:
