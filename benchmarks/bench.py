@@ -133,8 +133,14 @@ def environments() -> dict[str, dict[str, str]]:
     return {"PASSIVE": {**base, "OMP_WAIT_POLICY": "PASSIVE"}, "default": base}
 
 
+#: which OpenMP policies the cold section runs (--policies)
+POLICIES = ["PASSIVE", "default"]
+
+
 def cold(n: int) -> None:
     for policy, env in environments().items():
+        if policy not in POLICIES:
+            continue
         t = Table(f"Cold, whole process, OMP_WAIT_POLICY={policy} for archcalc and the peers alike"
                   f" (median of {n} pairs; ratio = peer ÷ archcalc, target ≥ 20×)")
         run_process([*PEER, "none", "lenet5"], env)  # one uncounted start of torch (file caches)
@@ -289,7 +295,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="pairs per row (the peers' rows use 3 at most)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--policies", default=",".join(POLICIES),
+                        help="the cold section's OpenMP policies [PASSIVE,default]")
     args = parser.parse_args()
+    POLICIES[:] = [p.strip() for p in args.policies.split(",") if p.strip()]
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
