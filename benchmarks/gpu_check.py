@@ -14,10 +14,10 @@ still leaves what it measured):
    whole process's wall time.
 
 ``--dry-run`` runs the same steps on the CPU with tiny inputs (3×32×32, fp32, batch 1, 2 and auto under a
-1 GB budget, one iteration, one training epoch, no torch.compile), so that the script itself is tested on
-machines without a GPU (tests/test_gpu_check.py, with ``--networks lenet5`` to stay fast). The script needs
-only what archcalc needs (click, rich, tabulate, PyYAML) and torch; it runs archcalc from this checkout
-(``PYTHONPATH``), not from an installed copy.
+small budget, ``--dry-budget``, one iteration, one training epoch, no torch.compile), so that the script
+itself is tested on machines without a GPU (tests/test_gpu_check.py, with ``--networks lenet5`` to stay
+fast). The script needs only what archcalc needs (click, rich, tabulate, PyYAML) and torch; it runs
+archcalc from this checkout (``PYTHONPATH``), not from an installed copy.
 
     python benchmarks/gpu_check.py                       # on the GPU machine: gpu-check.json
     python benchmarks/gpu_check.py --dry-run --out /tmp/gpu-check.json
@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--out", default="gpu-check.json", help="the results file [gpu-check.json]")
     parser.add_argument("--dry-run", action="store_true", help="on the CPU, tiny inputs: checks the script")
     parser.add_argument("--seconds", type=float, default=2.0, help="measuring window per configuration")
+    parser.add_argument("--dry-budget", default="200MB",
+                        help="--dry-run: the memory budget of the auto batch [200MB; resnet50 at 32×32 needs ~100MB]")
     parser.add_argument("--networks", default=",".join(NETWORKS), help="comma-separated [resnet50,vgg16]")
     args = parser.parse_args()
     check = Check(Path(args.out), args.dry_run)
@@ -156,7 +158,7 @@ def main() -> None:
         device = "cpu"
         common = ["--device", "cpu", "--precision", "fp32", "--channels-last", "--input", "3x32x32",
                   "--iters", "1", "--warmup", "0", "--threads", "1"]
-        batches, budget, timeout = "1,2,auto", ["--budget", "1GB"], 300.0
+        batches, budget, timeout = "1,2,auto", ["--budget", args.dry_budget], 300.0
         train = ["--device", "cpu", "--epochs", "1"]
     else:
         common = ["--device", "cuda", "--precision", "bf16", "--channels-last", "--seconds", str(args.seconds)]
