@@ -12,6 +12,8 @@ from archcalc import layers
 from archcalc.spec.expand import STRUCTURAL, TOP_KEYS
 
 _VAR = {"type": "string", "pattern": r"^\$", "description": "a variable reference ($name or ${expression})"}
+_FROM = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+         "description": "the layer(s) or finished group(s) read instead of the one before"}
 _KIND: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
     "pair": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2,
@@ -42,7 +44,7 @@ def spec_schema() -> dict[str, Any]:
     public = sorted(k for k, t in layers.CATALOGUE.items() if not t.internal)
     for key in public:
         layer = layers.CATALOGUE[key]
-        props: dict[str, Any] = {"name": {"type": "string"}, "when": {}}
+        props: dict[str, Any] = {"name": {"type": "string"}, "when": {}, "from": _FROM}
         for attr_name, attr in layer.attrs.items():
             props[attr_name] = _attr_schema(attr)
             for alias in attr.aliases:
@@ -53,7 +55,7 @@ def spec_schema() -> dict[str, Any]:
             value.append(_attr_schema(layer.attrs[layer.primary]))
         defs[f"layer_{key}"] = {
             "type": "object", "description": layer.doc,
-            "properties": {key: {"anyOf": value}, "name": {"type": "string"}, "when": {}},
+            "properties": {key: {"anyOf": value}, "name": {"type": "string"}, "when": {}, "from": _FROM},
             "required": [key], "additionalProperties": False,
         }
         layer_refs.append({"$ref": f"#/$defs/layer_{key}"})
@@ -64,15 +66,23 @@ def spec_schema() -> dict[str, Any]:
         *layer_refs,
         {"type": "object", "required": ["repeat", "body"], "properties": {
             "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, _VAR]}, "body": {"$ref": "#/$defs/sequence"},
-            "index": {"type": "string"}, "when": {}, "name": {"type": "string"}}, "additionalProperties": False},
+            "index": {"type": "string"}, "when": {}, "name": {"type": "string"}, "from": _FROM},
+         "additionalProperties": False},
         *({"type": "object", "required": [k], "properties": {
-            k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
-                                                     {"$ref": "#/$defs/item"}]}},
+            k: {"anyOf": [
+                {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
+                                                      {"$ref": "#/$defs/item"}]}},
+                {"type": "object", "required": ["from"], "additionalProperties": False,
+                 "properties": {"from": _FROM, "name": {"type": "string"}},
+                 "description": "a join over named layers"}]},
             "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
                                 _VAR], "description": "each branch reads its part of the input's channels"},
-            "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
+            "inline": {"anyOf": [{"type": "boolean"}, _VAR],
+                       "description": "unnamed branches open no group: their layers take the join's group's names"},
+            "when": {}, "name": {"type": "string"}, "from": _FROM}, "additionalProperties": False}
+          for k in layers.JOINS),
         *({"type": "object", "required": [k], "properties": {
-            k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}},
+            k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}, "from": _FROM},
            "additionalProperties": False} for k in ("side", "seq")),
         {"type": "object", "description": "a block call: {block_name: [args] | {arg: value} | value}",
          "minProperties": 1, "propertyNames": {"not": {"enum": reserved}}},
@@ -101,6 +111,9 @@ def spec_schema() -> dict[str, Any]:
             "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
+            "variants": {"type": "object", "description": "named members of a family: variant → the variables it"
+                                                          " sets (and its own description and published figures)",
+                         "additionalProperties": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["body"], "additionalProperties": False,
                 "properties": {"args": {"anyOf": [{"type": "array", "items": {"type": "string"}},
