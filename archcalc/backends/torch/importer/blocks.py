@@ -143,8 +143,8 @@ def _fields(item: Item) -> dict[str, Any]:
     """An item's values by field (a layer's attributes with its defaults filled in)."""
     if isinstance(item, LayerItem):
         attrs = catalogue.CATALOGUE[item.key].attrs if item.key in catalogue.CATALOGUE else {}
-        values = {k: _default(a.default) for k, a in attrs.items() if a.default is not None}
-        values.update(item.attrs)
+        values = dict(item.attrs)  # in the order the item writes them, then the defaults it leaves out
+        values.update({k: _default(a.default) for k, a in attrs.items() if a.default is not None and k not in values})
         values["from"] = item.src if item.srcs is None else item.srcs
         return values
     if isinstance(item, CallItem):
@@ -223,8 +223,10 @@ def _arg_names(vectors: dict[tuple[Any, ...], list[tuple[Slot, str]]], slots: di
         for values in vecs:
             base = "inputs" if key == "from" else key
             if len(vecs) > 1:
-                owner = getattr(slots[vectors[values][0][0]], "name", "") or "x"
-                owner = re.sub(r"\W", "_", owner)
+                owner = re.sub(r"\W", "_", _owner(vectors[values][0][0][0], slots, short=True))
+                if not _IDENT.match(owner) or sum(1 for v in vecs if _owner(vectors[v][0][0][0], slots, short=True)
+                                                  == _owner(vectors[values][0][0][0], slots, short=True)) > 1:
+                    owner = re.sub(r"\W", "_", _owner(vectors[values][0][0][0], slots, short=False))
                 base = f"{owner}_{base}" if _IDENT.match(owner) else f"{base}_{owner}"
             if not _IDENT.match(base):
                 base = "a_" + re.sub(r"\W", "_", base)
@@ -236,6 +238,19 @@ def _arg_names(vectors: dict[tuple[Any, ...], list[tuple[Slot, str]]], slots: di
             taken.add(name)
             out[values] = name
     return out
+
+
+def _owner(position: tuple[int, ...], slots: dict[Slot, Item], short: bool) -> str:
+    """The name of the item at ``position`` (``short``), or the names from the body down to it (``branch3_1``)."""
+    names = []
+    for depth in range(1, len(position) + 1):
+        item = slots.get((position[:depth], ""))
+        if item is not None and getattr(item, "name", None) and (not isinstance(item, JoinItem) or depth == len(
+                position)):
+            names.append(str(item.name))
+    if not names:
+        return "x"
+    return names[-1] if short else "_".join(names)
 
 
 def _drop_defaults(items: list[Item]) -> None:

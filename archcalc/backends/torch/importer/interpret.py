@@ -226,6 +226,8 @@ class Interpreter(fx.Interpreter):
         return tuple(int(d) for d in ref.view.index.shape[1:])
 
     def rearrange(self, call: ops.Call, ref: Ref, apply: Callable[[Tensor], Any]) -> Any:
+        if ref.view is not None and ref.view.kind in (Kind.FLATTEN, Kind.SHUFFLE, Kind.CHANNELS):
+            ref = Ref(self._plain(ref, call.op))  # a recognised layer, then moved on from there
         shape = self.net.shape(ref.layer)
         index = ref.view.index if ref.view is not None else base_index(shape)
         try:
@@ -292,6 +294,8 @@ class Interpreter(fx.Interpreter):
                                (stop - start, *shape[1:]), view.op))
         elif view.kind is Kind.UNFLATTEN:
             name = self._unflatten(value.layer, view)
+        elif self.allow_opaque:
+            name = self._rearrangement_opaque(value.layer, view, view.op)
         elif view.kind is Kind.CHANNELS_LAST:
             raise NotExpressible(view.op, f"to channels-last, read by {op}, which does not work per position")
         else:
@@ -371,20 +375,15 @@ class Interpreter(fx.Interpreter):
         return _rebuild(real, iter(refs))
 
     def _opaque_input(self, ref: Ref, op: str) -> str:
-        """An opaque op's operand: a pending rearrangement feeding it becomes an opaque layer of its own."""
-        try:
-            return self._plain(ref, op)
-        except NotExpressible as exc:
-            assert ref.view is not None
-            made = self.made.get(id(ref.view))
-            if made is not None:
-                return made
-            shape = tuple(int(d) for d in ref.view.index.shape[1:])
-            name = self.namer.functional(ref.view.scope, "rearrange")
-            self.net.add(Layer(name, "opaque", {"op": exc.op, "out": list(shape)}, (ref.layer,), shape, exc.op))
-            self.opaque.append(f"{name} ({exc.op})")
-            self.made[id(ref.view)] = name
-            return name
+        """An opaque op's operand (a rearrangement archcalc cannot express is an opaque layer of its own)."""
+        return self._plain(ref, op)
+
+    def _rearrangement_opaque(self, layer: str, view: View, op: str) -> str:
+        shape = tuple(int(d) for d in view.index.shape[1:])
+        name = self.namer.functional(view.scope, "rearrange")
+        self.net.add(Layer(name, "opaque", {"op": op, "out": list(shape)}, (layer,), shape, op))
+        self.opaque.append(f"{name} ({op})")
+        return name
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------

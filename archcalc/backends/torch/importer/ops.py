@@ -511,17 +511,26 @@ def add_call(em: Emitter, call: Call) -> Ref:
     if not (isinstance(a, Ref) and isinstance(b, Ref)):
         what = "a parameter" if isinstance(a, Param) or isinstance(b, Param) else "a constant"
         raise NotExpressible(call.op, f"adding {what} (archcalc's add sums paths of the network)")
-    if em.shape(a) != em.shape(b) or (a.view is None) != (b.view is None):
+    if _channels_last(a) != _channels_last(b):
+        raise NotExpressible(call.op, "of a channels-last view with a tensor that is not one")
+    if em.shape(a) != em.shape(b):
         raise NotExpressible(call.op, "of tensors of different shapes (archcalc's add needs equal shapes)")
-    return em.emit(call, "add", {}, [a, b], channels_last=a.view is not None)
+    return em.emit(call, "add", {}, [a, b], channels_last=_channels_last(a))
+
+
+def _unexpand(value: Any) -> Any:
+    """``y.expand_as(x)`` in a product: archcalc's mul broadcasts a C×1×1 factor itself."""
+    if isinstance(value, Ref) and value.view is not None and value.view.kind is Kind.EXPAND:
+        return Ref(value.layer, value.view.inner)
+    return value
 
 
 def mul_call(em: Emitter, call: Call) -> Ref:
-    a, b = _binary(call)
+    a, b = (_unexpand(v) for v in _binary(call))
     if isinstance(a, Ref) and isinstance(b, Ref):
-        if (a.view is None) != (b.view is None):
-            raise NotExpressible(call.op, "of a rearranged tensor with another")
-        return em.emit(call, "mul", {}, [a, b], channels_last=a.view is not None)
+        if _channels_last(a) != _channels_last(b):
+            raise NotExpressible(call.op, "of a channels-last view with a tensor that is not one")
+        return em.emit(call, "mul", {}, [a, b], channels_last=_channels_last(a))
     ref, param = (a, b) if isinstance(a, Ref) else (b, a)
     if isinstance(ref, Ref) and isinstance(param, Param) and not _channels_last(ref):
         shape = em.shape(ref)
@@ -804,7 +813,7 @@ NAMED_FUNCTIONS: dict[str, Handler] = {
 METHODS: dict[str, Handler] = {
     **dict.fromkeys(("view", "reshape", "flatten", "permute", "transpose", "swapaxes", "contiguous", "squeeze",
                      "unsqueeze", "narrow", "chunk", "split", "tensor_split", "unflatten", "movedim", "view_as",
-                     "reshape_as", "clone", "detach", "__getitem__"), rearrangement),
+                     "reshape_as", "clone", "detach", "__getitem__", "expand", "expand_as"), rearrangement),
     "add": add_call, "add_": add_call, "__add__": add_call, "__iadd__": add_call,
     "mul": mul_call, "mul_": mul_call, "__mul__": mul_call, "__imul__": mul_call,
     "mean": mean_call,

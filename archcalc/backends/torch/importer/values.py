@@ -29,6 +29,7 @@ class Kind(Enum):
     CHANNELS_LAST = "channels_last"  #: N×H×W×C: per-position layers work on it
     SHUFFLE = "shuffle"              #: a channel shuffle
     CHANNELS = "channels"            #: a contiguous range of channels
+    EXPAND = "expand"                #: a C×1×1 value broadcast over H×W (``y.expand_as(x)``): a product broadcasts
     PENDING = "pending"              #: none of these (yet)
 
 
@@ -41,6 +42,7 @@ class View:
     kind: Kind
     detail: tuple[int, ...] = ()  # SHUFFLE: (groups,); CHANNELS: (start, stop)
     scope: str = ""  # the module path of the op that made it (a layer it becomes is named there)
+    inner: View | None = None  # EXPAND: what was broadcast (None: the layer's output itself)
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +101,10 @@ def classify(index: Tensor, shape: tuple[int, ...], op: str) -> View | None:
             stop = start + index.shape[1]
             if stop <= c and torch.equal(index, base[:, start:stop]):
                 return View(index, op, Kind.CHANNELS, (start, stop))
+    if index.dim() == 4 and tuple(index.shape[2:]) != (1, 1):
+        single = index[:, :, :1, :1]
+        if torch.equal(single.expand(index.shape), index):
+            return View(index, op, Kind.EXPAND, inner=classify(single.contiguous(), shape, op))
     return View(index, op, Kind.PENDING)
 
 
