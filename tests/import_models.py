@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 # ---- a Sequential CNN ------------------------------------------------------------------------------------------
 
 def sequential_cnn(num_classes: int = 10) -> nn.Module:

@@ -246,5 +246,5 @@ def test_an_opaque_layer_is_analysed_around_and_never_built() -> None:
     from archcalc.backends.torch.build import build_model
     from archcalc.errors import BackendError
 
-    with pytest.raises(BackendError, match="attn: torch.matmul is opaque"):
+    with pytest.raises(BackendError, match=r"attn: torch\.matmul is opaque"):
         build_model(a)

@@ -245,9 +245,9 @@ def _owner(position: tuple[int, ...], slots: dict[Slot, Item], short: bool) -> s
     names = []
     for depth in range(1, len(position) + 1):
         item = slots.get((position[:depth], ""))
-        if item is not None and getattr(item, "name", None) and (not isinstance(item, JoinItem) or depth == len(
-                position)):
-            names.append(str(item.name))
+        name = getattr(item, "name", None)
+        if name and (not isinstance(item, JoinItem) or depth == len(position)):
+            names.append(str(name))
     if not names:
         return "x"
     return names[-1] if short else "_".join(names)
