@@ -47,8 +47,9 @@ VARIANT_META = ("description", "published")
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when", "from")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
-_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+#: layer and group names: letters, digits, _ and -, dots for nested groups ('features.0', as torchvision's;
+#: torchvision's RegNets name their blocks 'block1-0')
+_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 @dataclass
@@ -565,7 +566,7 @@ class Expander:
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
         if not _LAYER_NAME_RE.fullmatch(label):
-            raise SpecError(f"invalid layer name {label!r}: use letters, digits and _, with dots between"
+            raise SpecError(f"invalid layer name {label!r}: use letters, digits, _ and -, with dots between"
                             " nested groups (as in features.0.1)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:

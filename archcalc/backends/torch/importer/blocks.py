@@ -117,7 +117,7 @@ def _signature(item: Item) -> tuple[Any, ...]:
         return ("join", item.key, item.name, item.src is not None, item.split is not None,
                 tuple(_signature_body(b.items) for b in item.branches))
     if isinstance(item, WiredJoin):
-        return ("wired", item.key, item.name, len(item.srcs))
+        return ("wired", item.key, item.name)  # its inputs are a value: DenseNet's layers read more and more
     return ("repeat", item.count, _signature_body(item.body))
 
 

@@ -119,15 +119,15 @@ class Interpreter(fx.Interpreter):
         kwargs = fx.node.map_arg(n.kwargs, self.syms.get)
         real_args, real_kwargs = self.fetch_args_kwargs_from_env(n)
         refs = [v for v in _leaves((args, kwargs)) if isinstance(v, Ref)]
+        if not refs:  # size arithmetic, constants, or tensors computed from parameters alone
+            found = [v for v in _leaves((args, kwargs)) if isinstance(v, Param)]
+            if (found or n.op == "call_module") and isinstance(real, Tensor):
+                return Param(found[0].path if found else str(n.target), real, derived=True)
+            return real
         if n.op == "call_module":
             module = self.fetch_attr(str(n.target))
             return self._module_call(n, module, args, kwargs, real_args, real_kwargs, real)
         target = n.target
-        if not refs:  # size arithmetic, constants, or tensors computed from parameters alone
-            found = [v for v in _leaves((args, kwargs)) if isinstance(v, Param)]
-            if found and isinstance(real, Tensor):
-                return Param(found[0].path, real, derived=True)
-            return real
         if target is operator.getitem and isinstance(args[0], tuple | list):
             return args[0][real_args[1]]
         if (n.op == "call_method" and target in ops.INTROSPECTION) or target is builtins.getattr or \
@@ -233,12 +233,13 @@ class Interpreter(fx.Interpreter):
         try:
             moved = apply(index)
         except Exception as exc:  # an op that is not pure data movement after all
-            raise NotExpressible(call.op, f"({type(exc).__name__})") from None
+            raise NotExpressible(call.op, f"that is not pure data movement ({type(exc).__name__})") from None
 
         def wrap(value: Any) -> Any:
             if isinstance(value, Tensor):
                 view = classify(value, shape, call.op)
-                return Ref(ref.layer) if view is None else Ref(ref.layer, replace(view, scope=call.scope))
+                return Ref(ref.layer) if view is None else Ref(ref.layer, replace(
+                    view, scope=call.scope, module=call.module is not None))
             if isinstance(value, tuple | list):
                 return type(value)(wrap(v) for v in value)
             return value
@@ -282,7 +283,7 @@ class Interpreter(fx.Interpreter):
         shape = self.net.shape(value.layer)
         namer = self.namer
         if view.kind is Kind.FLATTEN:
-            name = namer.functional(view.scope, "flatten")
+            name = namer.claim(view.scope, own=True) if view.module else namer.functional(view.scope, "flatten")
             self.net.add(Layer(name, "flatten", {}, (value.layer,), (int(view.index[0].numel()),), view.op))
         elif view.kind is Kind.SHUFFLE:
             name = namer.functional(view.scope, "channel_shuffle")
@@ -300,7 +301,7 @@ class Interpreter(fx.Interpreter):
             raise NotExpressible(view.op, f"to channels-last, read by {op}, which does not work per position")
         else:
             dims = "×".join(str(d) for d in view.index.shape[1:])
-            raise NotExpressible(view.op, f"a rearrangement to {dims} that archcalc cannot express, read by {op}")
+            raise NotExpressible(view.op, f"to {dims} (a rearrangement archcalc cannot express), read by {op}")
         self.made[id(view)] = name
         return name
 

@@ -19,7 +19,7 @@ from archcalc.ir import INPUT
 #: the pseudo-type of one part of a channel split (torch.chunk, split, a channel slice): the spec writes
 #: it as ``split:`` on the join its parts meet in, never as a layer
 SPLIT_PART = "split_part"
-_SEGMENT = re.compile(r"[A-Za-z0-9_]+")
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 
 
 class NotExpressible(Exception):
@@ -111,7 +111,7 @@ class Namer:
         the first free suffix ``_1``, ``_2``, …"""
         for seg in path.split("."):
             if not _SEGMENT.fullmatch(seg):
-                raise BackendError(f"module path '{path}': '{seg}' cannot be a spec name (letters, digits and _)")
+                raise BackendError(f"module path '{path}': '{seg}' cannot be a spec name (letters, digits, _ and -)")
         candidate = path
         k = 0
         while candidate in self.used or (candidate in self.reserved and not (own and k == 0)):

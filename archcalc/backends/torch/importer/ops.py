@@ -108,7 +108,7 @@ def _count(module: nn.Module) -> int:
 def _tensor_input(em: Emitter, call: Call) -> Ref:
     ref = call.args[0] if call.args else None
     if not isinstance(ref, Ref):
-        raise NotExpressible(call.op, "its input is not a tensor computed from the image")
+        raise NotExpressible(call.op, "on a value not computed from the image (a parameter or a constant)")
     return ref
 
 
@@ -173,9 +173,9 @@ def conv_transpose_module(em: Emitter, call: Call) -> Ref:
     m = call.module
     assert isinstance(m, nn.ConvTranspose2d)
     if len(call.args) > 1 or "output_size" in call.kwargs:
-        raise NotExpressible(call.op, "an output_size given at the call")
+        raise NotExpressible(call.op, "with an output_size given at the call")
     if m.padding_mode != "zeros":
-        raise NotExpressible(call.op, f"padding_mode={m.padding_mode!r}")
+        raise NotExpressible(call.op, f"with padding_mode={m.padding_mode!r}")
     attrs = _conv_transpose_attrs(m.out_channels, m.kernel_size, m.stride, m.padding, m.output_padding, m.groups,
                                   m.dilation, m.bias is not None)
     return em.emit(call, "conv_transpose", attrs, [_tensor_input(em, call)], params=_count(m))
@@ -204,7 +204,7 @@ def _pool_attrs(kernel: Any, stride: Any, padding: Any, ceil: bool) -> dict[str,
 def _maxpool(em: Emitter, call: Call, kernel: Any, stride: Any, padding: Any, dilation: Any, ceil: bool,
              indices: bool) -> Ref:
     if indices:
-        raise NotExpressible(call.op, "return_indices=True")
+        raise NotExpressible(call.op, "with return_indices=True")
     attrs = _pool_attrs(kernel, stride, padding, ceil)
     _set(attrs, "dilation", pair(dilation), 1)
     return em.emit(call, "maxpool", attrs, [_tensor_input(em, call)])
@@ -226,7 +226,7 @@ def maxpool_function(em: Emitter, call: Call) -> Ref:
 def _avgpool(em: Emitter, call: Call, kernel: Any, stride: Any, padding: Any, ceil: bool, include_pad: bool,
              divisor: Any) -> Ref:
     if divisor is not None:
-        raise NotExpressible(call.op, "divisor_override")
+        raise NotExpressible(call.op, "with divisor_override")
     attrs = _pool_attrs(kernel, stride, padding, ceil)
     _set(attrs, "count_include_pad", bool(include_pad), True)
     return em.emit(call, "avgpool", attrs, [_tensor_input(em, call)])
@@ -264,7 +264,7 @@ def mean_call(em: Emitter, call: Call) -> Ref:
     dims = real["dim"]
     dims = [dims] if isinstance(dims, int) else list(dims or [])
     if _rank(em, x) != 3 or sorted(d % 4 for d in dims) != [2, 3] or real.get("dtype") is not None:
-        raise NotExpressible(call.op, "a mean other than over the spatial axes of a map (global average pooling)")
+        raise NotExpressible(call.op, f"over dims {dims} (archcalc averages a map over its spatial axes)")
     gap = em.emit(call, "gap", {}, [x])
     if real["keepdim"]:
         return gap
@@ -412,13 +412,13 @@ def activation_module(key: str, **fixed: Any) -> Handler:
         if isinstance(m, nn.GELU):
             _set(attrs, "approximate", m.approximate, "none")
         if isinstance(m, nn.Softplus) and (m.beta != 1 or m.threshold != 20):
-            raise NotExpressible(call.op, "beta or threshold other than 1 and 20")
+            raise NotExpressible(call.op, "with beta or threshold other than 1 and 20")
         if isinstance(m, nn.Hardtanh) and not isinstance(m, nn.ReLU6) and (m.min_val, m.max_val) != (0.0, 6.0):
-            raise NotExpressible(call.op, f"hardtanh({m.min_val}, {m.max_val})")
+            raise NotExpressible(call.op, f"with bounds ({m.min_val}, {m.max_val}) other than ReLU6's (0, 6)")
         if isinstance(m, nn.PReLU):
             channels = em.shape(_tensor_input(em, call))[0]
             if m.num_parameters not in (1, channels):
-                raise NotExpressible(call.op, f"{m.num_parameters} slopes for {channels} channels")
+                raise NotExpressible(call.op, f"with {m.num_parameters} slopes for {channels} channels")
             _set(attrs, "per_channel", m.num_parameters > 1, True)
         if isinstance(m, nn.Softmax | nn.LogSoftmax):
             _channel_dim(em, call, m.dim)
@@ -447,17 +447,17 @@ def activation_function(key: str, names: Sequence[str] = ("input",), defaults: d
         if key == "elu":
             _set(attrs, "alpha", float(real.get("alpha", 1.0)), 1.0)
             if real.get("scale", 1) != 1 or real.get("input_scale", 1) != 1:
-                raise NotExpressible(call.op, "a scaled ELU")
+                raise NotExpressible(call.op, "with a scale")
         if key == "gelu":
             _set(attrs, "approximate", real.get("approximate", "none"), "none")
         if key == "relu6" and "min_val" in real and (real["min_val"], real["max_val"]) != (0.0, 6.0):
-            raise NotExpressible(call.op, f"hardtanh({real['min_val']}, {real['max_val']})")
+            raise NotExpressible(call.op, f"with bounds ({real['min_val']}, {real['max_val']}), not ReLU6's (0, 6)")
         if key in ("softmax", "log_softmax"):
             _channel_dim(em, call, real.get("dim"))
             if real.get("dtype") is not None:
                 raise NotExpressible(call.op, "with a dtype")
         if key == "softplus" and (real.get("beta", 1) != 1 or real.get("threshold", 20) != 20):
-            raise NotExpressible(call.op, "beta or threshold other than 1 and 20")
+            raise NotExpressible(call.op, "with beta or threshold other than 1 and 20")
         return pointwise(em, call, key, attrs)
     return handle
 
@@ -510,7 +510,7 @@ def add_call(em: Emitter, call: Call) -> Ref:
     a, b = _binary(call)
     if not (isinstance(a, Ref) and isinstance(b, Ref)):
         what = "a parameter" if isinstance(a, Param) or isinstance(b, Param) else "a constant"
-        raise NotExpressible(call.op, f"adding {what} (archcalc's add sums paths of the network)")
+        raise NotExpressible(call.op, f"with {what} (archcalc's add sums paths of the network)")
     if _channels_last(a) != _channels_last(b):
         raise NotExpressible(call.op, "of a channels-last view with a tensor that is not one")
     if em.shape(a) != em.shape(b):
@@ -547,7 +547,7 @@ def cat_call(em: Emitter, call: Call) -> Ref:
     sym, real = call.bind(["tensors", "dim"], {"dim": 0})
     parts = list(sym["tensors"])
     if not parts or not all(isinstance(p, Ref) and not _channels_last(p) for p in parts):
-        raise NotExpressible(call.op, "of tensors that are not all computed from the image")
+        raise NotExpressible(call.op, "of tensors not all computed from the image (a parameter or a constant)")
     rank = len(em.shape(parts[0])) + 1
     if int(real["dim"]) % rank != 1:
         raise NotExpressible(call.op, f"along dim {real['dim']} (archcalc concatenates channels, dim 1)")
@@ -561,14 +561,14 @@ def cat_call(em: Emitter, call: Call) -> Ref:
 def _upsample(em: Emitter, call: Call, size: Any, scale: Any, mode: str, align: Any, recompute: Any = None) -> Ref:
     x = _tensor_input(em, call)
     if mode not in ("nearest", "bilinear"):
-        raise NotExpressible(call.op, f"mode={mode!r} (archcalc upsamples nearest or bilinear)")
+        raise NotExpressible(call.op, f"with mode={mode!r} (archcalc upsamples nearest or bilinear)")
     attrs: dict[str, Any] = {}
     if size is not None or recompute:
         attrs["size"] = pair(tuple(call.out.shape[2:]))
     else:
         scales = [float(scale)] * 2 if isinstance(scale, int | float) else [float(s) for s in scale]
         if len(set(scales)) != 1:
-            raise NotExpressible(call.op, f"different scales per axis {scales}")
+            raise NotExpressible(call.op, f"with different scales per axis {scales}")
         attrs["scale"] = _number(scales[0])
     _set(attrs, "mode", mode, "nearest")
     if mode == "bilinear":
@@ -587,7 +587,7 @@ def interpolate_function(em: Emitter, call: Call) -> Ref:
                      {"size": None, "scale_factor": None, "mode": "nearest", "align_corners": None,
                       "recompute_scale_factor": None, "antialias": False})
     if r["antialias"]:
-        raise NotExpressible(call.op, "antialias=True")
+        raise NotExpressible(call.op, "with antialias=True")
     return _upsample(em, call, r["size"], r["scale_factor"], r["mode"], r["align_corners"], r["recompute_scale_factor"])
 
 
@@ -674,7 +674,7 @@ def same_dtype(em: Emitter, call: Call) -> Any:
     if isinstance(call.out, Tensor) and call.out.dtype == call.real_args[0].dtype and \
             call.out.device == call.real_args[0].device:
         return x
-    raise NotExpressible(call.op, "a change of dtype")
+    raise NotExpressible(call.op, "changing the dtype")
 
 
 def ignore(em: Emitter, call: Call) -> None:

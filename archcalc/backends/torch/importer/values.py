@@ -43,6 +43,7 @@ class View:
     detail: tuple[int, ...] = ()  # SHUFFLE: (groups,); CHANNELS: (start, stop)
     scope: str = ""  # the module path of the op that made it (a layer it becomes is named there)
     inner: View | None = None  # EXPAND: what was broadcast (None: the layer's output itself)
+    module: bool = False  # made by a module (nn.Flatten): a layer it becomes takes the module's path
 
 
 @dataclass(frozen=True, eq=False)
