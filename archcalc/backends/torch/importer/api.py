@@ -103,9 +103,10 @@ def _import(model: nn.Module, source: str, input_shape: tuple[int, ...], device:
         f"Imported by `archcalc import {source}` ({how}, torch {torch.__version__}), input"
         f" {'x'.join(map(str, input_shape))}.",
         "Layer names are the model's module paths: its state_dict loads into this spec by key.",
-        f"Check it: archcalc verify {spec_name}.yaml --against {source}",
     ]
-    if interpreter.opaque:
+    if not interpreter.opaque:  # an opaque layer is never built: nothing to run against the model
+        header.append(f"Check it: archcalc verify {spec_name}.yaml --against {source}")
+    else:
         header.append(f"Opaque (outside archcalc's vocabulary; costs unavailable, not buildable): "
                       f"{', '.join(interpreter.opaque)}")
     text = render_spec(header=header, name=spec_name,
