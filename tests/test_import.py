@@ -120,3 +120,16 @@ def test_cli_writes_the_spec(cli_main, tmp_path: Path) -> None:  # type: ignore[
     code, _, err = cli_main("import", _source("with_attention"), "--input", "3x16x16", "-o", str(out))
     assert code != 0
     assert "attn: torch.matmul is not in archcalc's vocabulary" in err
+
+
+def test_layers_compared_across_layouts() -> None:
+    """An imported ConvNeXt block's LayerNorm and MLP run on a channels-last permute in torchvision and on the
+    map in the spec: verify --against compares the same values in the two layouts, and still catches others."""
+    from archcalc.backends.torch.side_by_side import tensor_diff
+
+    a = torch.randn(2, 8, 4, 5)
+    same = tensor_diff("s", "r", a, a.permute(0, 2, 3, 1), 1e-5)
+    assert same.ok and "channels-last" in same.note
+    other = tensor_diff("s", "r", a, a.permute(0, 2, 3, 1).flip(-1), 1e-5)
+    assert not other.ok
+    assert not tensor_diff("s", "r", a, torch.randn(2, 4, 8, 5), 1e-5).ok

@@ -274,11 +274,17 @@ def tensor_diff(spec: str, ref: str, a: Tensor | None, b: Tensor | None, rtol: f
                     note="no tensor from the " + ("spec" if a is None else "reference"), firm=firm)
     note = ""
     if a.shape != b.shape:
-        if a.numel() != b.numel() or [d for d in a.shape if d != 1] != [d for d in b.shape if d != 1]:
+        if a.dim() == b.dim() == 4 and tuple(b.shape) == (a.shape[0], *a.shape[2:], a.shape[1]):
+            # a map here, channels-last there (ConvNeXt's LayerNorm and MLP on the permuted map): the same
+            # values in another layout
+            note = f"channels-last ({fmt_shape(shape_of(b))}) in the reference"
+            b = b.permute(0, 3, 1, 2)
+        elif a.numel() != b.numel() or [d for d in a.shape if d != 1] != [d for d in b.shape if d != 1]:
             return Diff(spec, ref, shape_of(a), shape_of(b), ok=False, note="shapes differ", firm=firm)
-        # a vector here, the same values as a C×1×1 map there (an imported squeeze-excitation gate)
-        note = f"the same values shaped {fmt_shape(shape_of(a))} here, {fmt_shape(shape_of(b))} in the reference"
-        b = b.reshape(a.shape)
+        else:
+            # a vector here, the same values as a C×1×1 map there (an imported squeeze-excitation gate)
+            note = f"the same values shaped {fmt_shape(shape_of(a))} here, {fmt_shape(shape_of(b))} in the reference"
+            b = b.reshape(a.shape)
     a, b = a.detach(), b.detach()
     if a.dtype == b.dtype and torch.equal(a, b):  # the usual case: the same kernels on the same numbers
         return Diff(spec, ref, shape_of(a), shape_of(b), 0.0, 0.0, True, note=note, firm=firm)
