@@ -32,7 +32,7 @@ def import_command(source: str, output: str | None, input_text: str, allow_opaqu
     naming it and its module path, unless --allow-opaque.
 
     \b
-    Example:
+    Examples:
       archcalc import torchvision:resnet18 -o resnet18.yaml
       archcalc verify resnet18.yaml --against torchvision:resnet18
       archcalc import my_models.py:build_net,width=32 --input 1x28x28 -o net.yaml
