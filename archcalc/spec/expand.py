@@ -46,6 +46,11 @@ VARIANT_META = ("description", "published")
 #: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when", "from")
+#: variables set from the input's shape (C, H, W) that every layer can read
+INPUT_VARIABLES = ("input_c", "input_h", "input_w")
+#: keys of a join's branch given as a mapping; an inline branch opens no group (torchvision's Bottleneck keeps
+#: conv1 … bn3 beside its downsample branch)
+BRANCH_KEYS = ("seq", "name", "when", "inline")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: layer and group names: letters, digits, _ and -, dots for nested groups ('features.0', as torchvision's;
 #: torchvision's RegNets name their blocks 'block1-0')
@@ -68,6 +73,15 @@ class _Scope:
 
     path: tuple[str, ...]
     counters: Counter[str] = field(default_factory=Counter)
+
+
+def input_variables(shape: Shape) -> dict[str, int]:
+    """What the layers may read of the input's size (after ``--input``): ``input_c``, and for a map
+    ``input_h`` and ``input_w`` — for sizes that follow the input's, as a segmentation head's upsampling
+    back to the input size does."""
+    if len(shape) == 3:
+        return dict(zip(INPUT_VARIABLES, shape, strict=True))
+    return {"input_c": shape[0]}
 
 
 def parse_shape(value: Any, where: SourceLocation | None, what: str = "input") -> Shape:
@@ -141,6 +155,9 @@ class Expander:
         for key, value in raw.items():
             if not _NAME_RE.match(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
+            if key in INPUT_VARIABLES:
+                raise SpecError(f"'{key}' is the input's size, set by archcalc: a spec cannot declare it",
+                                raw.key_locs[key], f"the layers can read ${key}; name the variable otherwise")
             if key in overrides:
                 env[key] = overrides[key]
             elif key in variant:
@@ -225,6 +242,8 @@ class Expander:
         else:
             raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
         name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        declared = dict(self.globals)
+        self.globals.update(input_variables(shape))  # the layers (and blocks) see the input's size
         self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
@@ -237,7 +256,7 @@ class Expander:
             else {"paper": str(doc.get("source") or "")},
             published=_plain(self.variant_meta.get("published") or doc.get("published") or {}),
             file=self.filename,
-            variables=dict(self.globals),
+            variables=declared,
             recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
         )
         return Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
@@ -335,7 +354,7 @@ class Expander:
             raise SpecError(f"'{kind}' takes a list of branches (each a list of layers; [] is the identity)",
                             item.value_locs[kind])
         split = self._split(item, kind, len(branches), env) if "split" in item else None
-        inline = self._inline(item, kind, env)
+        join_inline = self._inline(item, kind, env)
         ends = []
         for k, (branch, bloc) in enumerate(zip(branches, branches.item_locs, strict=True)):
             if split is None and (branch is None or (isinstance(branch, LList) and not branch)):
@@ -343,12 +362,16 @@ class Expander:
                 continue
             label: Any = None
             body: Any = branch
+            inline = False
             if isinstance(branch, LMap) and "seq" in branch:
                 if "when" in branch and not self._condition(branch["when"], env, branch.value_locs["when"]):
                     continue
+                inline = self._branch_inline(branch, env)
                 label = self._resolve(branch["name"], env, branch.value_locs["name"]) if "name" in branch else None
                 body = branch["seq"]
-            if inline and label is None:  # no namespace: the branch's layers are named in the join's group
+            # an inline branch, or an unnamed one of an inline join: its layers join the enclosing group, as an
+            # inline block's do
+            if inline or (join_inline and label is None):
                 inner = scope
             else:
                 inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
@@ -382,6 +405,22 @@ class Expander:
             raise SpecError(f"'{kind}' attribute 'inline' must be true or false, got {value!r}",
                             item.value_locs["inline"])
         return value
+
+    def _branch_inline(self, branch: LMap, env: Mapping[str, Any]) -> bool:
+        """A branch ``{seq: [...], name: …, when: …, inline: …}``: check its keys; is it inline?"""
+        for key in branch:
+            if key not in BRANCH_KEYS:
+                raise SpecError(f"unexpected key '{key}' in a branch", branch.key_locs[key],
+                                did_you_mean(key, BRANCH_KEYS))
+        if "inline" not in branch:
+            return False
+        inline = self._resolve(branch["inline"], env, branch.value_locs["inline"])
+        if not isinstance(inline, bool):
+            raise SpecError(f"a branch's 'inline' is true or false, got {inline!r}", branch.value_locs["inline"])
+        if inline and "name" in branch:
+            raise SpecError("an inline branch has no name: its layers are named in the enclosing group",
+                            branch.key_locs["name"], "drop the name, or inline")
+        return inline
 
     def _split(self, item: LMap, kind: str, branches: int, env: Mapping[str, Any]) -> tuple[tuple[int, ...] | None,
                                                                                            int | None]:
