@@ -411,7 +411,9 @@ def test_weights_refuses_pickled_code(tmp_path: Path) -> None:
     ["rf", "--effective"],
     ["bench", "--iters", "1", "--warmup", "0", "--batch", "1"],
 ])
-def test_every_command_takes_weights(cli_main, tmp_path: Path, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_every_command_takes_weights(cli_main, tmp_path: Path, command: list[str],  # type: ignore[no-untyped-def]
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # rf --effective writes its picture into the current folder
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     good = tmp_path / "w.pth"
