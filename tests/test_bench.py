@@ -324,6 +324,14 @@ SMALL_ZOO = ["lenet5", "lenet5_1998", "alexnet", "vgg16", "resnet18", "resnet50"
 KNOWN: dict[str, str] = {}
 
 
+#: Family variants that bring no layer rule the family's measured member lacks (widths, depths and the
+#: resolution differ, the layers do not), left out here: each costs up to a minute on 2 cores (EfficientNet-B7
+#: has 1,200 tensors, and at its own 600×600 keeps 7 GiB for backward at batch 2). tests/test_verify.py
+#: checks every variant's saved bytes at a reduced input.
+REPRESENTED_BY = {**{f"efficientnet_b{i}": "efficientnet_b0" for i in range(1, 8)},
+                  **{name: "mnasnet1_0" for name in ("mnasnet0_5", "mnasnet0_75", "mnasnet1_3")}}
+
+
 def _check_saved(name: str) -> None:
     graph = load(name)
     a = analyze(graph)
@@ -345,7 +353,7 @@ def test_saved_bytes_equal_prediction(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo.names() if n not in SMALL_ZOO])
+@pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo.names() if n not in SMALL_ZOO and n not in REPRESENTED_BY])
 def test_saved_bytes_equal_prediction_whole_zoo(name: str) -> None:
     _check_saved(name)
 

@@ -29,6 +29,8 @@ from archcalc.backends.torch.reference import build_reference, parse_reference  
 from archcalc.backends.torch.weights import WeightsError, load_weights, match_state  # noqa: E402
 from archcalc.spec import load, zoo  # noqa: E402
 
+#: torchvision families whose zoo specs take every name from torchvision (EfficientNet is added below)
+MOBILE = ("mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")
 #: zoo spec (and --set overrides) → the torchvision model it claims to be. torchvision's GoogLeNet and
 #: Inception-v3 default to auxiliary heads, which the zoo specs add only with --set aux=true.
 ZOO: dict[str, tuple[str, dict[str, Any]]] = {
@@ -39,10 +41,14 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     "inception_v3[aux]": ("torchvision:inception_v3,aux_logits=True,init_weights=True", {"aux": True}),  # batch 2
     **{f"resnet{d}_tv": (f"torchvision:resnet{d}", {}) for d in (18, 34, 50, 101, 152)},
     **{f"vgg{d}{bn}": (f"torchvision:vgg{d}{bn}", {}) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    **{n: (f"torchvision:{n}", {}) for n in MOBILE},
+    # the function does not depend on the resolution: B4–B7 are held against torchvision at 224×224, not at
+    # their own 380…600 (one training step of B7 at 600×600 keeps GBs)
+    **{f"efficientnet_b{i}": (f"torchvision:efficientnet_b{i}", {"res": 224} if i >= 4 else {}) for i in range(8)},
 }
-#: Specs whose every state-dict key is torchvision's (by key, not by structure). None yet: torchvision's
-#: Sequential children are named 0, 1, …, and a spec's layer names cannot start with a digit.
-BY_KEY: set[str] = set()
+#: Specs whose every state-dict key is torchvision's (by key, not by structure): names may start with a digit
+#: and hold dots, as torchvision's Sequential children do (features.0.1.weight).
+BY_KEY: set[str] = {*MOBILE, *(f"efficientnet_b{i}" for i in range(8))}
 #: Where to append each case's figures (max differences, mapping), when set: for reports, never asserted on.
 RESULTS = os.environ.get("ARCHCALC_PARITY_RESULTS")
 
