@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[torch,train,plot,dev,browser]'
+	$(PIP) install -q -e '.[torch,train,plot,onnx,dev,browser]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore, the dev tools and Playwright
+install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore, onnx/onnxruntime, the dev tools and Playwright
 
 test: $(STAMP)  ## run the test suite (the torchvision parity tests run in make parity)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not parity"

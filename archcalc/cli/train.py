@@ -6,20 +6,24 @@ seeds' AlexNet/VGG recipe (see ``archcalc.backends.torch.trainer``).
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 
 
-@click.command("train")
-@click.argument("spec", required=False)
+@click.command("train", epilog="""\b
+Examples:
+  archcalc train lenet5                                # bundled 8×8 digits, no download
+  archcalc train lenet5 --epochs 30 --patience 5       # stop after 5 epochs without a better val top-1
+  archcalc train resnet20 --data cifar10:~/data/cifar10 --device cuda
+  archcalc train --resume runs/lenet5-…/last.pt        # continue an interrupted run""")
+@click.argument("spec", required=False, shell_complete=spec_argument_completion)
 @click.option("--data", default=None, metavar="SOURCE",
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
@@ -34,6 +38,8 @@ from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 @click.option("--schedule", type=click.Choice(["plateau", "step", "cosine", "none"]), default=None,
               help="Learning rate ÷10 on a validation plateau [plateau], ÷10 at each third, or cosine.")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Epochs of linear warm-up [0].")
+@click.option("--patience", "stop_patience", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Stop early after N epochs without a better validation top-1 [0: off].")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Label smoothing [0].")
 @click.option("--clip", type=click.FloatRange(min=0), default=None, help="Clip the gradient norm (0: off).")
@@ -68,7 +74,8 @@ from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 def train_command(
         spec: str | None, data: str | None, epochs: int | None, batch: int | None, lr: float | None,
                   optimizer: str | None, schedule: str | None, warmup: int | None,
-                  label_smoothing: float | None, clip: float | None, device: str | None,
+                  label_smoothing: float | None, clip: float | None, stop_patience: int | None,
+                  device: str | None,
                   precision: str | None, channels_last: bool | None, compile_: bool | None,
                   run_dir: str | None, resume: str | None, eval_only: bool, seed: int | None,
                   assignments: tuple[str, ...], input_text: str | None, workers: int | None,
@@ -78,6 +85,7 @@ def train_command(
     given: dict[str, Any] = {
         "data": data, "epochs": epochs, "batch": batch, "lr": lr, "optimizer": optimizer,
         "schedule": schedule, "warmup": warmup, "label_smoothing": label_smoothing, "clip": clip,
+        "stop_patience": stop_patience,
         "device": device, "precision": precision, "channels_last": channels_last, "compile": compile_,
         "run_dir": run_dir, "seed": seed, "workers": workers, "scale_jitter": scale_jitter,
         "ten_crop": ten_crop, "augment": augment, "init": init}
@@ -91,11 +99,9 @@ def train_command(
 
 def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_only: bool,
            assignments: tuple[str, ...], input_text: str | None, weights: str | None = None) -> None:
-    if "torch" not in sys.modules:
-        # OpenMP threads that spin while waiting starve each other on a busy CPU (measured on a loaded
-        # 2-core machine: lenet5 257 s → 37 s); sleeping waits cost little on an idle one.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from archcalc.cli.options import require_torch
+    from archcalc.cli.options import passive_openmp, require_torch
+
+    passive_openmp()
 
     require_torch("torch,train")
     import torch
@@ -156,9 +162,10 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
         start = time.perf_counter()
         run.fit()
         if run.dist.main:
-            console.print(f"done in {time.perf_counter() - start:.1f}s: "
-                          f"best val top-1 {100 * run.best:.2f}%; {run.run_dir}/ has last.pt, best.pt, "
-                          "metrics.jsonl, config.json, curves.png")
+            stopped = f" (stopped early after epoch {run.stopped_early})" if run.stopped_early else ""
+            console.print(f"done in {time.perf_counter() - start:.1f}s{stopped}: "
+                          f"best val top-1 {100 * run.best:.2f}% at epoch {run.best_epoch}; {run.run_dir}/ has"
+                          " last.pt, best.pt, metrics.jsonl, config.json, curves.png")
     finally:
         run.close()
 
