@@ -47,7 +47,14 @@ def _zoo_graph(name: str) -> Graph:
     return load(name, input_shape=_reduced(name))
 
 
-@pytest.mark.parametrize("name", zoo.names())
+#: Family variants left to the family's smallest and largest members, whose layers they repeat at other widths,
+#: depths and resolutions: EfficientNet B1–B6 (B0 and B7, which has B5–B7's batch-norm eps and momentum, stay)
+#: and MnasNet 0.75 and 1.0 (0.5 and 1.3 stay). Each costs 25–45 s of CPU here, B7 with 871 layers the most;
+#: their parameters and multiply-adds are held against torchvision and fvcore in tests/test_zoo_mobile.py.
+REPRESENTED = {*(f"efficientnet_b{i}" for i in range(1, 7)), "mnasnet0_75", "mnasnet1_0"}
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.names() if n not in REPRESENTED])
 def test_verify_passes_for_every_zoo_spec(name: str) -> None:
     graph = _zoo_graph(name)
     report = verify(graph, batch=2)
