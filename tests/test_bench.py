@@ -330,7 +330,7 @@ KNOWN: dict[str, str] = {}
 #: has 1,200 tensors, and at its own 600×600 keeps 7 GiB for backward at batch 2). tests/test_verify.py
 #: checks the saved bytes of EfficientNet B0 and B7 and MnasNet 0.5 and 1.3 at a reduced input.
 REPRESENTED_BY = {**{f"efficientnet_b{i}": "efficientnet_b0" for i in range(1, 8)},
-                  **{name: "mnasnet1_0" for name in ("mnasnet0_5", "mnasnet0_75", "mnasnet1_3")}}
+                  **dict.fromkeys(("mnasnet0_5", "mnasnet0_75", "mnasnet1_3"), "mnasnet1_0")}
 
 
 def _check_saved(name: str) -> None:
