@@ -100,7 +100,9 @@ def spec_schema() -> dict[str, Any]:
                                                                   "rule": {"enum": ["round", "truncate"]},
                                                                   "source": {"type": "string"}}}},
             "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
-                                {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
+                                {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR,
+                                {"type": "string", "pattern": r"\$",
+                                 "description": "a shape with variable references in it, e.g. 3x${res}x${res}"}]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
             "variants": {"type": "object", "description": "named settings of the variables (FILE.yaml:NAME)",
                          "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
