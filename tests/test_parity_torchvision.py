@@ -30,7 +30,8 @@ from archcalc.backends.torch.weights import WeightsError, load_weights, match_st
 from archcalc.spec import load, zoo  # noqa: E402
 
 #: torchvision families whose zoo specs take every name from torchvision (EfficientNet is added below)
-MOBILE = ("mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")
+MOBILE = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+          "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")
 #: zoo spec (and --set overrides) → the torchvision model it claims to be. torchvision's GoogLeNet and
 #: Inception-v3 default to auxiliary heads, which the zoo specs add only with --set aux=true.
 ZOO: dict[str, tuple[str, dict[str, Any]]] = {
