@@ -29,6 +29,9 @@ from archcalc.backends.torch.reference import build_reference, parse_reference  
 from archcalc.backends.torch.weights import WeightsError, load_weights, match_state  # noqa: E402
 from archcalc.spec import load, zoo  # noqa: E402
 
+#: torchvision families whose zoo specs take every name from torchvision (EfficientNet is added below)
+MOBILE = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+          "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")
 #: The classic families of issue 11, named as torchvision's builders, every key torchvision's.
 CLASSIC = (*(f"shufflenet_v2_x{w}" for w in ("0_5", "1_0", "1_5", "2_0")), "squeezenet1_0", "squeezenet1_1",
            *(f"densenet{d}" for d in (121, 161, 169, 201)), "resnext50_32x4d", "resnext101_32x8d",
@@ -46,12 +49,16 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     **{f"convnext_{v}": (f"torchvision:convnext_{v}", {}) for v in ("tiny", "small", "base", "large")},
     "fcn_resnet50": ("torchvision:fcn_resnet50", {}),
     "deeplabv3_resnet50": ("torchvision:deeplabv3_resnet50", {}),
+    **{n: (f"torchvision:{n}", {}) for n in MOBILE},
+    # the function does not depend on the resolution: B4–B7 are held against torchvision at 224×224, not at
+    # their own 380…600 (one training step of B7 at 600×600 keeps GBs)
+    **{f"efficientnet_b{i}": (f"torchvision:efficientnet_b{i}", {"res": 224} if i >= 4 else {}) for i in range(8)},
     **{n: (f"torchvision:{n}", {}) for n in CLASSIC},
-    "mobilenet_v2": ("torchvision:mobilenet_v2", {}),
 }
 #: Specs whose every state-dict key is torchvision's (by key, not by structure).
-BY_KEY: set[str] = {*(f"convnext_{v}" for v in ("tiny", "small", "base", "large")), "fcn_resnet50",
-                    "deeplabv3_resnet50", *CLASSIC, "mobilenet_v2"}
+BY_KEY: set[str] = {*MOBILE, *(f"efficientnet_b{i}" for i in range(8)),
+                    *(f"convnext_{v}" for v in ("tiny", "small", "base", "large")),
+                    "fcn_resnet50", "deeplabv3_resnet50", *CLASSIC}
 #: Cases held at another input than the spec's own (the input size of the segmentation models is free, and at
 #: 520×520 a case takes 3.5 minutes on 2 cores): 296 rows give a 37-row map, on which each of ASPP's atrous
 #: rates 12, 24 and 36 reads real rows (a swap of two rates would show); 136 columns keep the case short and

@@ -55,13 +55,17 @@ def _zoo_graph(name: str) -> Graph:
 
 
 #: Family members verified through a representative: ConvNeXt-S/B/L are ConvNeXt-T's blocks at other widths
-#: and depths (each took minutes here; tests/test_zoo_dense.py holds their figures against torchvision's), and
-#: so are the larger ShuffleNetV2, DenseNet, ResNeXt and Wide ResNet variants (tests/test_zoo_classic.py)
-REPRESENTED = {"convnext_small": "convnext_tiny", "convnext_base": "convnext_tiny", "convnext_large": "convnext_tiny",
-               **dict.fromkeys(("shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0"),
-                               "shufflenet_v2_x0_5"),
-               **dict.fromkeys(("densenet161", "densenet169", "densenet201"), "densenet121"),
-               "resnext101_32x8d": "resnext50_32x4d", "wide_resnet101_2": "wide_resnet50_2"}
+#: and depths (each took minutes here; tests/test_zoo_dense.py holds their figures against torchvision's)
+CONVNEXT_BY_TINY = {"convnext_small", "convnext_base", "convnext_large"}
+#: Family variants left to the family's smallest and largest members, whose layers they repeat at other widths,
+#: depths and resolutions: EfficientNet B1–B6 (B0 and B7, which has B5–B7's batch-norm eps and momentum, stay)
+#: and MnasNet 0.75 and 1.0 (0.5 and 1.3 stay). Each costs 25–45 s of CPU here, B7 with 871 layers the most;
+#: their parameters and multiply-adds are held against torchvision and fvcore in tests/test_zoo_mobile.py.
+REPRESENTED = {*CONVNEXT_BY_TINY, *(f"efficientnet_b{i}" for i in range(1, 7)), "mnasnet0_75", "mnasnet1_0",
+               # and the larger ShuffleNetV2, DenseNet, ResNeXt and Wide ResNet variants by ×0.5, DenseNet-121,
+               # ResNeXt-50 32×4d and WRN-50-2 (their figures against torchvision's: tests/test_zoo_classic.py)
+               "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "densenet161", "densenet169",
+               "densenet201", "resnext101_32x8d", "wide_resnet101_2"}
 
 
 @pytest.mark.parametrize("name", [n for n in zoo.names() if n not in REPRESENTED])
