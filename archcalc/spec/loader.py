@@ -7,7 +7,9 @@ hang archcalc or exhaust its memory.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+#: What YAML 1.2 lets a stream hold (its 'c-printable'): tab, newlines and printable Unicode.
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class LMap(dict[str, Any]):
@@ -105,11 +109,21 @@ class _Converter:
         return value
 
 
+def _position(text: str, index: int, filename: str) -> SourceLocation:
+    """The 1-based line and column of character ``index`` of ``text``."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return SourceLocation(filename, text.count("\n", 0, index) + 1, index - line_start + 1)
+
+
 def parse_text(text: str, filename: str) -> Any:
     """Parse YAML text into located plain data, or raise a SpecError with the position."""
-    if len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
         raise SpecError(f"spec file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
                         SourceLocation(filename, 1, 1))
+    bad = _NOT_PRINTABLE.search(text)
+    if bad:  # libyaml would name the character without a usable line and column
+        raise SpecError(f"control character U+{ord(bad.group()):04X} is not allowed in a YAML file",
+                        _position(text, bad.start(), filename), "delete it")
     try:
         node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.MarkedYAMLError as exc:
@@ -124,12 +138,40 @@ def parse_text(text: str, filename: str) -> Any:
     return _Converter(filename).convert(node)
 
 
-def parse_file(path: Path, display: str | None = None) -> Any:
+def read_spec(path: Path, display: str | None = None) -> str:
+    """The text of a spec file, read only if it is a regular file no larger than the limit.
+
+    A FIFO would block forever and ``/dev/zero`` never ends: both are refused before anything is read,
+    and at most the limit plus one byte is ever read (a file may grow after it was checked).
+    """
     name = display or str(path)
+    start = SourceLocation(name, 1, 1)
+    too_large = f"spec file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB"
     try:
-        text = path.read_text(encoding="utf-8")
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise SpecError("not a regular file (a directory, device or pipe)", start)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # never blocks, even if a FIFO replaced the file
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise SpecError("not a regular file (a directory, device or pipe)", start)
+            if info.st_size > MAX_FILE_BYTES:
+                raise SpecError(too_large, start)
+            data = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError(f"no such spec file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc}") from None
-    return parse_text(text, name)
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(too_large, start)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        raise SpecError(f"spec file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded",
+                        _position(good, len(good), name), "save the file as UTF-8") from None
+
+
+def parse_file(path: Path, display: str | None = None) -> Any:
+    """Read and parse a spec file (see :func:`read_spec` for what is refused before reading)."""
+    return parse_text(read_spec(path, display), display or str(path))
