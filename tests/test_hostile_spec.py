@@ -95,3 +95,78 @@ def test_oversized_file_is_refused(cli_main, tmp_path: Path) -> None:  # type: i
     spec = tmp_path / "big.yaml"
     spec.write_text("input: 3x8x8\nlayers: [relu]\n" + "#" * (5 << 20) + "\n")
     assert "big.yaml:1:1: spec file is larger than 4 MiB" in _located(cli_main, spec)
+
+
+# ---- YAML 1.2, tags and bounded literals ----------------------------------------------------------------
+def _shapes(text: str, **overrides: object) -> list[list[int]]:
+    from tests.conftest import analyse_text
+
+    return [list(r.shape) for r in analyse_text(text, **overrides).results.values()][1:]
+
+
+@pytest.mark.parametrize(("written", "channels"), [("010", 10), ("0o10", 8), ("0x10", 16), ("+12", 12),
+                                                   ("1e1", 10)])
+def test_integers_are_read_as_yaml_1_2(written: str, channels: int) -> None:
+    # R18: YAML 1.1 read 010 as 8 channels, silently.
+    assert _shapes(f"input: 3x8x8\nlayers: [{{conv: {{out: {written}, k: 1}}}}]\n") == [[channels, 8, 8]]
+
+
+@pytest.mark.parametrize("written", ["1:30", "1_0", "0b11", "0x", "0o8"])
+def test_yaml_1_1_integers_are_strings(written: str) -> None:
+    # R18: 1:30 was 90 (base 60), 1_0 was 10, 0b11 was 3
+    with pytest.raises(SpecError, match=f"'conv' attribute 'out' must be an integer ≥ 1, got '{written}'"):
+        _shapes(f"input: 3x8x8\nlayers: [{{conv: {{out: {written}, k: 1}}}}]\n")
+
+
+def test_yaml_1_1_booleans_are_strings() -> None:
+    # R19: 'on' named a layer True and 'bias: no' was False
+    from tests.conftest import analyse_text
+
+    analysis = analyse_text("input: 3x8x8\nlayers: [{relu: {name: on}}, {relu: {name: yes}}]\n")
+    assert list(analysis.results)[1:] == ["on", "yes"]
+    with pytest.raises(SpecError, match="'conv' attribute 'bias' must be true or false, got 'no'"):
+        analyse_text("input: 3x8x8\nlayers: [{conv: {out: 4, k: 1, bias: no}}]\n")
+
+
+@pytest.mark.parametrize(("text", "where", "message"), [
+    ("input: !foo 3x8x8\nlayers: [relu]\n", "1:8", "YAML tag '!foo' is not allowed in a spec"),  # R09
+    ("input: 3x8x8\nlayers: !!python/object/apply:os.system [relu]\n", "2:9",  # was ignored: ran [relu]
+     "YAML tag '!!python/object/apply:os.system' is not allowed"),
+    ("input: 3x8x8\nvars: !!set {a, b}\nlayers: [relu]\n", "2:7", "YAML tag '!!set' is not allowed"),
+    ("input: 3x8x8\nvars: {d: !!timestamp 2001-12-14}\nlayers: [relu]\n", "2:11", "'!!timestamp'"),
+    ("input: 3x8x8\nvars: {d: !!int abc}\nlayers: [relu]\n", "2:11", "'abc' is not a YAML 1.2 int"),
+    ("input: 3x8x8\nlayers: [{conv: {out: 1" + "0" * 400 + ", k: 1}}]\n", "2:23",  # R13: 401 digits
+     "integer with 401 digits is out of range"),
+    ("input: 3x8x8\nlayers: [{conv: {out: 9223372036854775808, k: 1}}]\n", "2:23",
+     "integer 9223372036854775808 is out of range"),
+    ("input: 3x8x8\nlayers: [{dropout: .nan}]\n", "2:20", "'.nan' is not a finite number"),
+    ("input: 3x8x8\nlayers: [{dropout: 1e999}]\n", "2:20", "'1e999' is out of range"),
+    ('name: "evil\\e[31mred"\ninput: 3x8x8\nlayers: [relu]\n', "1:7", "string holds control character U+001B"),
+    ('input: 3x8x8\nlayers: [{relu: {name: "a\\u202eb"}}]\n', "2:24", "control character U+202E"),
+], ids=["custom_tag", "python_tag_on_list", "set_tag", "timestamp", "bad_int_tag", "401_digits", "2**63",
+        "nan", "1e999", "escape_in_name", "bidi_override"])
+def test_hostile_yaml_is_refused_with_a_location(cli_main, tmp_path: Path, text: str, where: str,  # type: ignore[no-untyped-def]
+                                                 message: str) -> None:
+    spec = tmp_path / "t.yaml"
+    spec.write_text(text)
+    line = _located(cli_main, spec)
+    assert f"t.yaml:{where}: " in line and message in line, line
+
+
+@pytest.mark.parametrize(("value", "expected"), [("010", 10), ("on", "on"), ("1:30", "1:30"), ("0o10", 8),
+                                                 ("[1, 2]", [1, 2]), ("a: b: c", "a: b: c"), ("", "")])
+def test_set_values_are_read_as_yaml_1_2(value: str, expected: object) -> None:
+    from archcalc.cli.options import parse_assignments
+
+    assert parse_assignments((f"x={value}",)) == {"x": expected}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1e999", "--set width: '1e999' is out of range"),
+    ("1" + "0" * 5000, "--set width: integer with 5001 digits is out of range"),
+    ("!!python/object/apply:os.system [x]", "--set width: YAML tag '!!python/object/apply:os.system'"),
+])
+def test_set_values_are_bounded(cli_main, value: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("summary", "vgg16", "--set", f"width={value}")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith(f"archcalc: {message}") and len(err.strip().splitlines()) == 1, err

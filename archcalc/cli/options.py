@@ -8,11 +8,11 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-import yaml
 
 from archcalc.errors import OptionError, SpecError
 from archcalc.ir import Graph, Shape
 from archcalc.spec import load, parse_shape
+from archcalc.spec.loader import parse_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -29,17 +29,17 @@ def spec_options(func: F) -> F:
 
 
 def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
-    """NAME=VALUE pairs; values are read as YAML scalars (10 → int, 0.5 → float, true → bool)."""
+    """NAME=VALUE pairs; values are read as YAML 1.2 values, as in a spec (10 → int, 0.5 → float,
+    true → bool, 010 → 10, on → 'on'), with a spec's bounds on numbers and tags."""
     out: dict[str, Any] = {}
     for item in assignments:
         if "=" not in item:
             raise OptionError(f"--set expects NAME=VALUE, got '{item}'")
         key, _, raw = item.partition("=")
         try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        out[key.strip()] = value
+            out[key.strip()] = parse_value(raw, f"--set {key.strip()}")
+        except SpecError as exc:
+            raise OptionError(f"--set {key.strip()}: {exc.message}", None, exc.hint) from None
     return out
 
 
