@@ -170,3 +170,81 @@ def test_set_values_are_bounded(cli_main, value: str, message: str) -> None:  # 
     code, out, err = cli_main("summary", "vgg16", "--set", f"width={value}")
     assert code == 2 and out == "" and "Traceback" not in err
     assert err.startswith(f"archcalc: {message}") and len(err.strip().splitlines()) == 1, err
+
+
+# ---- expressions: typed and bounded ---------------------------------------------------------------------
+def _var(expr: str) -> object:
+    from archcalc.spec import load_text
+
+    return load_text(f"input: 3x8x8\nvars:\n  v: \"{expr}\"\nlayers: [relu]\n", "e.yaml").meta.variables["v"]
+
+
+@pytest.mark.parametrize(("expr", "value"), [
+    ("${2**10}", 1024), ("${7 // 2}", 3), ("${7 / 2}", 3.5), ("${-(3)}", -3), ("${round(2.5)}", 2),
+    ("${round(2.345, 2)}", 2.35), ("${min(3, 4)}", 3), ("${int(3.7)}", 3), ("${'B' == 'B'}", True),
+    ("${'a' < 'b'}", True), ("${1 if 'x' != 1 else 2}", 1), ("${2**62 + (2**62 - 1)}", 2**63 - 1),
+    ("${not ''}", True), ("${(-2)**3}", -8), ("${2**-1}", 0.5), ("a${1}b$s", "a1bx"),
+])
+def test_expressions_that_stay_valid(expr: str, value: object) -> None:
+    from archcalc.spec import load_text
+
+    text = f"input: 3x8x8\nvars:\n  s: x\n  v: \"{expr}\"\nlayers: [relu]\n"
+    assert load_text(text, "e.yaml").meta.variables["v"] == value
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("${-'a'}", "a sign needs numbers, got a string"),  # R01: TypeError
+    ("${'a' < 1}", "cannot order a string and a number"),  # R02: TypeError
+    ("${(-1)**0.5 < 1}", "the result is not a real number"),  # R02b: complex
+    ("${2.0**64 * 2.0**64}", "the result is out of range"),  # R03 (1e300**2): OverflowError
+    ("${1e300**2}", "number 1e+300 is out of range"),
+    ("${int(1e308*10)}", "number 1e+308 is out of range"),  # R04: int(inf)
+    ("${(10**18)**3}", "the result is out of range"),  # R07: a big int as a float attribute
+    ("${(10**6)**4}", "the result is out of range"),
+    ("${2**63}", "the result is out of range"),
+    ("${9223372036854775807 + 1}", "the result is out of range"),
+    ("${True + 1}", "arithmetic needs numbers, got a boolean"),
+    ("${min(1)}", "min() takes 2 to 64 arguments"),
+    ("${int('12')}", "int() needs numbers, got a string"),
+    ("${round(5, 31)}", "round()'s digits must be an integer between -30 and 30"),
+    ("${1j}", "unsupported expression"),
+    ("${" + "-" * 200 + "1}", "expression nests deeper than 50 levels"),  # RecursionError
+    ("${" + "1+" * 600 + "1}", "expression is longer than 1000 characters"),
+])
+def test_expression_errors_are_located(expr: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        _var(expr)
+    assert message in info.value.message
+    assert info.value.location == SourceLocation("e.yaml", 3, 6)
+
+
+def test_interpolation_is_bounded() -> None:
+    doubling = "".join(f"  s{i + 1}: '$s{i}$s{i}'\n" for i in range(10))  # 16 · 2¹⁰ characters
+    from archcalc.spec import load_text
+
+    with pytest.raises(SpecError, match="interpolated text is longer than 10000 characters") as info:
+        load_text(f"input: 3x8x8\nvars:\n  s0: abcdefghijklmnop\n{doubling}layers: [relu]\n", "e.yaml")
+    assert info.value.location is not None and info.value.location.line == 13
+
+
+BOMBS = {  # each hung, ran past 30 s or reached the memory cap (report, defects 1c, 1d and 5)
+    "bigint_name": "layers: [{relu: {name: 'r${((10**64)**64)**64}'}}]",  # R05: 4,300 digits
+    "bigint_chain": "vars: {a: '${(10**64)**64}', b: '${a**64}', c: '${b**64}', d: '${c**64}'}\nlayers: [relu]",
+    "square_chain": "vars:\n  m0: '${10**9}'\n" + "".join(f"  m{i + 1}: '${{m{i}*m{i}}}'\n" for i in range(40))
+                    + "layers: [relu]",
+    "str_mul": "layers: [{conv: {out: 4, k: \"${'a'*10**9}\"}}]",
+    "percent": "layers: [{conv: {out: 4, k: \"${'%999999999d' % 1}\"}}]",
+    "big_var_json": "vars: {s: '${\"ab\"*10**4}', t: '${s*10**4}'}\nlayers: [relu]",
+    "round_digits": "vars: {v: '${round(5, -(2**62))}'}\nlayers: [relu]",
+    "interpolation": "vars:\n  s0: abcdefghijklmnop\n" + "".join(f"  s{i + 1}: '$s{i}$s{i}'\n" for i in range(40))
+                     + "layers: [relu]",
+}
+
+
+@pytest.mark.parametrize("name", BOMBS)
+def test_expression_bombs_are_refused_quickly(tmp_path: Path, name: str) -> None:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(f"input: 3x8x8\n{BOMBS[name]}\n")
+    proc = run_limited("summary", str(spec), "--format", "json", timeout=30, memory=1 << 30)
+    assert proc.returncode == 2, proc.stderr[-300:]
+    assert LOCATED.match(proc.stderr.strip()), proc.stderr[-300:]
