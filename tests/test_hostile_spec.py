@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import resource
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from archcalc.errors import SourceLocation, SpecError
+from archcalc.spec import expand, load_text
+from tests.fuzz_support import deadline, run_limited
 
 HOSTILE = Path(__file__).parent / "hostile"
 LOCATED = re.compile(r"^[^\n]*\.yaml:\d+:\d+: [^\n]+$")
@@ -50,17 +49,6 @@ def test_error_quoting_a_huge_value_is_one_short_line(cli_main, tmp_path: Path) 
 def test_error_line_escapes_control_characters() -> None:
     err = SpecError("invalid layer name 'c1\n\x1b[31m'", SourceLocation("a.yaml", 1, 2), "hint\nmore")
     assert err.format() == r"a.yaml:1:2: invalid layer name 'c1\n\x1b[31m' (hint\nmore)"
-
-
-def run_limited(*argv: str, timeout: float = 30, memory: int = 1 << 30, cwd: Path | None = None
-                ) -> subprocess.CompletedProcess[str]:
-    """``python -m archcalc ARGV`` in a child with an address-space cap, so a blow-up cannot hurt the
-    machine; a hang shows up as ``subprocess.TimeoutExpired``."""
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    return subprocess.run([sys.executable, "-m", "archcalc", *argv], capture_output=True, text=True,
-                          timeout=timeout, preexec_fn=limit, cwd=cwd, check=False)
 
 
 # ---- reading the file -----------------------------------------------------------------------------------
@@ -248,3 +236,58 @@ def test_expression_bombs_are_refused_quickly(tmp_path: Path, name: str) -> None
     proc = run_limited("summary", str(spec), "--format", "json", timeout=30, memory=1 << 30)
     assert proc.returncode == 2, proc.stderr[-300:]
     assert LOCATED.match(proc.stderr.strip()), proc.stderr[-300:]
+
+
+# ---- expansion: a work budget, names, top-level types ---------------------------------------------------
+def _fan_out(depth: int, inline: bool) -> str:
+    flag = "inline: true, " if inline else ""
+    calls = "".join(f"  b{i}: {{{flag}body: [b{i + 1}, b{i + 1}]}}\n" for i in range(depth))
+    return f"input: 3x8x8\nblocks:\n{calls}  b{depth}: {{{flag}body: []}}\nlayers: [b0]\n"
+
+
+EMITTING_NOTHING = {  # report, defect 1a and 1b: 2³¹ block calls or 10¹⁰ iterations that emit no layer
+    "fan_out": _fan_out(30, inline=False),
+    "fan_out_inline": _fan_out(30, inline=True),
+    "empty_repeats": "input: 3x8x8\nlayers:\n- repeat: 100000\n  body:\n  - repeat: 100000\n    body: []\n",
+    "dropped_repeats": "input: 3x8x8\nlayers:\n- repeat: 100000\n  body:\n"
+                       "  - repeat: 100000\n    body: [{relu: {when: false}}]\n",
+    "false_conditions": "input: 3x8x8\nvars: {w: false}\nlayers:\n- repeat: 100000\n  body:\n"
+                        "  - repeat: 100000\n    body: [{seq: [relu], when: '$w and 1 + 1 == 2'}]\n",
+}
+
+
+@pytest.mark.parametrize("name", EMITTING_NOTHING)
+def test_work_that_emits_nothing_is_bounded(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(expand, "MAX_WORK", 20_000)  # the same rule as at 5,000,000 steps, 250× sooner
+    with deadline(20), pytest.raises(SpecError, match="spec takes more than 20,000 steps to expand") as info:
+        load_text(EMITTING_NOTHING[name], "w.yaml")
+    assert info.value.location is not None and info.value.location.file == "w.yaml"
+
+
+def test_block_calls_with_empty_bodies_are_bounded_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(expand, "MAX_GROUPS", 1000)
+    with deadline(20), pytest.raises(SpecError, match="spec opens more than 1000 groups"):
+        load_text(_fan_out(30, inline=False), "w.yaml")
+
+
+@pytest.mark.parametrize("name", ["fan_out", "empty_repeats"])
+def test_work_that_emits_nothing_is_bounded_at_the_real_limits(tmp_path: Path, name: str) -> None:
+    # fan_out reached the 3 GiB cap in 14.5 s; empty_repeats was still running at 30 s (19 MB)
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(EMITTING_NOTHING[name])
+    proc = run_limited("summary", str(spec), "--format", "json", timeout=120, memory=1 << 30)
+    assert proc.returncode == 2, proc.stderr[-300:]
+    assert LOCATED.match(proc.stderr.strip()), proc.stderr[-300:]
+    assert "steps to expand" in proc.stderr or "groups (block calls" in proc.stderr
+
+
+def test_zoo_specs_use_a_small_share_of_the_work_budget() -> None:
+    """A spec below the layer limit must never meet the work limit: per layer, the zoo needs at most half
+    of what the budget allows (MAX_WORK / MAX_LAYERS = 20 steps)."""
+    from archcalc.spec import zoo
+    from archcalc.spec.loader import parse_file
+
+    for name in zoo.names():
+        expander = expand.Expander(parse_file(zoo.path(name)), name)
+        graph = expander.expand()
+        assert expander.work <= len(graph.nodes) * expand.MAX_WORK / expand.MAX_LAYERS / 2, name

@@ -38,6 +38,12 @@ from archcalc.spec.loader import LList, LMap, loc_of
 MAX_LAYERS = 250_000
 MAX_REPEAT = 100_000
 MAX_CALL_DEPTH = 32
+#: Steps of expansion work: items visited, repeat iterations, values resolved, expression characters
+#: (÷32). It bounds work that emits nothing (empty bodies, items dropped by 'when', block fan-out),
+#: which the layer limit cannot see; a spec at the layer limit needs a few million.
+MAX_WORK = 5_000_000
+#: Groups (block calls, branches, named seqs): a block with an empty body opens one and emits nothing.
+MAX_GROUPS = 100_000
 
 TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "blocks", "layers", "init",
             "recipe")
@@ -93,6 +99,7 @@ class Expander:
                             loc_of(doc) or SourceLocation(filename, 1, 1))
         self.doc = doc
         self.filename = filename
+        self.work = 0
         for key in doc:
             if key not in TOP_KEYS:
                 raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
@@ -211,6 +218,7 @@ class Expander:
 
     def _item(self, item: Any, current: str, scope: _Scope, env: Mapping[str, Any],
               where: SourceLocation | None) -> str:
+        self._spend(1, where)
         if isinstance(item, str):
             word = str(substitute(item, env, where)) if has_refs(item) else str(item)
             return self._call(word, None, None, None, current, scope, env, where, where)
@@ -256,6 +264,7 @@ class Expander:
                 raise SpecError("repeat needs a 'body' (the list of layers to repeat)", where)
             index = str(item.get("index") or "i")
             for i in range(1, count + 1):
+                self._spend(1, where)
                 current = self._sequence(item["body"], current, scope, {**env, index: i}, item.value_locs["body"])
             return current
         if kind == "seq":
@@ -397,6 +406,8 @@ class Expander:
         return full
 
     def _open_group(self, scope: _Scope, label: str, kind: str, where: SourceLocation | None) -> _Scope:
+        if len(self.groups) >= MAX_GROUPS:
+            raise SpecError(f"spec opens more than {MAX_GROUPS} groups (block calls, branches)", where)
         full = self._full(scope, label, where)
         path = tuple(full.split("."))
         self.groups.append(Group(path, kind, where))
@@ -413,9 +424,17 @@ class Expander:
         return full
 
     # ---- values ---------------------------------------------------------------------------------
+    def _spend(self, steps: int, where: SourceLocation | None) -> None:
+        """Count expansion work; past MAX_WORK the spec is refused where the work was being done."""
+        self.work += steps
+        if self.work > MAX_WORK:
+            raise SpecError(f"spec takes more than {MAX_WORK:,} steps to expand (repeats, block calls,"
+                            " expressions)", where, "a repeat or block call nested too deeply?")
+
     def _condition(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> bool:
         """A ``when`` value: a boolean, or an expression where ``$x`` and ``x`` mean the same."""
         if isinstance(value, str):
+            self._spend(1 + len(value) // 32, where)
             expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
             expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
             return bool(evaluate(expr, env, loc_of(value) or where))
@@ -423,8 +442,12 @@ class Expander:
 
     def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
         """Substitute variables in a value (recursively for lists and mappings)."""
+        self._spend(1, where)
         if isinstance(value, str):
-            return substitute(value, env, loc_of(value) or where) if has_refs(value) else str(value)
+            if not has_refs(value):
+                return str(value)
+            self._spend(len(value) // 32, where)
+            return substitute(value, env, loc_of(value) or where)
         if isinstance(value, LList):
             return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
         if isinstance(value, LMap):
