@@ -291,3 +291,19 @@ def test_zoo_specs_use_a_small_share_of_the_work_budget() -> None:
         expander = expand.Expander(parse_file(zoo.path(name)), name)
         graph = expander.expand()
         assert expander.work <= len(graph.nodes) * expand.MAX_WORK / expand.MAX_LAYERS / 2, name
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('layers: [{conv: {out: 4, k: 3, name: "c1\\n"}}, {conv: {out: 4, k: 3, name: c1}}]',  # R21
+     r"invalid layer name 'c1\n'"),
+    ('vars: {"w\\n": 1}\nlayers: [relu]', r"invalid variable name 'w\n'"),
+    ('blocks: {"b\\n": [relu]}\nlayers: [relu]', r"invalid block name 'b\n'"),
+    ('blocks: {b: {args: ["w\\n"], body: [relu]}}\nlayers: [relu]', r"invalid argument name 'w\n'"),
+    ('layers: [{repeat: 2, index: "j\\n", body: [relu]}]', r"invalid repeat index name 'j\n'"),
+    ("layers: [{repeat: 2, index: 5, body: [relu]}]", "invalid repeat index name 5"),
+])
+def test_expansion_errors_are_located(cli_main, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    spec = tmp_path / "x.yaml"
+    spec.write_text(text if text.startswith("vars: {n:") else f"input: 3x8x8\n{text}\n")
+    line = _located(cli_main, spec)
+    assert message in line, line

@@ -49,7 +49,8 @@ TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "bloc
             "recipe")
 STRUCTURAL = ("repeat", "concat", "add", "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -119,7 +120,7 @@ class Expander:
             raise SpecError("'vars' must be a mapping of names to default values", self.doc.value_locs.get("vars"))
         env: dict[str, Any] = {}
         for key, value in raw.items():
-            if not _NAME_RE.match(key):
+            if not _NAME_RE.fullmatch(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
             env[key] = self._resolve(value, env, raw.value_locs[key])
         for key, value in overrides.items():
@@ -138,7 +139,7 @@ class Expander:
         for name, given in raw.items():
             where = raw.value_locs[name]
             spec = given
-            if not _NAME_RE.match(name):
+            if not _NAME_RE.fullmatch(name):
                 raise SpecError(f"invalid block name '{name}'", raw.key_locs[name])
             if layers.is_layer(name) or name in STRUCTURAL:
                 raise SpecError(f"block name '{name}' shadows a layer type or keyword", raw.key_locs[name])
@@ -168,7 +169,7 @@ class Expander:
                 raise SpecError(f"block '{name}' args must be a list of names or a mapping of defaults",
                                 spec.value_locs.get("args", where))
             for p in params:
-                if not _NAME_RE.match(p):
+                if not _NAME_RE.fullmatch(p):
                     raise SpecError(f"invalid argument name '{p}' in block '{name}'", spec.value_locs.get("args"))
             out[name] = BlockDef(name, params, defaults, spec["body"], bool(spec.get("inline", False)), where)
         return out
@@ -262,7 +263,9 @@ class Expander:
                 raise SpecError(f"repeat count {count} exceeds the limit of {MAX_REPEAT}", item.value_locs["repeat"])
             if "body" not in item:
                 raise SpecError("repeat needs a 'body' (the list of layers to repeat)", where)
-            index = str(item.get("index") or "i")
+            index = item.get("index") or "i"
+            if not isinstance(index, str) or not _NAME_RE.fullmatch(index):
+                raise SpecError(f"invalid repeat index name {index!r}", item.value_locs.get("index", where))
             for i in range(1, count + 1):
                 self._spend(1, where)
                 current = self._sequence(item["body"], current, scope, {**env, index: i}, item.value_locs["body"])
@@ -394,7 +397,7 @@ class Expander:
         return f"{short}{scope.counters[short]}"
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
-        if not _NAME_RE.match(label):
+        if not _NAME_RE.fullmatch(label):
             raise SpecError(f"invalid layer name '{label}' (letters, digits and _ only)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:
