@@ -301,6 +301,11 @@ def test_zoo_specs_use_a_small_share_of_the_work_budget() -> None:
     ('blocks: {b: {args: ["w\\n"], body: [relu]}}\nlayers: [relu]', r"invalid argument name 'w\n'"),
     ('layers: [{repeat: 2, index: "j\\n", body: [relu]}]', r"invalid repeat index name 'j\n'"),
     ("layers: [{repeat: 2, index: 5, body: [relu]}]", "invalid repeat index name 5"),
+    ("recipe: [1]\nlayers: [relu]", "'recipe' must be a mapping of names to values"),  # R10: TypeError
+    ("recipe: abc\nlayers: [relu]", "'recipe' must be a mapping of names to values"),
+    ("published: [1]\nlayers: [relu]", "'published' must be a mapping of names to values"),  # R11
+    ("layers: [{add: [{seq: [relu], when: false}, {seq: [relu], when: false}]}]",  # R15: said 'mismatch'
+     "every branch of this 'add' was dropped by 'when'"),
 ])
 def test_expansion_errors_are_located(cli_main, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     spec = tmp_path / "x.yaml"

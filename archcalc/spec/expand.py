@@ -188,6 +188,9 @@ class Expander:
             shape = parse_shape(value, doc.value_locs["input"])
         else:
             raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
+        for key in ("published", "recipe"):
+            if doc.get(key) is not None and not isinstance(doc[key], LMap):
+                raise SpecError(f"'{key}' must be a mapping of names to values", doc.value_locs[key])
         name = str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
         self.nodes.append(Node(INPUT, "input", {"shape": shape}, (), doc.value_locs.get("input", top), ()))
         self.names[INPUT] = doc.value_locs.get("input")
@@ -304,6 +307,8 @@ class Expander:
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
+        if not ends:
+            raise SpecError(f"every branch of this '{kind}' was dropped by 'when'", where)
         return self._emit(kind, {}, tuple(ends), name, scope, where)
 
     # ---- layers and block calls -----------------------------------------------------------------
