@@ -306,9 +306,17 @@ def test_zoo_specs_use_a_small_share_of_the_work_budget() -> None:
     ("published: [1]\nlayers: [relu]", "'published' must be a mapping of names to values"),  # R11
     ("layers: [{add: [{seq: [relu], when: false}, {seq: [relu], when: false}]}]",  # R15: said 'mismatch'
      "every branch of this 'add' was dropped by 'when'"),
+    ("vars: {n: '3x${2**62}${2**62}x1'}\ninput: $n\nlayers: [relu]", "input must be C×H×W with sizes up to"),
 ])
 def test_expansion_errors_are_located(cli_main, tmp_path: Path, text: str, message: str) -> None:  # type: ignore[no-untyped-def]
     spec = tmp_path / "x.yaml"
     spec.write_text(text if text.startswith("vars: {n:") else f"input: 3x8x8\n{text}\n")
     line = _located(cli_main, spec)
     assert message in line, line
+
+
+@pytest.mark.parametrize("shape", ["3x99999999999999999999x3", "3x" + "9" * 5000 + "x3", "1x2x3x4"])
+def test_input_option_is_bounded(cli_main, shape: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("summary", "lenet5", "--input", shape, "--format", "json")
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert err.startswith("archcalc: --input must be C×H×W") and len(err) < 400, err

@@ -34,6 +34,7 @@ from archcalc.errors import SourceLocation, SpecError, did_you_mean
 from archcalc.ir import INPUT, Graph, Group, Node, Shape, SpecMeta
 from archcalc.spec.expr import evaluate, has_refs, substitute
 from archcalc.spec.loader import LList, LMap, loc_of
+from archcalc.spec.numbers import MAX_DIGITS, MAX_INT
 
 MAX_LAYERS = 250_000
 MAX_REPEAT = 100_000
@@ -81,12 +82,16 @@ def parse_shape(value: Any, where: SourceLocation | None, what: str = "input") -
         dims = list(value)
     else:
         raise SpecError(f"{what} must look like 3x224x224, got {value!r}", where)
+    if len(dims) > 3 or any(isinstance(d, str) and len(d) > MAX_DIGITS for d in dims):
+        raise SpecError(f"{what} must be C×H×W with sizes up to {MAX_INT:,}, got {value!r}", where)
     try:
         shape = tuple(int(d) for d in dims)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SpecError(f"{what} must look like 3x224x224 (C×H×W), got {value!r}", where) from None
     if len(shape) not in (1, 3) or any(d <= 0 for d in shape):
         raise SpecError(f"{what} must be C×H×W with positive sizes, got {value!r}", where)
+    if any(d > MAX_INT for d in shape):
+        raise SpecError(f"{what} must be C×H×W with sizes up to {MAX_INT:,}, got {value!r}", where)
     return shape
 
 
