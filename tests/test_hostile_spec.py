@@ -320,3 +320,42 @@ def test_input_option_is_bounded(cli_main, shape: str) -> None:  # type: ignore[
     code, out, err = cli_main("summary", "lenet5", "--input", shape, "--format", "json")
     assert code == 2 and out == "" and "Traceback" not in err
     assert err.startswith("archcalc: --input must be C×H×W") and len(err) < 400, err
+
+
+# ---- renderers: counts past what a float holds ----------------------------------------------------------
+def test_formatting_never_overflows() -> None:
+    from archcalc.report.fmt import count, human_bytes, si
+
+    huge = 10**400  # si() divided by 1e12 as a float: OverflowError
+    assert (si(huge), human_bytes(huge), count(huge)) == ("1.00e+400", "1.00e+400 B", "1.000e+400")
+    assert (si(float("inf")), human_bytes(float("nan"))) == ("inf", "nan B")
+    assert (si(15_470_264_320), human_bytes(60_950_432), count(138_357_544)) == ("15.47G", "60.95 MB",
+                                                                                   "138,357,544")
+
+
+@pytest.mark.parametrize("fmt", ["plain", "text", "markdown", "csv"])
+def test_training_memory_past_1e308_renders(cli_main, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("summary", "lenet5", "--batch", "1" + "0" * 400, "--format", fmt)
+    assert code == 0 and "Traceback" not in err, err[-300:]
+    assert "e+40" in out or fmt == "csv"
+
+
+def test_compare_past_1e308_renders(cli_main) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("compare", "lenet5", "--batch", "1" + "0" * 400)
+    assert code == 0 and "e+40" in out, err[-300:]
+
+
+@pytest.mark.parametrize("budget", ["1e999", "1e999GB", "1e308TiB", "1" * 400, "1e99999999999"])
+def test_memory_budget_is_bounded(cli_main, budget: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("summary", "lenet5", "--memory-budget", budget)
+    assert code == 2 and out == "" and "Traceback" not in err  # was OverflowError: float infinity to integer
+    assert err.startswith("archcalc: memory size ") and err.strip().endswith("is larger than 8 EiB"), err
+
+
+def test_plot_of_counts_past_int64(cli_main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("matplotlib")
+    spec = tmp_path / "wide.yaml"
+    spec.write_text(f"input: 3x8x8\nlayers: [{{conv: {{out: {2**62}, k: 3}}}}, {{conv: {{out: {2**62}, k: 3}}}}]\n")
+    code, _, err = cli_main("plot", str(spec), "-o", str(tmp_path / "wide.png"))
+    assert code == 0 and "Traceback" not in err, err[-300:]  # numpy: int too large to convert to C long
+    assert (tmp_path / "wide.png").stat().st_size > 0
