@@ -359,3 +359,42 @@ def test_plot_of_counts_past_int64(cli_main, tmp_path: Path) -> None:  # type: i
     code, _, err = cli_main("plot", str(spec), "-o", str(tmp_path / "wide.png"))
     assert code == 0 and "Traceback" not in err, err[-300:]  # numpy: int too large to convert to C long
     assert (tmp_path / "wide.png").stat().st_size > 0
+
+
+# ---- spec text is data in every renderer ----------------------------------------------------------------
+MARKUP_NAMES = ["[/x]", "[link=https://evil.example]click[/link] [red]x", ":smile: [bold]", "a$\\frac{$b"]
+
+
+def _named(tmp_path: Path, name: str) -> Path:
+    spec = tmp_path / "named.yaml"
+    spec.write_text(f"name: {name!r}\ninput: 3x8x8\nlayers: [{{conv: {{out: 4, k: 3}}}}, relu]\n".replace(
+        "\\\\", "\\"))
+    return spec
+
+
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+@pytest.mark.parametrize("command", [("summary", "--format", "rich"), ("compare",), ("rf",)])
+def test_names_are_not_rich_markup(cli_main, tmp_path: Path, name: str, command: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    # R14, R20: '[/x]' raised MarkupError in compare (and summary on a terminal); '[link=…]' made a link
+    code, out, err = cli_main(command[0], str(_named(tmp_path, name)), *command[1:])
+    assert code == 0 and "Traceback" not in err, err[-300:]
+    if command[0] != "rf":
+        assert name in out.replace("\n", "")
+    assert "\x1b]8;" not in out and "😄" not in out
+
+
+@pytest.mark.parametrize(("fmt", "title"), [
+    ("markdown", "### a\\$\\\\frac\\{\\$b: input"), ("github", "### a\\$\\\\frac\\{\\$b: input"),
+    ("latex", "a\\$\\textbackslash{}frac\\{\\$b: input"), ("plain", "a$\\frac{$b: input")])
+def test_names_are_escaped_in_markup_formats(cli_main, tmp_path: Path, fmt: str, title: str) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli_main("summary", str(_named(tmp_path, MARKUP_NAMES[3])), "--format", fmt)
+    assert code == 0 and out.startswith(title), out[:200]
+
+
+@pytest.mark.parametrize("command", [("plot",), ("plot", "--kind", "all"), ("diagram",)])
+def test_names_are_not_mathtext(cli_main, tmp_path: Path, command: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("matplotlib")  # 'a$\frac{$b' raised ParseSyntaxException from matplotlib
+    out_file = tmp_path / "picture.png"
+    code, _, err = cli_main(*command, str(_named(tmp_path, MARKUP_NAMES[3])), "-o", str(out_file))
+    assert code == 0 and "Traceback" not in err, err[-300:]
+    assert out_file.stat().st_size > 0

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archcalc.cli.options import load_graph, spec_options
-from archcalc.cli.output import stdout_console
+from archcalc.cli.output import plain_console, stdout_console
 from archcalc.errors import BackendError, OptionError
 from archcalc.report.fmt import human_bytes, parse_bytes, si
 
@@ -310,7 +310,7 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
     torch.manual_seed(seed)
     runner = Runner(graph, graph.meta.name or spec, opts, [])  # checks device and options first
     runner.subjects = _subjects(graph, vs, seed)
-    err_console = Console(stderr=True, soft_wrap=False)
+    err_console = plain_console(stderr=True, soft_wrap=False)
     results = _run(runner, err_console)
     out = stdout_console()
     out.print(results_table(results, title=f"archcalc bench {runner.spec_name} — {runner.device_name},"

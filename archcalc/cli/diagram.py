@@ -6,6 +6,7 @@ import click
 
 from archcalc.analysis import analyze
 from archcalc.cli.options import load_graph, spec_options
+from archcalc.report.fmt import literal_text
 
 
 @click.command("diagram")
@@ -19,6 +20,7 @@ from archcalc.cli.options import load_graph, spec_options
               help="Also draw activations, batch norm, dropout and flatten (the slides leave them out).")
 @click.option("--no-collapse", "no_collapse", is_flag=True,
               help="Draw every block, not one block marked ×N for a run of identical ones.")
+@literal_text()
 def diagram_command(spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool,
                     output: str | None, depth: int | None, show_all: bool, no_collapse: bool) -> None:
     """Draw SPEC as a vertical stack of boxes: branches side by side, residual shortcuts as arcs.

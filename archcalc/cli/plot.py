@@ -7,6 +7,7 @@ import click
 from archcalc.analysis import Analysis, analyze
 from archcalc.cli.options import load_graph, spec_options
 from archcalc.errors import OptionError
+from archcalc.report.fmt import literal_text
 
 
 @click.command("plot")
@@ -21,6 +22,7 @@ from archcalc.errors import OptionError
               help="Fold blocks nested deeper than this into one bar (default: fold only large networks).")
 @click.option("-o", "--output", metavar="FILE.png|FILE.svg", default=None,
               help="Image to write; the extension picks the format (default: NAME-KIND.png).")
+@literal_text()
 def plot_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
                  compare: bool, kind: str, log: bool, depth: int | None, output: str | None) -> None:
     """Draw SPEC's per-layer parameters, MACs and memory (or its receptive field) as PNG or SVG.

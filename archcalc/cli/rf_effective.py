@@ -12,8 +12,10 @@ import click
 from archcalc.analysis import Analysis
 from archcalc.errors import BackendError
 from archcalc.ir import Graph
+from archcalc.report.fmt import literal_text
 
 
+@literal_text()
 def show_effective(graph: Graph, analysis: Analysis, layer: str | None, checkpoint: str | None,
                    heatmap: str | None, fmt: str) -> None:
     """Measure the effective receptive field of ``layer`` (default: the last feature map) and print it."""

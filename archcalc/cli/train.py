@@ -95,15 +95,14 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
         from archcalc.errors import BackendError
 
         raise BackendError("archcalc train needs torch", hint="pip install 'archcalc[torch,train]'") from None
-    from rich.console import Console
-
     from archcalc.backends.torch import checkpoint
     from archcalc.backends.torch import data as datasets
     from archcalc.backends.torch.build import build_model
     from archcalc.backends.torch.trainer import Run
+    from archcalc.cli.output import plain_console
     from archcalc.spec import load
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console(highlight=False, soft_wrap=True)
     if eval_only and resume is None:
         raise OptionError("--eval-only needs --resume CKPT (the checkpoint to evaluate)")
     state = checkpoint.load(Path(resume)) if resume is not None else None

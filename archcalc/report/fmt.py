@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 import re
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 from archcalc.errors import OptionError
@@ -60,6 +63,39 @@ def human_bytes(value: float) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.2f} {suffix}"
     return f"{value:.0f} B"
+
+
+# ---- spec text is data, never markup ---------------------------------------------------------------------
+_MARKDOWN = re.compile("([" + re.escape(string.punctuation) + "])")
+_LATEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+          "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
+
+
+def escape(text: str, fmt: str) -> str:
+    r"""Spec text (a name, a description) made inert in a markup format, so it reads as written:
+    markdown/github escape every punctuation mark (CommonMark allows it), latex its ten specials.
+
+    >>> print(escape("[x](y) <b>", "markdown"), escape("50% of $x_1$", "latex"))
+    \[x\]\(y\) \<b\> 50\% of \$x\_1\$
+    """
+    if fmt in ("markdown", "github"):
+        return _MARKDOWN.sub(r"\\\1", text)
+    if fmt == "latex":
+        return "".join(_LATEX.get(c, c) for c in text)
+    return text
+
+
+@contextmanager
+def literal_text() -> Iterator[None]:
+    """Inside it, matplotlib draws '$' as a dollar sign, not the start of mathtext: a spec named
+    'a$\\frac{$b' crashed plot and diagram. Rich consoles get the same from ``markup=False``."""
+    try:
+        import matplotlib
+    except ImportError:  # nothing will be drawn
+        yield
+        return
+    with matplotlib.rc_context({"text.parse_math": False}):
+        yield
 
 
 def shape(dims: list[int] | tuple[int, ...]) -> str:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from archcalc.report.fmt import count, human_bytes, shape, si
+from archcalc.report.fmt import count, escape, human_bytes, shape, si
 from archcalc.report.model import Report, Row
 
 TEXT_FORMATS = ("plain", "simple", "github", "markdown", "latex", "grid", "rst")
@@ -92,7 +92,7 @@ def render_text(report: Report, fmt: str) -> str:
                     disable_numparse=True)
     totals = tabulate(totals_lines(report), tablefmt=table_fmt if fmt != "plain" else "plain",
                       disable_numparse=True)
-    title = f"{report.spec['name']}: input {shape(report.spec['input'])}, {report.dtype}"
+    title = f"{escape(report.spec['name'], fmt)}: input {shape(report.spec['input'])}, {report.dtype}"
     if fmt in ("markdown", "github"):
         return f"### {title}\n\n{body}\n\n{totals}\n\n_{HEADER}_\n"
     return f"{title}\n{body}\n\n{totals}\n\n{HEADER}\n"
