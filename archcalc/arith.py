@@ -11,6 +11,7 @@ Everything here works on one spatial axis and plain ints, so it can be checked b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 def effective_kernel(kernel: int, dilation: int = 1) -> int:
@@ -119,9 +120,10 @@ class AxisRF:
         return first, first + self.size - 1
 
     @property
-    def center(self) -> float:
-        """Centre of unit 0's field, used to check that merged paths are aligned."""
-        return self.start + (self.size - 1) / 2
+    def center(self) -> Fraction:
+        """Centre of unit 0's field, used to check that merged paths are aligned (exact: a float
+        overflows past 1e308 and cannot tell apart fields larger than 2⁵³)."""
+        return Fraction(2 * self.start + self.size - 1, 2)
 
 
 def merge_axis(fields: list[AxisRF]) -> tuple[AxisRF, bool]:

@@ -398,3 +398,20 @@ def test_names_are_not_mathtext(cli_main, tmp_path: Path, command: tuple[str, ..
     code, _, err = cli_main(*command, str(_named(tmp_path, MARKUP_NAMES[3])), "-o", str(out_file))
     assert code == 0 and "Traceback" not in err, err[-300:]
     assert out_file.stat().st_size > 0
+
+
+# ---- receptive fields: strides multiply over depth ------------------------------------------------------
+def test_receptive_field_past_float_range(cli_main) -> None:  # type: ignore[no-untyped-def]
+    # found by the fuzz test's seeds: 20 strides of 2⁶² make a field of 2¹²⁴⁰ pixels; checking alignment
+    # at the add divided it as a float: OverflowError in AxisRF.center
+    for command in (("summary", "--format", "json"), ("summary", "--format", "text"), ("rf",), ("compare",)):
+        code, _, err = cli_main(command[0], str(HOSTILE / "R25_rf_strides_overflow.yaml"), *command[1:])
+        assert code == 0 and "Traceback" not in err, (command, err[-300:])
+
+
+def test_receptive_field_growth_is_bounded() -> None:
+    # 20,000 strides of 2⁶²: fields of 62·i bits at layer i, 1.5 GB of integers in all (and slow)
+    proc = run_limited("rf", str(HOSTILE / "U1h_rf_jump_growth.yaml"), "--format", "json", timeout=120,
+                       memory=1 << 30)
+    assert proc.returncode == 0, proc.stderr[-300:]
+    assert "receptive field beyond 9.2e+18 pixels" in proc.stdout

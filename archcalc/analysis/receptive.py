@@ -48,6 +48,9 @@ class RF:
 
 
 ORIGIN = RF(AxisRF(), AxisRF())
+#: Largest field size or jump computed: beyond it (strides of 2⁶² chained) the numbers would grow by 62 bits
+#: per layer, to megabytes each over a deep spec, and mean nothing for any image.
+MAX_FIELD = 2**63
 
 
 def propagate(node: Node, layer: Layer, ins: Sequence[Shape],
@@ -74,6 +77,8 @@ def propagate(node: Node, layer: Layer, ins: Sequence[Shape],
         return None, exc.message
     if window is None:
         return field, None
-    return RF(field.h.through(window.kernel[0], window.stride[0], window.pad_before[0]),
-              field.w.through(window.kernel[1], window.stride[1], window.pad_before[1]),
-              field.aligned), None
+    h = field.h.through(window.kernel[0], window.stride[0], window.pad_before[0])
+    w = field.w.through(window.kernel[1], window.stride[1], window.pad_before[1])
+    if max(h.size, h.jump, w.size, w.jump) > MAX_FIELD:  # strides multiply: unbounded over depth
+        return None, f"receptive field beyond {MAX_FIELD:.1e} pixels (strides multiply past any image)"
+    return RF(h, w, field.aligned), None
