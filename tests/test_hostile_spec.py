@@ -153,6 +153,7 @@ def test_set_values_are_read_as_yaml_1_2(value: str, expected: object) -> None:
     ("1e999", "--set width: '1e999' is out of range"),
     ("1" + "0" * 5000, "--set width: integer with 5001 digits is out of range"),
     ("!!python/object/apply:os.system [x]", "--set width: YAML tag '!!python/object/apply:os.system'"),
+    ("\x1b[31mred", "--set width: control character U+001B"),
 ])
 def test_set_values_are_bounded(cli_main, value: str, message: str) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli_main("summary", "vgg16", "--set", f"width={value}")

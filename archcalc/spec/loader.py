@@ -198,7 +198,10 @@ def parse_value(text: str, what: str) -> Any:
     if not text:
         return ""
     if len(text) > MAX_FILE_BYTES:
-        raise SpecError(f"{what} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        raise SpecError(f"value is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    bad = _NOT_PRINTABLE.search(text) or _CONTROL_IN_STRING.search(text)
+    if bad:  # else libyaml refuses the text and it would be taken, control character and all, as a string
+        raise SpecError(f"control character U+{ord(bad.group()):04X}", None, "use printable characters")
     try:
         node = yaml.compose(text, Loader=_Yaml12Loader)
     except yaml.YAMLError:
