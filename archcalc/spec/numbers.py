@@ -22,7 +22,10 @@ MAX_DIGITS = 40
 
 def is_number(value: Any) -> bool:
     """An int or float, not a bool (YAML's true is not 1 in a spec)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return type(value) in _NUMBER_TYPES
+
+
+_NUMBER_TYPES = frozenset({int, float})
 
 
 def too_large(value: int | float) -> bool:
