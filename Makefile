@@ -9,7 +9,7 @@ TORCH   ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint run bench bench-symbolic bench-peers clean
+.PHONY: help install test lint run bench bench-symbolic bench-peers screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH)
-	$(PIP) install -q -e '.[torch,train,plot,dev]'
+	$(PIP) install -q -e '.[torch,train,plot,dev,browser]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore and the dev tools
+install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore, the dev tools and Playwright
 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider
@@ -35,8 +35,9 @@ run: $(STAMP)  ## the main job: archcalc summary vgg16
 
 bench: bench-symbolic bench-peers  ## all benchmarks (ratios against baselines measured in the same run)
 
-bench-symbolic: $(STAMP)  ## cold start, linear scaling, zoo listing
-	$(PY) benchmarks/bench_symbolic.py
+BASELINE ?=
+bench-symbolic: $(STAMP)  ## cold start, linear scaling, zoo listing (BASELINE=REV: against another revision)
+	$(PY) benchmarks/bench_symbolic.py $(if $(BASELINE),--baseline $(BASELINE))
 
 BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml
@@ -48,6 +49,9 @@ $(BENCH_VENV)/.installed: pyproject.toml
 
 bench-peers: $(BENCH_VENV)/.installed  ## archcalc vs torchinfo and fvcore on the same networks (peers live only in .venv-bench)
 	$(BENCH_VENV)/bin/python benchmarks/bench_peers.py
+
+screenshots: $(STAMP)  ## redraw docs/report-*.png (the README's report pages; needs Debian's chromium)
+	$(PY) docs/report_screenshots.py
 
 clean:  ## remove build artefacts (keeps .venv)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ Everything here works on one spatial axis and plain ints, so it can be checked b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -41,18 +42,6 @@ def conv_out(size: int, kernel: int, stride: int, pad_before: int, pad_after: in
     if (out - 1) * stride >= size + pad_before:
         out -= 1
     return out
-
-
-def fits_exactly(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
-                 dilation: int = 1) -> bool:
-    """True when the windows tile the padded input with nothing left over (W−F+2P divisible by S).
-
-    >>> fits_exactly(227, 11, 4, 0, 0)
-    True
-    >>> fits_exactly(224, 11, 4, 0, 0)     # the seeds' 224-vs-227 AlexNet puzzle
-    False
-    """
-    return (size + pad_before + pad_after - effective_kernel(kernel, dilation)) % stride == 0
 
 
 def unread_tail(size: int, kernel: int, stride: int, pad_before: int, pad_after: int,
@@ -89,6 +78,21 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
+#: A receptive-field quantity: an integer, or an exact fraction behind upsampling (jump 1/2, start −1/2).
+Num = int | Fraction
+
+
+def exact(value: Num) -> Num:
+    """``value`` as an int when it is whole (so that integer fields stay ints), else the fraction.
+
+    >>> exact(Fraction(6, 2)), exact(Fraction(1, 2))
+    (3, Fraction(1, 2))
+    """
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return value
+
+
 @dataclass(frozen=True)
 class AxisRF:
     """Receptive field along one axis, in input pixels.
@@ -96,34 +100,59 @@ class AxisRF:
     ``size``: extent seen by one output unit; ``jump``: distance in the input between adjacent output
     units (the effective stride); ``start``: first input index seen by output unit 0 (negative where it
     reaches into padding). Unit ``i`` sees ``[start + i·jump, start + i·jump + size − 1]``.
+
+    Behind an upsampling layer (transposed convolution, upsample, pixel shuffle) adjacent units are a
+    fraction of a pixel apart: the three are then exact fractions (never floats), and the interval is the
+    field's envelope — exact for the units it is tight on, a little wide for the others (see
+    :func:`upsampling_window`).
     """
 
-    size: int = 1
-    jump: int = 1
-    start: int = 0
+    size: Num = 1
+    jump: Num = 1
+    start: Num = 0
 
-    def through(self, kernel: int, stride: int, pad_before: int) -> AxisRF:
+    def through(self, kernel: Num, stride: Num, pad_before: Num) -> AxisRF:
         """The field after a window of extent ``kernel`` (already dilated), ``stride`` and padding.
 
         >>> AxisRF().through(3, 1, 1).through(3, 1, 1).through(3, 1, 1)   # three stacked 3x3: 7
         AxisRF(size=7, jump=1, start=-3)
         """
         return AxisRF(
-            size=self.size + (kernel - 1) * self.jump,
-            jump=self.jump * stride,
-            start=self.start - pad_before * self.jump,
+            size=exact(self.size + (kernel - 1) * self.jump),
+            jump=exact(self.jump * stride),
+            start=exact(self.start - pad_before * self.jump),
         )
 
     def interval(self, index: int = 0) -> tuple[int, int]:
-        """Inclusive input interval seen by output unit ``index``."""
+        """Inclusive input interval seen by output unit ``index``: the pixels inside its (envelope) field.
+
+        >>> AxisRF(Fraction(3, 2), Fraction(1, 2), Fraction(-1, 2)).interval(4)   # nearest ×2: unit 4 reads 2
+        (2, 2)
+        """
         first = self.start + index * self.jump
-        return first, first + self.size - 1
+        last = first + self.size - 1
+        return math.ceil(first), math.floor(last)
 
     @property
-    def center(self) -> Fraction:
-        """Centre of unit 0's field, used to check that merged paths are aligned (exact: a float
-        overflows past 1e308 and cannot tell apart fields larger than 2⁵³)."""
-        return Fraction(2 * self.start + self.size - 1, 2)
+    def center(self) -> Num:
+        """Centre of unit 0's field, used to check that merged paths are aligned."""
+        return exact(self.start + Fraction(self.size - 1, 2))
+
+    @property
+    def fractional(self) -> bool:
+        """Whether the field is an envelope behind upsampling (a fractional jump, start or size)."""
+        return any(isinstance(v, Fraction) for v in (self.size, self.jump, self.start))
+
+
+def upsampling_window(ratio: Fraction, span: Fraction, offset: Fraction) -> tuple[Fraction, Fraction, Fraction]:
+    """A window over the input's units for a layer whose output unit ``o`` reads input units in
+    ``[o·ratio + offset, o·ratio + offset + span]`` (real bounds): (kernel, stride, pad_before) for
+    :meth:`AxisRF.through`, in input units.
+
+    >>> upsampling_window(Fraction(1, 2), Fraction(1, 2), Fraction(-1, 2))   # nearest ×2: unit o reads o//2
+    (Fraction(3, 2), Fraction(1, 2), Fraction(1, 2))
+    """
+    return span + 1, ratio, -offset
 
 
 def merge_axis(fields: list[AxisRF]) -> tuple[AxisRF, bool]:
@@ -140,8 +169,8 @@ def merge_axis(fields: list[AxisRF]) -> tuple[AxisRF, bool]:
     """
     jumps = {f.jump for f in fields}
     if len(jumps) != 1:
-        raise ValueError(f"paths with different effective strides {sorted(jumps)} cannot be merged")
+        raise ValueError(f"paths with different effective strides {sorted(map(str, jumps))} cannot be merged")
     first = min(f.start for f in fields)
     last = max(f.start + f.size - 1 for f in fields)
     aligned = len({f.center for f in fields}) == 1
-    return AxisRF(size=last - first + 1, jump=fields[0].jump, start=first), aligned
+    return AxisRF(size=exact(last - first + 1), jump=fields[0].jump, start=exact(first)), aligned

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from archcalc.errors import SourceLocation
@@ -23,20 +24,17 @@ class Node:
     """One layer (or the input, or a join) of the expanded network.
 
     ``name`` is the full dotted path (``inception_3a.b2.conv1``); ``scope`` is the path of the groups
-    that contain it (``("inception_3a", "b2")``), used to fold rows by depth; ``attrs`` are the
-    layer's normalised attributes (see ``archcalc.layers``).
+    that contain it (``("inception_3a", "b2")``), used to fold rows by depth; ``attrs`` is the layer
+    type's typed, normalised configuration (see ``archcalc.layers``). Only ``archcalc.layers`` and
+    ``archcalc.spec`` read ``op`` and ``attrs``; every other consumer reads the resolved record.
     """
 
     name: str
     op: str
-    attrs: Mapping[str, Any]
+    attrs: Any
     inputs: tuple[str, ...]
     loc: SourceLocation | None = None
     scope: tuple[str, ...] = ()
-
-    @property
-    def short_name(self) -> str:
-        return self.name.rsplit(".", 1)[-1]
 
 
 @dataclass(frozen=True)
@@ -77,11 +75,13 @@ class Graph:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    @cached_property
+    def by_name(self) -> dict[str, Node]:
+        """Nodes by full name (built once)."""
+        return {n.name: n for n in self.nodes}
+
     def node(self, name: str) -> Node:
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        return self.by_name[name]
 
     def consumers(self) -> dict[str, list[str]]:
         """For each node, the nodes that read its output (in order)."""

@@ -20,7 +20,6 @@ from archcalc.backends.torch.build import (  # noqa: E402
     PadConv2d,
     build_model,
     node_modules,
-    plan_inplace,
 )
 from archcalc.cli.export import export_command  # noqa: E402
 from archcalc.errors import BackendError  # noqa: E402
@@ -196,15 +195,15 @@ def test_subsample_and_rbf_semantics() -> None:
 
 def test_inplace_only_where_safe() -> None:
     graph = _tiny()
-    plan = plan_inplace(graph)  # type: ignore[arg-type]
+    plan = analyze(graph).inplace_plan
     assert plan["block1.b1.relu1"] == 0  # after bn: nobody else reads or saved it
     assert plan["block1.add1"] is not None  # the residual add accumulates into the bn output
     # a ReLU on a tensor that another branch also reads must not overwrite it
     g2 = load_text("input: 1x4x4\nlayers: [{conv: {out: 1, k: 1}}, {add: [[relu], []]}]")
-    assert plan_inplace(g2)["b1.relu1"] is None
+    assert analyze(g2).inplace_plan["b1.relu1"] is None
     # ... nor one whose producer saved its output for backward
     g3 = load_text("input: 1x4x4\nlayers: [{conv: {out: 1, k: 1}}, sigmoid, relu]")
-    assert plan_inplace(g3)["relu1"] is None
+    assert analyze(g3).inplace_plan["relu1"] is None
     model = build_model(g2)
     x = torch.randn(1, 1, 4, 4)
     conv = node_modules(model, g2)["conv1"]

@@ -151,11 +151,15 @@ def test_schema_command(cli_main) -> None:  # type: ignore[no-untyped-def]
     assert code == 0 and json.loads(out)["title"] == "archcalc network spec"
 
 
-def test_python_dash_m_and_no_torch_import() -> None:
-    code = ("import sys, runpy; sys.argv=['archcalc','summary','vgg16','--format','json'];"
+@pytest.mark.parametrize(("argv", "printed"), [
+    (["summary", "vgg16", "--format", "json"], '"params": 138357544'),
+    (["report", "vgg16", "-o", "-"], '"params":138357544'),
+])
+def test_python_dash_m_and_no_torch_import(argv: list[str], printed: str) -> None:
+    code = (f"import sys, runpy; sys.argv=['archcalc', *{argv!r}];"
             "\ntry:\n    runpy.run_module('archcalc', run_name='__main__')\nexcept SystemExit: pass\n"
             "bad=[m for m in sys.modules if m.split('.')[0] in ('torch','fvcore','numpy','matplotlib')]\n"
             "print('HEAVY', bad, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    assert '"params": 138357544' in proc.stdout
+    assert printed in proc.stdout
     assert "HEAVY []" in proc.stderr, proc.stderr

@@ -22,7 +22,7 @@ layers:
 
 def test_unsafe_in_place_requests_allocate() -> None:
     a = analyse_text(SPEC)
-    plan = a.calc.inplace_plan
+    plan = a.inplace_plan
     assert plan["r1"] == 0 and plan["r2"] is None and plan["b1.r3"] is None
     r = a.results
     assert r["r1"].alloc_elems == 0

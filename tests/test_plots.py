@@ -237,7 +237,7 @@ def test_diagram_svg_for_every_zoo_spec(name: str, tmp_path: Path) -> None:
     assert 300 <= w <= 2000 and 300 <= h <= 8000, (w, h)
     assert d.boxes <= diagram.MAX_BOXES or d.depth == 0
     # every weight layer is drawn exactly once when nothing is collapsed or folded
-    full = diagram.structure(a.graph, {k: tuple(r.shape) for k, r in a.results.items()}, collapse=False)
+    full = diagram.structure(a, collapse=False)
     drawn = [n for box in _boxes(full) for n in box.names]
     weights = [n.name for n in a.graph.nodes if n.op in ("conv", "fc")]
     assert sorted(n for n in drawn if n in set(weights)) == sorted(weights)
@@ -284,8 +284,7 @@ SMALL_GRAPH = """
 
 def test_structure_recovers_branches_shortcuts_and_side_outputs() -> None:
     a = analyze(load_text(textwrap.dedent(SMALL_GRAPH), "small.yaml"))
-    shapes = {k: tuple(r.shape) for k, r in a.results.items()}
-    items = diagram.structure(a.graph, shapes, collapse=False)
+    items = diagram.structure(a, collapse=False)
     kinds = [type(i).__name__ for i in items]
     assert kinds == ["Box", "Box", "Parallel", "Side", "Parallel", "Parallel", "Box", "Box"]
     mix = items[2]
@@ -297,11 +296,11 @@ def test_structure_recovers_branches_shortcuts_and_side_outputs() -> None:
     res = items[4]
     assert isinstance(res, diagram.Parallel) and res.op == "add" and res.branches[1] == []  # identity arc
     # the two residual blocks are identical: collapsed they become one drawing marked ×2
-    collapsed = diagram.structure(a.graph, shapes)
+    collapsed = diagram.structure(a)
     pars = [i for i in collapsed if isinstance(i, diagram.Parallel) and i.op == "add"]
     assert len(pars) == 1 and pars[0].repeat == 2
     # folding at depth 0 turns each group (here each branch) into one box
-    folded = diagram.structure(a.graph, shapes, depth=0, collapse=False)
+    folded = diagram.structure(a, depth=0, collapse=False)
     assert [b.names for b in _boxes(folded) if b.group][:3] == [["b1"], ["b2"], ["b3"]]
     assert [b.layers for b in _boxes(folded) if b.group][:3] == [1, 2, 1]
     svg = diagram.to_svg(diagram.layout(a))
@@ -383,3 +382,23 @@ def test_cli_diagram(cli_main: InvokeMain, tmp_path: Path) -> None:
 def test_help(command: str) -> None:
     result = run_cli(command, "--help")
     assert result.exit_code == 0 and "--output" in result.output and "--set" in result.output
+
+
+def test_diagram_labels_read_the_resolved_stride() -> None:
+    """A pool's stride defaults to its kernel: ``maxpool: {k: 2}`` is drawn '/2' like ``{k: 2, s: 2}``.
+
+    The diagram once re-derived the default as 1 and drew the first as "2×2 max pool" (architecture
+    review, appendix B.1).
+    """
+    spec = """
+    input: 3x32x32
+    layers:
+      - conv: {out: 8, k: 3, pad: 1}
+      - maxpool: {k: 2}
+      - maxpool: {k: 2, s: 2}
+      - avgpool: {k: 3, s: 1, pad: 1}
+    """
+    a = analyze(load_text(textwrap.dedent(spec), "pools.yaml"))
+    labels = [b.label for b in _boxes(diagram.structure(a, collapse=False))]
+    assert labels == ["Input", "3×3 conv, 8", "2×2 max pool, /2", "2×2 max pool, /2", "3×3 avg pool"]
+    assert "2×2 max pool, /2" in diagram.to_svg(diagram.layout(a))

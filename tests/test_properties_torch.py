@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from archcalc.analysis import analyze  # noqa: E402
-from archcalc.backends.torch.build import build_model, plan_inplace  # noqa: E402
+from archcalc.backends.torch.build import build_model  # noqa: E402
 from archcalc.backends.torch.verify import verify  # noqa: E402
 from archcalc.errors import SpecError  # noqa: E402
 from archcalc.ir import Graph  # noqa: E402
@@ -30,7 +30,8 @@ SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
                                            HealthCheck.data_too_large])
 
 POINTWISE = ["bn", "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh", "scaled_tanh", "gelu",
-             "silu", "hardswish", "softplus", "identity", "lrn"]
+             "silu", "hardswish", "hardsigmoid", "softplus", "identity", "lrn", "layer_norm", "group_norm",
+             "layer_scale", "stochastic_depth"]
 
 
 def _text(input_shape: tuple[int, ...], layers: list[Any]) -> str:
@@ -100,11 +101,66 @@ def pointwise_layer(draw: st.DrawFn) -> Any:
     kind = draw(st.sampled_from(POINTWISE))
     if kind == "lrn":
         return {"lrn": {"size": draw(st.integers(1, 5)), "k": 2.0}}
-    if kind in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"):
+    if kind in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish", "hardsigmoid"):
         return {kind: {"inplace": draw(st.booleans())}}
+    if kind == "gelu":
+        return {"gelu": {"approximate": draw(st.sampled_from(["none", "tanh"]))}}
+    if kind == "layer_norm":
+        return {"layer_norm": {"eps": 1e-6, "affine": draw(st.booleans())}}
+    if kind == "group_norm":
+        return {"group_norm": {"groups": 1, "affine": draw(st.booleans())}}
+    if kind == "stochastic_depth":
+        return {"stochastic_depth": {"p": draw(st.sampled_from([0.0, 0.2])), "mode": draw(st.sampled_from(["row",
+                                                                                                          "batch"]))}}
     if kind == "prelu":
         return {"prelu": {"per_channel": draw(st.booleans())}}
     return kind
+
+
+@st.composite
+def resample_layer(draw: st.DrawFn, c: int) -> Any:
+    """Resolution up, and the crops that bring it back (fractional-jump receptive fields)."""
+    kind = draw(st.sampled_from(["conv_transpose", "upsample", "upsample", "pixel_shuffle", "crop"]))
+    if kind == "conv_transpose":
+        s = draw(st.sampled_from([1, 2, 2, 3]))
+        d = draw(st.sampled_from([1, 1, 2]))
+        return {"conv_transpose": {"out": draw(st.integers(1, 4)), "k": draw(st.sampled_from([1, 2, 3, [2, 3]])),
+                                   "s": s, "pad": draw(st.sampled_from([0, 0, 1])),
+                                   "output_padding": draw(st.integers(0, max(s, d) - 1)), "dilation": d,
+                                   "bias": draw(st.booleans())}}
+    if kind == "upsample":
+        mode = draw(st.sampled_from(["nearest", "bilinear"]))
+        attrs: dict[str, Any] = {"mode": mode}
+        if draw(st.booleans()):
+            attrs["scale"] = draw(st.sampled_from([2, 3, 1.5]))
+        else:
+            attrs["size"] = draw(st.sampled_from([7, 13, [9, 16]]))
+        if mode == "bilinear":
+            attrs["align_corners"] = draw(st.booleans())
+        return {"upsample": attrs}
+    if kind == "pixel_shuffle":
+        r = draw(st.sampled_from([2, 3]))
+        return {"seq": [{"conv": {"out": r * r * draw(st.integers(1, 2)), "k": 1}}, {"pixel_shuffle": r}]}
+    return {"crop": draw(st.sampled_from([3, 4, [4, 3]]))}
+
+
+@st.composite
+def channel_layer(draw: st.DrawFn, c: int) -> Any:
+    """Channel bookkeeping and gates: shuffle, split branches, squeeze-excitation, a Linear over channels."""
+    kind = draw(st.sampled_from(["shuffle", "split", "se", "mlp"]))
+    if kind == "shuffle":
+        return {"channel_shuffle": draw(st.sampled_from([g for g in (1, 2, 3) if c % g == 0]))}
+    if kind == "split":
+        sizes = [c // 2, c - c // 2] if c > 1 else [1]
+        branches: list[Any] = [[] for _ in sizes]
+        branches[-1] = [{"conv": {"out": sizes[-1], "k": 3, "pad": 1}}, draw(pointwise_layer())]
+        return {"concat": branches, "split": sizes if draw(st.booleans()) or c % len(sizes) else len(sizes)}
+    if kind == "se":
+        gate = ["gap", {"conv": {"out": max(c // 2, 1), "k": 1}}, "relu", {"conv": {"out": c, "k": 1}},
+                draw(st.sampled_from(["sigmoid", "hardsigmoid"]))]
+        return {"mul": [gate, []] if draw(st.booleans()) else [[], gate]}
+    return {"seq": [{"layer_norm": {"eps": 1e-6}}, {"fc": {"out": draw(st.integers(1, 6)), "per_position": True}},
+                    "gelu", {"fc": {"out": c, "per_position": True}}, "layer_scale"]}
 
 
 @st.composite
@@ -118,10 +174,14 @@ def valid_spec(draw: st.DrawFn) -> Graph:
     for _ in range(draw(st.integers(1, 7))):
         c = _shape(graph)[0]
         kind = draw(st.sampled_from(["conv", "conv", "pool", "pointwise", "pointwise", "concat", "add",
-                                     "dropout", "side"]))
+                                     "dropout", "side", "resample", "channels"]))
         item: Any
         if kind == "conv":
             item = draw(conv_layer(c))
+        elif kind == "resample":
+            item = draw(resample_layer(c))
+        elif kind == "channels":
+            item = draw(channel_layer(c))
         elif kind == "pool":
             item = draw(pool_layer())
         elif kind == "pointwise":
@@ -153,9 +213,9 @@ def valid_spec(draw: st.DrawFn) -> Graph:
 
 def _inplace_as_modelled(graph: Graph) -> bool:
     """The memory model assumes every in-place activation really runs in place."""
-    plan = plan_inplace(graph)
+    plan = analyze(graph).inplace_plan
     return all(plan[n.name] is not None for n in graph.nodes
-               if n.op in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish") and n.attrs["inplace"])
+               if n.op in ("relu", "relu6", "leaky_relu", "elu", "silu", "hardswish") and n.attrs.inplace)
 
 
 @SETTINGS
@@ -188,14 +248,19 @@ def junk_spec(draw: st.DrawFn) -> str:
     layers: list[Any] = []
     for _ in range(draw(st.integers(1, 5))):
         kind = draw(st.sampled_from(["conv", "maxpool", "avgpool", "subsample", "adaptive_avgpool", "fc",
-                                     "lrn", "bn", "concat", "add", "relu", "flatten", "rbf", "convv",
-                                     "dropout", "gap"]))
-        if kind in ("concat", "add"):
-            layers.append({kind: [[{"conv": {"out": draw(st.integers(1, 8)), "k": draw(_JUNK)}}], []]})
+                                     "lrn", "bn", "concat", "add", "mul", "relu", "flatten", "rbf", "convv",
+                                     "dropout", "gap", "conv_transpose", "upsample", "pixel_shuffle", "crop",
+                                     "channel_shuffle", "layer_norm", "group_norm", "layer_scale",
+                                     "stochastic_depth"]))
+        if kind in ("concat", "add", "mul"):
+            entry: dict[str, Any] = {kind: [[{"conv": {"out": draw(st.integers(1, 8)), "k": draw(_JUNK)}}], []]}
+            if draw(st.booleans()):
+                entry["split"] = draw(_JUNK)
+            layers.append(entry)
             continue
         attrs = {name: draw(_JUNK) for name in draw(st.sets(st.sampled_from(
             ["out", "k", "s", "pad", "dilation", "groups", "table", "size", "ceil", "p", "padding_mode",
-             "bogus"]), max_size=3))}
+             "scale", "mode", "r", "output_padding", "per_position", "bogus"]), max_size=3))}
         layers.append({kind: attrs} if attrs else kind)
     shape = draw(st.sampled_from(["3x8x8", "1x5x5", "2x3x9", "4", "0x1x1"]))
     return json.dumps({"name": "junk", "input": shape, "layers": layers})
@@ -231,6 +296,22 @@ layers:
   - add: [[{conv: {out: 10, k: 3, pad: same, dilation: 2}}, leaky_relu, silu, hardswish], [identity]]
   - elu
   - add: [[{conv: {out: 12, k: 3, s: 2, pad: 1}}], [{pad_channels: {out: 12, s: 2}}]]
+  - mul: [[gap, {conv: {out: 3, k: 1}}, relu, {conv: {out: 12, k: 1}}, hardsigmoid], []]
+  - concat: [[], [{conv: {out: 6, k: 3, pad: 1}}, {group_norm: 2}]]
+    split: 2
+  - channel_shuffle: 2
+  - layer_norm: {eps: 1.0e-6}
+  - fc: {out: 16, per_position: true}
+  - gelu: {approximate: tanh}
+  - fc: {out: 12, per_position: true}
+  - layer_scale
+  - stochastic_depth: 0.1
+  - conv_transpose: {out: 8, k: 3, s: 2, pad: 1, output_padding: 1}
+  - upsample: {scale: 2, mode: bilinear}
+  - crop: 12
+  - conv: {out: 16, k: 3, s: 2, pad: 1}
+  - pixel_shuffle: 2
+  - upsample: {size: 8}
   - subsample: {k: 2}
   - sigmoid
   - side: [gap, flatten, {fc: 3}, log_softmax]

@@ -102,6 +102,41 @@ CASES = [
         input: 3x32x32
         layers: [conv: {out: 8
      """, 4, "invalid YAML", None),
+    ("mul of incompatible shapes", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, pad: 1}
+          - mul: [[gap, {conv: {out: 4, k: 1}}], []]
+     """, 5, "mul of incompatible shapes: 4×1×1 × 8×16×16", "each dimension must match or be 1"),
+    ("upsample with neither scale nor size", """
+        input: 3x16x16
+        layers:
+          - upsample: {mode: bilinear}
+     """, 4, "'upsample' needs exactly one of 'scale' and 'size'", "e.g. {scale: 2}"),
+    ("split parts do not sum to the channels", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 1}
+          - concat: [[], [relu]]
+            split: [4, 3]
+     """, 6, "split parts 4 + 3 = 7 do not sum to the input's 8 channels", None),
+    ("split with a part per branch", """
+        input: 3x16x16
+        layers:
+          - concat: [[], [relu]]
+            split: 3
+     """, 5, "'concat' splits its input into 3 parts but has 2 branches", "one branch per part"),
+    ("crop larger than its input", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3}
+          - crop: 15
+     """, 5, "crop to 15×15 is larger than its 14×14 input", None),
+    ("layer name", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: "conv-1"}
+     """, 4, "invalid layer name 'conv-1': use letters, digits and _, with dots between nested groups", None),
 ]
 
 

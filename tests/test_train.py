@@ -24,6 +24,7 @@ pytest.importorskip("sklearn")
 from click.testing import CliRunner  # noqa: E402
 from torch import nn  # noqa: E402
 
+from archcalc import fileio  # noqa: E402
 from archcalc.backends.torch import augment, checkpoint  # noqa: E402
 from archcalc.backends.torch import data as D  # noqa: E402
 from archcalc.backends.torch.trainer import Config, Interrupted, LrSchedule, Run  # noqa: E402
@@ -271,7 +272,7 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def crash(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint.os, "fsync", crash)
+    monkeypatch.setattr(fileio.os, "fsync", crash)  # checkpoints are written through archcalc.fileio
     with pytest.raises(OSError):
         checkpoint.save({"model": {}, "epoch": 2, "config": {}}, path)
     assert checkpoint.load(path)["epoch"] == 1  # the old checkpoint survives whole

@@ -1,4 +1,8 @@
-"""Symbolic analysis of a graph: the entry point the commands, the backend and the renderers use.
+"""Symbolic analysis of a graph: the one object every command, renderer and backend takes.
+
+A command analyses a spec once; the report, the torch builder, verify, bench, train, the plots and
+the diagram all read the same :class:`Analysis` (its per-node results carry each layer's resolved
+record) instead of re-deriving anything.
 
 >>> from archcalc.spec import load_text
 >>> a = analyze(load_text("input: 3x32x32\\nlayers: [{conv: {out: 8, k: 3}}, relu]"))
@@ -11,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from archcalc.analysis.calculator import DTYPE_BYTES, Calculation, NodeResult, Warning_, calculate
+from archcalc.analysis.calculator import NodeResult, SpecWarning, calculate
 from archcalc.analysis.memory import (
-    OPTIMIZER_STATE,
+    PARAM_ITEMSIZE,
     SavedTensor,
     TrainingMemory,
     forward_activation_elems,
+    inference_memory,
     max_batch,
+    max_inference_batch,
     peak_inference_elems,
     saved_tensors,
     training_memory,
@@ -25,6 +31,7 @@ from archcalc.analysis.memory import (
 from archcalc.analysis.receptive import RF
 from archcalc.errors import OptionError
 from archcalc.ir import Graph
+from archcalc.vocab import DTYPE_BYTES, OPTIMIZER_STATE
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class Totals:
     activation_elems: int
     peak_elems: int
     peak_at: str
-    saved_elems_per_sample: int
+    #: layers whose figures are incomplete: "name: partial|unavailable: reason"
     partial: tuple[str, ...]
 
     @property
@@ -58,33 +65,48 @@ class Totals:
 
 
 class Analysis:
-    """The calculator's results for one graph at one dtype."""
+    """The calculator's results for one graph at one dtype: per-node results, warnings, the in-place plan."""
 
-    def __init__(self, calc: Calculation, dtype: str):
+    def __init__(self, graph: Graph, dtype: str = "fp32", strict: bool = False):
         if dtype not in DTYPE_BYTES:
             raise OptionError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
-        self.calc = calc
-        self.graph = calc.graph
+        self.graph = graph
         self.dtype = dtype
         self.itemsize = DTYPE_BYTES[dtype]
+        self.results, self.warnings, self.inplace_plan = calculate(graph, strict=strict)
 
-    @property
-    def results(self) -> dict[str, NodeResult]:
-        return self.calc.results
+    def with_dtype(self, dtype: str) -> Analysis:
+        """The same analysis with activation memory counted at ``dtype`` (the records are shared)."""
+        if dtype not in DTYPE_BYTES:
+            raise OptionError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPE_BYTES)})")
+        other = object.__new__(Analysis)
+        other.graph, other.results, other.warnings, other.inplace_plan = (self.graph, self.results, self.warnings,
+                                                                           self.inplace_plan)
+        other.dtype, other.itemsize = dtype, DTYPE_BYTES[dtype]
+        return other
 
-    @property
-    def warnings(self) -> list[Warning_]:
-        return self.calc.warnings
+    def under(self, path: str) -> list[NodeResult]:
+        """The nodes of a layer or group and everything nested in it (fvcore's ``by_module`` query)."""
+        prefix = path + "."
+        found = [r for name, r in self.results.items() if name == path or name.startswith(prefix)]
+        if not found:
+            raise KeyError(f"no layer or group named '{path}'")
+        return found
+
+    @cached_property
+    def group_kinds(self) -> dict[str, str]:
+        """Each group's dotted path → its kind ('block:bottleneck', 'branch', 'side', 'group')."""
+        return {".".join(g.path): g.kind for g in self.graph.groups}
 
     @cached_property
     def saved(self) -> list[SavedTensor]:
-        return saved_tensors(self.calc, self.itemsize)
+        return saved_tensors(self.results, self.itemsize)
 
     @cached_property
     def totals(self) -> Totals:
         rs = list(self.results.values())
-        peak, at = peak_inference_elems(self.calc)
-        partial = tuple(f"{r.node.name}: {r.cost.partial}" for r in rs if r.cost.partial)
+        peak, at = peak_inference_elems(self.results, self.graph)
+        partial = tuple(f"{r.name}: {r.cost.partial}" for r in rs if r.cost.partial)
         return Totals(
             params=sum(r.params.total for r in rs),
             trainable_params=sum(r.params.total for r in rs if r.params.trainable),
@@ -95,16 +117,20 @@ class Analysis:
             ops=sum(r.cost.ops for r in rs),
             bwd_macs=sum(r.bwd_macs for r in rs),
             bwd_ops=sum(r.cost.bwd_ops for r in rs),
-            activation_elems=forward_activation_elems(self.calc),
+            activation_elems=forward_activation_elems(self.results),
             peak_elems=peak,
             peak_at=at,
-            saved_elems_per_sample=sum(t.elems for t in self.saved if t.per_sample),
             partial=partial,
         )
 
+    @property
+    def output(self) -> NodeResult:
+        """The main output's node."""
+        return self.results[self.graph.outputs[0]]
+
     def training_memory(self, batch: int, optimizer: str = "momentum") -> TrainingMemory:
         _check_optimizer(optimizer)
-        return training_memory(self.calc, self.saved, batch, optimizer)
+        return training_memory(self.results, self.saved, batch, optimizer)
 
     def saved_bytes(self, batch: int) -> int:
         """Bytes of activations autograd keeps for backward for a batch (distinct storages)."""
@@ -112,12 +138,26 @@ class Analysis:
 
     def max_batch(self, budget_bytes: int, optimizer: str = "momentum") -> int:
         _check_optimizer(optimizer)
-        return max_batch(self.calc, self.saved, budget_bytes, optimizer)
+        return max_batch(self.results, self.saved, budget_bytes, optimizer)
+
+    def inference_memory(self, batch: int) -> int:
+        """Parameters and buffers plus the activations' liveness peak for ``batch`` images, in bytes."""
+        t = self.totals
+        return inference_memory((t.params + t.buffers) * PARAM_ITEMSIZE, t.peak_elems * self.itemsize, batch)
+
+    def max_inference_batch(self, budget_bytes: int) -> int:
+        t = self.totals
+        return max_inference_batch((t.params + t.buffers) * PARAM_ITEMSIZE, t.peak_elems * self.itemsize,
+                                   budget_bytes)
 
     @property
     def last_spatial(self) -> NodeResult | None:
-        """The last node whose output is still a feature map (for 'receptive field of the network')."""
-        spatial = [r for r in self.results.values() if len(r.shape) == 3 and r.node.op not in ("gap",)]
+        """The last feature map: the last node with a spatial output before any whole-map reduction.
+
+        That is the network's receptive field as the papers quote it; after global pooling or flatten
+        every unit sees the whole image, and a 1×1 "map" there says nothing about the field.
+        """
+        spatial = [r for r in self.results.values() if len(r.shape) == 3 and not r.global_context]
         return spatial[-1] if spatial else None
 
 
@@ -127,8 +167,8 @@ def _check_optimizer(name: str) -> None:
 
 
 def analyze(graph: Graph, dtype: str = "fp32", strict: bool = False) -> Analysis:
-    """Run the calculator over ``graph``."""
-    return Analysis(calculate(graph, strict=strict), dtype)
+    """Resolve every node of ``graph`` once and run the graph passes."""
+    return Analysis(graph, dtype, strict)
 
 
-__all__ = ["RF", "Analysis", "NodeResult", "SavedTensor", "Totals", "TrainingMemory", "Warning_", "analyze"]
+__all__ = ["RF", "Analysis", "NodeResult", "SavedTensor", "SpecWarning", "Totals", "TrainingMemory", "analyze"]

@@ -1,26 +1,24 @@
-"""The symbolic walk: for every node, output shape, parameters, cost and receptive field.
+"""The symbolic walk: each node resolved once by its layer type, then fields, gradients and the plan.
 
-One pass in topological order asks each node's layer type (``archcalc.layers``) for its rules; the
-memory passes (``archcalc.analysis.memory``) read the result. Nothing here touches a tensor.
+One pass in topological order asks each node's layer type (``archcalc.layers``) for its record; the
+receptive-field, gradient-flow and in-place passes read only those records, and the memory passes
+(``archcalc.analysis.memory``) read the results. Nothing here touches a tensor.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from archcalc import layers
-from archcalc.analysis.inplace import INPLACE_OPS, plan_inplace
+from archcalc.analysis.inplace import SHARING, plan_inplace, saved_as_run
 from archcalc.analysis.receptive import RF, propagate
 from archcalc.errors import SourceLocation, SpecError
 from archcalc.ir import Graph, Node, Shape
-from archcalc.layers import Cost, Params
-
-DTYPE_BYTES = {"fp32": 4, "float32": 4, "fp16": 2, "float16": 2, "half": 2, "bf16": 2, "bfloat16": 2,
-               "fp64": 8, "float64": 8, "int8": 1, "fp8": 1}
+from archcalc.layers import Aliasing, Cost, Family, Layout, Params, Resolved, Saved, Window
 
 
 @dataclass(frozen=True)
-class Warning_:
+class SpecWarning:
     """A non-fatal finding about the spec, with where it was written."""
 
     message: str
@@ -32,20 +30,55 @@ class Warning_:
         return f"{where}warning: {self.layer}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NodeResult:
-    """Everything the calculator knows about one node, for one image."""
+    """One node of the analysed network: its graph node, its record, and what the graph passes added."""
 
     node: Node
-    shape: Shape
-    params: Params
-    cost: Cost
+    rec: Resolved
     rf: RF | None
     rf_note: str | None
-    #: activation elements this node allocates at inference (0 for in-place and views)
-    alloc_elems: int
     #: whether a gradient flows back into this node's inputs during training
     needs_input_grad: bool
+    #: the input it overwrites in place as planned (None: it allocates, or is a view)
+    inplace: int | None
+    #: downstream of a whole-map reduction (global pooling, flatten): no spatial map any more
+    global_context: bool
+    #: the output is channels-last in memory (after a layer norm or a Linear over the channels)
+    channels_last: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def shape(self) -> Shape:
+        return self.rec.out
+
+    @property
+    def params(self) -> Params:
+        return self.rec.params
+
+    @property
+    def cost(self) -> Cost:
+        return self.rec.cost
+
+    @property
+    def saved(self) -> tuple[Saved, ...]:
+        """What autograd keeps for this node as the plan runs it."""
+        return saved_as_run(self.rec, self.inplace)
+
+    def shares_input(self, training: bool) -> bool:
+        """Whether the output lives in its first input's storage (in place, a view, dropout at inference)."""
+        aliasing = self.rec.aliasing
+        if aliasing is Aliasing.OVERWRITES_INPUT:
+            return self.inplace is not None
+        return aliasing is Aliasing.VIEW or (aliasing in SHARING and not training)
+
+    @property
+    def alloc_elems(self) -> int:
+        """Activation elements this node allocates at inference (0 in place and for views)."""
+        return 0 if self.shares_input(training=False) else layers.numel(self.rec.out)
 
     @property
     def bwd_macs(self) -> int:
@@ -53,65 +86,35 @@ class NodeResult:
             self.cost.bwd_input_macs if self.needs_input_grad else 0)
 
 
-@dataclass
-class Calculation:
-    """Per-node results in topological order, the warnings met on the way, and the in-place plan."""
-
-    graph: Graph
-    results: dict[str, NodeResult]
-    warnings: list[Warning_] = field(default_factory=list)
-    #: node → index of the input it overwrites in place, or None (see archcalc.analysis.inplace)
-    inplace_plan: dict[str, int | None] = field(default_factory=dict)
+def _whole_map(rec: Resolved) -> bool:
+    """A reduction over the whole map (global pooling, flatten): what follows has no spatial map."""
+    return (rec.family in (Family.POOL, Family.RESHAPE) and isinstance(rec.rf, Window) and len(rec.ins) == 1
+            and len(rec.ins[0]) == 3 and rec.rf.kernel == rec.ins[0][1:])
 
 
-def calculate(graph: Graph, strict: bool = False) -> Calculation:
+def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult], list[SpecWarning],
+                                                            dict[str, int | None]]:
     """Walk ``graph`` once; SpecErrors carry the location of the layer that caused them."""
-    shapes: dict[str, Shape] = {}
-    partial: dict[str, tuple[Params, Cost, RF | None, str | None, bool]] = {}
-    requires_grad: dict[str, bool] = {}
-    warnings: list[Warning_] = []
-    rfs: dict[str, RF | None] = {}
-    # Deep networks repeat the same layer on the same input shape many times (ResNet-1202): the rules
-    # are pure functions of (type, attributes, input shapes), so each distinct case is computed once.
-    memo: dict[tuple[object, ...], tuple[Shape, Params, Cost, str | None]] = {}
+    records: dict[str, Resolved] = {}
+    warnings: list[SpecWarning] = []
+    resolve = layers.Resolver()
     for node in graph.nodes:
-        layer = layers.CATALOGUE[node.op]
-        ins = [shapes[i] for i in node.inputs]
-        key = (node.op, tuple(node.attrs.items()), tuple(ins))
-        cached = memo.get(key)
-        if cached is None:
-            try:
-                shape = layer.output_shape(node.attrs, ins)
-                params = layer.params(node.attrs, ins, shape)
-                cost = layer.cost(node.attrs, ins, shape)
-                message = layer.leftover(node.attrs, ins)
-            except SpecError as exc:
-                if exc.location is None:
-                    exc.location = node.loc
-                exc.message = f"{node.name}: {exc.message}"
-                raise
-            memo[key] = cached = (shape, params, cost, message)
-        shape, params, cost, message = cached
-        if message:
+        rec = resolve(node, tuple(records[i].out for i in node.inputs))
+        if rec.leftover:
             if strict:
-                raise SpecError(f"{node.name}: {message}", node.loc, "drop --strict to floor instead")
-            warnings.append(Warning_(message, node.loc, node.name))
-        shapes[node.name] = shape
-        rf, note = propagate(node, layer, ins, [rfs.get(i) for i in node.inputs])
-        rfs[node.name] = rf
-        grad_in = any(requires_grad[i] for i in node.inputs)
-        requires_grad[node.name] = grad_in or (params.total > 0 and params.trainable)
-        partial[node.name] = (params, cost, rf, note, grad_in)
-    plan = plan_inplace(graph, shapes)
+                raise SpecError(f"{node.name}: {rec.leftover}", node.loc, "drop --strict to floor instead")
+            warnings.append(SpecWarning(rec.leftover, node.loc, node.name))
+        records[node.name] = rec
+    plan = plan_inplace(graph, records)
     results: dict[str, NodeResult] = {}
-    for spec_node in graph.nodes:
-        node = spec_node
-        if node.op in INPLACE_OPS and node.attrs.get("inplace") and plan[node.name] is None:
-            # asked for, but unsafe here: the backend runs it out of place, and so do the memory passes
-            node = replace(node, attrs={**node.attrs, "inplace": False})
-        layer = layers.CATALOGUE[node.op]
-        params, cost, rf, note, grad_in = partial[node.name]
-        allocates = not (layer.inplace(node.attrs) or layer.view(node.attrs))
-        alloc = layers.numel(shapes[node.name]) if allocates else 0
-        results[node.name] = NodeResult(node, shapes[node.name], params, cost, rf, note, alloc, grad_in)
-    return Calculation(graph, results, warnings, plan)
+    for node in graph.nodes:
+        rec = records[node.name]
+        before = [results[i] for i in node.inputs]
+        rf, note = propagate(rec.rf, [b.rf for b in before])
+        grad_in = any(b.needs_input_grad or (b.params.total > 0 and b.params.trainable) for b in before)
+        # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
+        glob = _whole_map(rec) or any(b.global_context and b.shape[1:] == rec.out[1:] for b in before)
+        last = rec.layout is Layout.CHANNELS_LAST or (rec.layout is Layout.AS_INPUT and bool(before)
+                                                      and before[0].channels_last)
+        results[node.name] = NodeResult(node, rec, rf, note, grad_in, plan[node.name], glob, last)
+    return results, warnings, plan

@@ -1,4 +1,4 @@
-"""Memory models: activations (CS231n sum and liveness peak) and training memory.
+"""Memory models: activations (CS231n sum and liveness peak), training and inference memory.
 
 Conventions, stated once (README, "Methodology"):
 
@@ -11,18 +11,22 @@ Conventions, stated once (README, "Methodology"):
   Adam 2 copies of the trainable parameters) + the activations autograd saves for backward, counted
   per distinct storage, times the batch size. Workspace, allocator slack and the CUDA context are
   not modelled.
+* **Inference memory for a batch** = parameters and buffers + the liveness peak of activations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from archcalc import layers
-from archcalc.analysis.calculator import Calculation
-from archcalc.ir import INPUT
-from archcalc.layers import Saved
+from archcalc.analysis.calculator import NodeResult
+from archcalc.ir import Graph
+from archcalc.layers import SavedKind
+from archcalc.vocab import OPTIMIZER_STATE
 
-OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 1, "adam": 2, "adamw": 2}
+#: parameters are counted in fp32 (mixed precision keeps fp32 master weights)
+PARAM_ITEMSIZE = 4
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,6 @@ class SavedTensor:
     """One distinct storage autograd keeps for backward."""
 
     key: str
-    owner: str
     elems: int
     itemsize: int
     per_sample: bool
@@ -55,47 +58,43 @@ class TrainingMemory:
         return self.params + self.grads + self.optimizer_state + self.activations
 
 
-def storage_map(calc: Calculation, training: bool) -> dict[str, str]:
+Results = Mapping[str, NodeResult]
+
+
+def storage_map(results: Results, training: bool) -> dict[str, str]:
     """Which storage each node's output lives in (in-place ops and views share their input's)."""
     storage: dict[str, str] = {}
-    for name, res in calc.results.items():
-        node = res.node
-        layer = layers.CATALOGUE[node.op]
-        # training dropout writes a new tensor (the backend never runs it in place)
-        training_dropout = node.op == "dropout" and training
-        shared = not training_dropout and (layer.inplace(node.attrs) or layer.view(node.attrs))
-        storage[name] = storage[node.inputs[0]] if shared and node.inputs else name
+    for name, res in results.items():
+        inputs = res.node.inputs
+        storage[name] = storage[inputs[0]] if inputs and res.shares_input(training) else name
     return storage
 
 
-def forward_activation_elems(calc: Calculation) -> int:
+def forward_activation_elems(results: Results) -> int:
     """CS231n convention: the input plus every newly allocated layer output, for one image."""
-    return sum(r.alloc_elems for r in calc.results.values() if r.node.op != "input") + layers.numel(
-        calc.results[INPUT].shape)
+    return sum(r.alloc_elems for r in results.values())
 
 
-def peak_inference_elems(calc: Calculation) -> tuple[int, str]:
+def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
     """Largest number of activation elements alive at once, and the layer at which it happens."""
-    storage = storage_map(calc, training=False)
+    storage = storage_map(results, training=False)
     pending: dict[str, int] = {}
     size: dict[str, int] = {}
-    for name, res in calc.results.items():
+    for name, res in results.items():
         for i in res.node.inputs:
             pending[storage[i]] = pending.get(storage[i], 0) + 1
         if storage[name] == name:
             size[name] = layers.numel(res.shape)
-    for out in calc.graph.outputs:
+    for out in graph.outputs:
         pending[storage[out]] = pending.get(storage[out], 0) + 1  # outputs stay alive
-    live = {INPUT: size[INPUT]}
-    total = peak = size[INPUT]
-    at = INPUT
-    for name, res in calc.results.items():
-        if name == INPUT:
-            continue
+    live: dict[str, int] = {}
+    total = peak = 0
+    at = ""
+    for name, res in results.items():
         if storage[name] == name:
             live[name] = size[name]
             total += size[name]
-        if total > peak:
+        if total > peak or not at:
             peak, at = total, name
         for i in res.node.inputs:
             key = storage[i]
@@ -105,55 +104,69 @@ def peak_inference_elems(calc: Calculation) -> tuple[int, str]:
     return peak, at
 
 
-def saved_tensors(calc: Calculation, itemsize: int) -> list[SavedTensor]:
+def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
-    storage = storage_map(calc, training=True)
+    storage = storage_map(results, training=True)
     seen: dict[str, SavedTensor] = {}
-    memo: dict[tuple[object, ...], list[Saved]] = {}
-    for name, res in calc.results.items():
-        node = res.node
-        if node.op == "input":
-            continue
+
+    def grad(name: str) -> bool:
+        r = results[name]
+        return r.needs_input_grad or bool(r.params.total and r.params.trainable)
+
+    for name, res in results.items():
         if not res.needs_input_grad and not (res.params.total and res.params.trainable):
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
-        ins = [calc.results[i].shape for i in node.inputs]
-        case = (node.op, tuple(node.attrs.items()), tuple(ins))
-        if case not in memo:
-            memo[case] = layers.CATALOGUE[node.op].saved(node.attrs, ins, res.shape)
-        for s in memo[case]:
-            if s.what.startswith("input"):
-                key = storage[node.inputs[int(s.what[5:] or 0)]]
-            elif s.what == "output":
-                key = storage[name]
+        inputs = res.node.inputs
+        for s in res.saved:
+            if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
+                continue  # kept only for another input's gradient, which none needs
+            elems = s.elems
+            if s.kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
+                key = f"{name}:input{s.index}_copy"  # torch reshapes a copy of the channels-last view
+            elif s.kind in (SavedKind.INPUT, SavedKind.OUTPUT):
+                key = storage[inputs[s.index] if s.kind is SavedKind.INPUT else name]
+                # a view (a crop, a split's part) keeps its whole base storage alive
+                elems = layers.numel(results[key].shape)
             else:
-                key = f"{name}:{s.what[4:]}"
+                key = f"{name}:{s.label}"
             size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
             if key not in seen:
-                seen[key] = SavedTensor(key, name, s.elems, size, s.per_sample)
+                seen[key] = SavedTensor(key, elems, size, s.per_sample)
     return list(seen.values())
 
 
-def training_memory(calc: Calculation, saved: list[SavedTensor], batch: int, optimizer: str,
-                    param_itemsize: int = 4) -> TrainingMemory:
+def training_memory(results: Results, saved: list[SavedTensor], batch: int, optimizer: str) -> TrainingMemory:
     """Parameters, gradients, optimizer state and saved activations for one batch, in bytes."""
-    params = sum(r.params.total for r in calc.results.values())
-    trainable = sum(r.params.total for r in calc.results.values() if r.params.trainable)
-    buffers = sum(r.params.buffers for r in calc.results.values())
+    params = sum(r.params.total for r in results.values())
+    trainable = sum(r.params.total for r in results.values() if r.params.trainable)
+    buffers = sum(r.params.buffers for r in results.values())
     activations = sum(t.nbytes(batch) for t in saved)
     return TrainingMemory(
         batch=batch, optimizer=optimizer,
-        params=(params + buffers) * param_itemsize,
-        grads=trainable * param_itemsize,
-        optimizer_state=OPTIMIZER_STATE[optimizer] * trainable * param_itemsize,
+        params=(params + buffers) * PARAM_ITEMSIZE,
+        grads=trainable * PARAM_ITEMSIZE,
+        optimizer_state=OPTIMIZER_STATE[optimizer] * trainable * PARAM_ITEMSIZE,
         activations=activations,
     )
 
 
-def max_batch(calc: Calculation, saved: list[SavedTensor], budget: int, optimizer: str) -> int:
+def max_batch(results: Results, saved: list[SavedTensor], budget: int, optimizer: str) -> int:
     """Largest batch whose training-memory estimate fits ``budget`` bytes (0 if none does)."""
-    fixed = training_memory(calc, saved, 0, optimizer)
+    fixed = training_memory(results, saved, 0, optimizer)
     per_sample = sum(t.nbytes(1) for t in saved if t.per_sample)
     static = fixed.total
     if budget < static or per_sample == 0:
         return 0 if budget < static else 1 << 31
     return (budget - static) // per_sample
+
+
+def inference_memory(static_bytes: int, peak_bytes_per_image: int, batch: int) -> int:
+    """Parameters and buffers plus the liveness peak of activations, for one batch, in bytes."""
+    return static_bytes + peak_bytes_per_image * batch
+
+
+def max_inference_batch(static_bytes: int, peak_bytes_per_image: int, budget: int) -> int:
+    """The largest inference batch whose estimate fits ``budget`` (0 when even the weights do not)."""
+    if budget < static_bytes:
+        return 0
+    return (budget - static_bytes) // max(peak_bytes_per_image, 1)

@@ -1,9 +1,10 @@
 """Receptive fields over the graph: per-axis recurrences, unions where paths merge.
 
-Each node's field is one :class:`~archcalc.arith.AxisRF` per spatial axis (height, width). A window
-layer applies ``size += (k−1)·jump; jump *= s; start −= p·jump``; a pointwise layer keeps the field;
-an add or concat takes the union of its inputs' fields and says when they are not aligned (different
-centres). Paths with different effective strides cannot be summarised by one (size, jump, start): the
+Each node's field is one :class:`~archcalc.arith.AxisRF` per spatial axis (height, width), computed
+from its inputs' fields by the rule its layer type declares (``Resolved.rf``): a window applies
+``size += (k−1)·jump; jump *= s; start −= p·jump``; an identity keeps the field; a union (joins) takes
+the union of its inputs' fields and says when they are not aligned (different centres); unavailable
+says why. Paths with different effective strides cannot be summarised by one (size, jump, start): the
 field is then reported unavailable, with the reason.
 """
 
@@ -11,74 +12,99 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
-from archcalc.arith import AxisRF, merge_axis
-from archcalc.errors import SpecError
-from archcalc.ir import Node, Shape
-from archcalc.layers import Layer
+from archcalc.arith import AxisRF, Num, merge_axis
+from archcalc.layers import Identity, RFRule, Unavailable, Union, Window, unreachable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RF:
     """Receptive field of a node's output units along height and width, in input pixels."""
 
     h: AxisRF
     w: AxisRF
     aligned: bool = True
+    #: a broadcast gate (squeeze-excitation) brought global context into this field on the way
+    context: bool = False
 
     @property
-    def size(self) -> tuple[int, int]:
+    def size(self) -> tuple[Num, Num]:
         return self.h.size, self.w.size
 
     @property
-    def jump(self) -> tuple[int, int]:
+    def jump(self) -> tuple[Num, Num]:
         return self.h.jump, self.w.jump
 
     @property
-    def start(self) -> tuple[int, int]:
+    def start(self) -> tuple[Num, Num]:
         return self.h.start, self.w.start
+
+    @property
+    def fractional(self) -> bool:
+        """An envelope behind upsampling: adjacent units are a fraction of a pixel apart."""
+        return self.h.fractional or self.w.fractional
 
     def region(self, y: int, x: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Inclusive (rows, cols) input interval seen by output unit (y, x)."""
         return self.h.interval(y), self.w.interval(x)
 
-    def label(self) -> str:
-        size = f"{self.h.size}" if self.h.size == self.w.size else f"{self.h.size}×{self.w.size}"
-        return size
-
 
 ORIGIN = RF(AxisRF(), AxisRF())
-#: Largest field size or jump computed: beyond it (strides of 2⁶² chained) the numbers would grow by 62 bits
-#: per layer, to megabytes each over a deep spec, and mean nothing for any image.
+#: Largest field size or jump computed (and largest denominator of a fractional one): beyond it, strides of
+#: 2⁶² chained (or upsampling by as much) would grow the numbers by 62 bits per layer, to megabytes each over
+#: a deep spec, and mean nothing for any image.
 MAX_FIELD = 2**63
+NORMALISED_OVER_MAP = "plus global context: each unit is normalised by statistics of the whole map"
+GLOBAL_CONTEXT = ("plus global context: a gate computed from the whole map (squeeze-excitation) scales"
+                  " every unit")
 
 
-def propagate(node: Node, layer: Layer, ins: Sequence[Shape],
-              fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
-    """The field of ``node`` from its inputs' fields; (None, reason) when it cannot be given."""
-    if node.op == "input":
-        return ORIGIN, None
+def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
+    """A node's field from its inputs' fields by its layer's rule; (None, reason) when it cannot be given."""
     if any(f is None for f in fields):
         return None, "an input's receptive field is unavailable"
     known = [f for f in fields if f is not None]
-    if len(known) > 1:
-        try:
-            h, h_ok = merge_axis([f.h for f in known])
-            w, w_ok = merge_axis([f.w for f in known])
-        except ValueError as exc:
-            return None, str(exc)
-        aligned = h_ok and w_ok and all(f.aligned for f in known)
-        note = None if aligned else "paths merge misaligned: field is the union of their fields"
-        return RF(h, w, aligned), note
-    field = known[0]
-    try:
-        window = layer.window(node.attrs, ins)
-    except SpecError as exc:  # e.g. adaptive pooling with uneven windows: no single (size, jump)
-        return None, exc.message
-    if window is None:
-        return field, None
-    h = field.h.through(window.kernel[0], window.stride[0], window.pad_before[0])
-    w = field.w.through(window.kernel[1], window.stride[1], window.pad_before[1])
-    if max(h.size, h.jump, w.size, w.jump) > MAX_FIELD:  # strides multiply: unbounded over depth
-        return None, f"receptive field beyond {MAX_FIELD:.1e} pixels (strides multiply past any image)"
-    return RF(h, w, field.aligned), None
+    match rule:
+        case Unavailable(reason=reason):
+            return None, reason
+        case Union(context=context):
+            if not known:
+                return ORIGIN, None  # a source: each unit sees itself
+            local = [f for i, f in enumerate(known) if i not in context]
+            gated = len(local) < len(known) or any(f.context for f in known)
+            note = GLOBAL_CONTEXT if len(local) < len(known) else None
+            if len(local) == 1:
+                return RF(local[0].h, local[0].w, local[0].aligned, gated), note
+            try:
+                h, h_ok = merge_axis([f.h for f in local])
+                w, w_ok = merge_axis([f.w for f in local])
+            except ValueError as exc:
+                return None, str(exc)
+            aligned = h_ok and w_ok and all(f.aligned for f in local)
+            if not aligned:
+                note = "paths merge misaligned: field is the union of their fields"
+            return RF(h, w, aligned, gated), note
+        case Identity(context=context):
+            if context:
+                return RF(known[0].h, known[0].w, known[0].aligned, True), NORMALISED_OVER_MAP
+            return known[0], None
+        case Window(kernel=kernel, stride=stride, pad_before=pad):
+            field = known[0]
+            h, w = field.h.through(kernel[0], stride[0], pad[0]), field.w.through(kernel[1], stride[1], pad[1])
+            if _out_of_range(h) or _out_of_range(w):  # strides multiply: unbounded over depth
+                return None, f"receptive field beyond {MAX_FIELD:.1e} pixels (strides multiply past any image)"
+            return RF(h, w, field.aligned, field.context), None
+        case _:
+            unreachable(rule)
+
+
+def _out_of_range(axis: AxisRF) -> bool:
+    """A size or jump past MAX_FIELD, or a fraction whose denominator is (upsampling chained)."""
+    for value in (axis.size, axis.jump):
+        if isinstance(value, Fraction):
+            if value.denominator > MAX_FIELD or abs(value.numerator) > MAX_FIELD * value.denominator:
+                return True
+        elif abs(value) > MAX_FIELD:
+            return True
+    return False

@@ -14,17 +14,16 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.options import load_analysis, require_torch, spec_options
 from archcalc.cli.output import plain_console, stdout_console
 from archcalc.errors import BackendError, OptionError
 from archcalc.report.fmt import human_bytes, parse_bytes, si
+from archcalc.vocab import DEVICES, OPTIMIZERS, PRECISIONS
 
 if TYPE_CHECKING:
+    from archcalc.analysis import Analysis
     from archcalc.backends.torch.bench import BenchOptions, BenchResult, Config, Runner, Subject
     from archcalc.ir import Graph
-
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 
 
 def parse_batches(text: str) -> tuple[tuple[int, ...], bool]:
@@ -150,49 +149,54 @@ def progress_line(r: BenchResult) -> str:
 
 # ---- the run -----------------------------------------------------------------------------------
 
-def _structure(graph: Graph) -> list[tuple[Any, ...]]:
-    return [(n.name, n.op, sorted(n.attrs.items()), n.inputs) for n in graph.nodes]
+def _structure(analysis: Analysis) -> list[tuple[Any, ...]]:
+    """Each node's name, wiring and resolved record: equal lists are the same network."""
+    return [(name, r.node.inputs, r.rec) for name, r in analysis.results.items()]
 
 
-def same_architecture(graph: Graph, name: str, num_classes: int) -> bool:
-    """Whether ``graph`` is zoo spec ``name`` at its defaults (bar the number of classes)."""
+def same_architecture(network: Analysis | Graph, name: str, num_classes: int) -> bool:
+    """Whether the analysed network is zoo spec ``name`` at its defaults (bar the number of classes)."""
+    from archcalc.analysis import Analysis
     from archcalc.errors import ArchcalcError
     from archcalc.spec import load, zoo
 
+    analysis = network if isinstance(network, Analysis) else Analysis(network)
     if name not in zoo.names():
         return False
     try:
         default = load(name)
         if "num_classes" in default.meta.variables:
             default = load(name, {"num_classes": num_classes})
+        zoo_analysis = Analysis(default)
     except ArchcalcError:
         return False
-    return default.input_shape == graph.input_shape and _structure(default) == _structure(graph)
+    return (default.input_shape == analysis.graph.input_shape
+            and _structure(zoo_analysis) == _structure(analysis))
 
 
-def _subjects(graph: Graph, vs: str | None, seed: int) -> list[Subject]:
+def _subjects(analysis: Analysis, vs: str | None, seed: int) -> list[Subject]:
     """The spec-built model, and with ``--vs plain`` its hand-written twin (same parameter count)."""
     import torch
 
-    from archcalc.analysis import analyze
     from archcalc.backends.torch.bench import Subject
     from archcalc.backends.torch.build import build_model
     from archcalc.backends.torch.plain import PLAIN, build_plain
 
-    subjects = [Subject("spec", build_model(graph, seed=seed))]
+    graph = analysis.graph
+    subjects = [Subject("spec", build_model(analysis, seed=seed))]
     if vs == "plain":
         name = graph.meta.name
-        out = analyze(graph).results[graph.outputs[0]].shape
+        out = analysis.output.shape
         torch.manual_seed(seed)
         plain = build_plain(name, out[0]) if len(out) == 1 else None
         if plain is None:
             raise OptionError(f"--vs plain: no hand-written equivalent of '{name}'",
                               hint=f"available: {', '.join(PLAIN)}")
-        if not same_architecture(graph, name, out[0]):
+        if not same_architecture(analysis, name, out[0]):
             raise OptionError(f"--vs plain: this instance of '{name}' differs from the zoo's, which the"
                               " hand-written twin follows", hint="drop the --set/--input overrides that"
                               " change the architecture (num_classes may change)")
-        want = analyze(graph).totals.params
+        want = analysis.totals.params
         have = sum(p.numel() for p in plain.parameters())
         if have != want:  # the twin itself disagrees with its spec: a bug, said plainly
             raise BackendError(f"--vs plain: the hand-written {name} has {have:,} parameters, the spec"
@@ -244,7 +248,7 @@ def _rows(results: list[BenchResult], env: dict[str, Any], opts: BenchOptions,
 @click.command("bench")
 @click.argument("spec")
 @spec_options
-@click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default="cpu", show_default=True,
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="Where to run.")
 @click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True,
               help="infer: forward only; train: forward, backward and optimizer step (data on device).")
@@ -287,15 +291,10 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
         from archcalc.backends.torch.bench_out import out_format
 
         out_format(out_path)  # fail before measuring, not after
-    graph = load_graph(spec, input_text, assignments)
-    if strict:
-        from archcalc.analysis import analyze
+    analysis = load_analysis(spec, input_text, assignments, strict)
+    require_torch()
+    import torch
 
-        analyze(graph, strict=True)
-    try:
-        import torch
-    except ImportError:
-        raise BackendError("bench needs torch", hint="pip install 'archcalc[torch]'") from None
     from archcalc.backends.torch.bench import BenchOptions, BenchOutOfMemory, Runner
     from archcalc.backends.torch.bench_env import environment
 
@@ -308,8 +307,8 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
     if threads is not None:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    runner = Runner(graph, graph.meta.name or spec, opts, [])  # checks device and options first
-    runner.subjects = _subjects(graph, vs, seed)
+    runner = Runner(analysis, analysis.graph.meta.name or spec, opts, [])  # checks device and options first
+    runner.subjects = _subjects(analysis, vs, seed)
     err_console = plain_console(stderr=True, soft_wrap=False)
     results = _run(runner, err_console)
     out = stdout_console()

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from archcalc.analysis import analyze
-from archcalc.cli.options import gc_paused, load_graph, spec_options
+from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import stdout_console
 from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.model import build_report
@@ -38,7 +37,7 @@ def compare_command(specs: tuple[str, ...], input_text: str | None, assignments:
     with gc_paused():
         columns = []
         for ref in specs:
-            report = build_report(analyze(load_graph(ref, input_text, assignments), strict=strict), batch=batch)
+            report = build_report(load_analysis(ref, input_text, assignments, strict), batch=batch)
             columns.append((report.spec["name"], {**report.totals, "input": report.spec["input"]}))
         if fmt == "json":
             click.echo(json.dumps(dict(columns), indent=2))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archcalc.analysis import analyze
-from archcalc.cli.options import load_graph, spec_options
+from archcalc.cli.options import load_analysis, spec_options
 from archcalc.report.fmt import literal_text
 
 
@@ -29,7 +28,7 @@ def diagram_command(spec: str, input_text: str | None, assignments: tuple[str, .
     """
     from archcalc.plots import diagram
 
-    analysis = analyze(load_graph(spec, input_text, assignments), strict=strict)
+    analysis = load_analysis(spec, input_text, assignments, strict)
     drawing = diagram.layout(analysis, depth=depth, show_all=show_all, collapse=not no_collapse)
     if output == "-":
         click.echo(diagram.to_svg(drawing), nl=False)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
-from archcalc.cli.options import load_graph, spec_options
-from archcalc.errors import BackendError, OptionError
+from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.errors import BackendError
+from archcalc.fileio import atomic_path
+from archcalc.vocab import INIT_SCHEMES
 
 
 @click.command("export")
@@ -20,7 +20,7 @@ from archcalc.errors import BackendError, OptionError
               help="pt: TorchScript (torch.jit.script, loadable without archcalc); onnx: ONNX graph.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Output file (default: NAME.pt or NAME.onnx in the current directory).")
-@click.option("--init", type=click.Choice(["default", "gaussian", "kaiming", "xavier"]), default=None,
+@click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
               help="Weight initialisation (default: the spec's recipe, else torch's).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the initial weights.")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
@@ -28,24 +28,19 @@ from archcalc.errors import BackendError, OptionError
 def export_command(spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool, fmt: str,
                    output: str | None, init: str | None, seed: int, checkpoint: str | None) -> None:
     """Build SPEC and export it as TorchScript or ONNX (inference mode: main output only)."""
-    graph = load_graph(spec, input_text, assignments)
-    if strict:
-        from archcalc.analysis import analyze
-
-        analyze(graph, strict=True)
+    analysis = load_analysis(spec, input_text, assignments, strict)
+    graph = analysis.graph
     if fmt == "onnx":
         missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
         if missing:
             raise BackendError(f"ONNX export needs {' and '.join(missing)}, which is not installed"
                                f" (pip install {' '.join(missing)})")
-    from archcalc.cli.verify import require_torch
-
     require_torch()
     import torch
 
     from archcalc.backends.torch.build import build_model
 
-    model = build_model(graph, init=init, seed=seed)
+    model = build_model(analysis, init=init, seed=seed)
     if checkpoint is not None:
         from archcalc.backends.torch.erf import _load_weights
 
@@ -53,11 +48,7 @@ def export_command(spec: str, input_text: str | None, assignments: tuple[str, ..
     model.eval()
     path = Path(output) if output else Path(f"{graph.meta.name}.{fmt}")
     example = torch.randn(1, *graph.input_shape)
-    if path.parent and not path.parent.exists():
-        raise OptionError(f"output directory {path.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "pt":
             try:
                 scripted = torch.jit.script(model)
@@ -71,7 +62,4 @@ def export_command(spec: str, input_text: str | None, assignments: tuple[str, ..
             except Exception as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise BackendError(f"ONNX export failed: {first}") from None
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     click.echo(f"wrote {path} ({fmt}, input 1×{'×'.join(map(str, graph.input_shape))})")

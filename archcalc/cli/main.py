@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "train": "archcalc.cli.train:train_command",
     "plot": "archcalc.cli.plot:plot_command",
     "diagram": "archcalc.cli.diagram:diagram_command",
+    "report": "archcalc.cli.report:report_command",
 }
 
 HELP = {
@@ -43,6 +44,7 @@ HELP = {
     "train": "Train a spec on digits, MNIST, CIFAR-10 or an image folder.",
     "plot": "Charts of params, MACs, memory and receptive field (PNG/SVG).",
     "diagram": "Block diagram of the network (SVG/PNG).",
+    "report": "One self-contained HTML page: foldable table, diagram, receptive fields, charts, figures.",
 }
 
 

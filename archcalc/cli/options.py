@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from archcalc.errors import OptionError, SpecError
+from archcalc.analysis import Analysis
+from archcalc.errors import BackendError, OptionError, SpecError
 from archcalc.ir import Graph, Shape
 from archcalc.spec import load, parse_shape
 from archcalc.spec.loader import parse_value
@@ -55,6 +56,20 @@ def parse_input(text: str | None) -> Shape | None:
 def load_graph(ref: str, input_text: str | None, assignments: tuple[str, ...]) -> Graph:
     """Load a spec with the command line's overrides applied."""
     return load(ref, parse_assignments(assignments), parse_input(input_text))
+
+
+def load_analysis(ref: str, input_text: str | None, assignments: tuple[str, ...], strict: bool = False,
+                  dtype: str = "fp32") -> Analysis:
+    """Load a spec and analyse it, once: every command passes this one object on."""
+    return Analysis(load_graph(ref, input_text, assignments), dtype=dtype, strict=strict)
+
+
+def require_torch(extras: str = "torch") -> None:
+    """A one-line error instead of an ImportError traceback when the torch extra is missing."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise BackendError(f"torch is not installed (pip install 'archcalc[{extras}]')") from None
 
 
 @contextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from archcalc.analysis import Analysis, analyze
-from archcalc.cli.options import load_graph, spec_options
+from archcalc.analysis import Analysis
+from archcalc.cli.options import load_analysis, spec_options
 from archcalc.errors import OptionError
 from archcalc.report.fmt import literal_text
 
@@ -33,7 +33,7 @@ def plot_command(specs: tuple[str, ...], input_text: str | None, assignments: tu
     from archcalc.plots import charts
 
     def analysis(ref: str) -> Analysis:
-        return analyze(load_graph(ref, input_text, assignments), strict=strict)
+        return load_analysis(ref, input_text, assignments, strict)
 
     if compare:
         if not specs:

@@ -7,12 +7,12 @@ import re
 
 import click
 
-from archcalc.analysis import NodeResult, analyze
-from archcalc.arith import AxisRF
-from archcalc.cli.options import gc_paused, load_graph, spec_options
+from archcalc.analysis import NodeResult
+from archcalc.arith import AxisRF, Num
+from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import stdout_console, warn
 from archcalc.errors import OptionError, did_you_mean
-from archcalc.report.fmt import shape
+from archcalc.report.fmt import json_number, shape
 
 _TOKEN = re.compile(r"^(?:(pool|p|conv|c))?(\d+)(?:x(\d+))?(?:/(\d+))?(?:d(\d+))?$")
 
@@ -47,7 +47,7 @@ def stack_fields(items: list[tuple[str, int, int, int, int]]) -> list[tuple[Axis
     return fields
 
 
-def _size(h: int, w: int) -> str:
+def _size(h: Num, w: Num) -> str:
     return str(h) if h == w else f"{h}×{w}"
 
 
@@ -83,8 +83,8 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
             return
         if spec is None:
             raise OptionError("rf needs a SPEC (zoo name or YAML file) or --stack")
-        graph = load_graph(spec, input_text, assignments)
-        analysis = analyze(graph, strict=strict)
+        analysis = load_analysis(spec, input_text, assignments, strict)
+        graph = analysis.graph
         for w_ in analysis.warnings:
             warn(w_.format())
         results = list(analysis.results.values())
@@ -101,7 +101,7 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
         if effective:
             from archcalc.cli.rf_effective import show_effective
 
-            show_effective(graph, analysis, layer, checkpoint, heatmap, fmt)
+            show_effective(analysis, layer, checkpoint, heatmap, fmt)
             return
         if fmt == "json":
             click.echo(json.dumps([_as_dict(r) for r in results], indent=2))
@@ -111,9 +111,10 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
 
 def _as_dict(r: NodeResult) -> dict[str, object]:
     rf = r.rf
-    return {"layer": r.node.name, "type": r.node.op, "shape": list(r.shape),
-            "size": list(rf.size) if rf else None, "jump": list(rf.jump) if rf else None,
-            "start": list(rf.start) if rf else None, "aligned": rf.aligned if rf else None,
+    return {"layer": r.node.name, "type": r.rec.op, "shape": list(r.shape),
+            "size": [json_number(v) for v in rf.size] if rf else None,
+            "jump": [json_number(v) for v in rf.jump] if rf else None,
+            "start": [json_number(v) for v in rf.start] if rf else None, "aligned": rf.aligned if rf else None,
             "note": r.rf_note}
 
 
@@ -128,9 +129,9 @@ def _table(results: list[NodeResult]) -> None:
     for r in results:
         rf = r.rf
         if rf is None:
-            table.add_row(r.node.name, r.node.op, shape(r.shape), "n/a", "", "", r.rf_note or "")
+            table.add_row(r.node.name, r.rec.op, shape(r.shape), "n/a", "", "", r.rf_note or "")
             continue
-        table.add_row(r.node.name, r.node.op, shape(r.shape), _size(*rf.size), _size(*rf.jump),
+        table.add_row(r.node.name, r.rec.op, shape(r.shape), _size(*rf.size), _size(*rf.jump),
                       f"{rf.start[0]},{rf.start[1]}", r.rf_note or "")
     stdout_console().print(table)
 

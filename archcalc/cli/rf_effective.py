@@ -10,23 +10,21 @@ import json
 import click
 
 from archcalc.analysis import Analysis
+from archcalc.cli.options import require_torch
 from archcalc.errors import BackendError
-from archcalc.ir import Graph
 from archcalc.report.fmt import literal_text
 
 
 @literal_text()
-def show_effective(graph: Graph, analysis: Analysis, layer: str | None, checkpoint: str | None,
+def show_effective(analysis: Analysis, layer: str | None, checkpoint: str | None,
                    heatmap: str | None, fmt: str) -> None:
     """Measure the effective receptive field of ``layer`` (default: the last feature map) and print it."""
-    try:
-        from archcalc.backends.torch.erf import effective_rf
-    except ImportError as exc:
-        raise BackendError(f"rf --effective needs torch ({exc.name} is missing):"
-                           " pip install 'archcalc[torch]'") from None
+    require_torch()
+    from archcalc.backends.torch.erf import effective_rf
+
     if layer is None and analysis.last_spatial is None:
-        raise BackendError(f"{graph.meta.name} has no feature map to measure")
-    result = effective_rf(graph, layer=layer, checkpoint=checkpoint, png=heatmap)
+        raise BackendError(f"{analysis.graph.meta.name} has no feature map to measure")
+    result = effective_rf(analysis, layer=layer, checkpoint=checkpoint, png=heatmap)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

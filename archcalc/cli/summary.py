@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from archcalc.analysis import analyze
-from archcalc.analysis.calculator import DTYPE_BYTES
-from archcalc.cli.options import gc_paused, load_graph, spec_options
+from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit
 from archcalc.report.fmt import parse_bytes
 from archcalc.report.model import build_report
+from archcalc.vocab import DTYPE_BYTES, OPTIMIZERS
 
 
 @click.command("summary")
@@ -21,7 +20,7 @@ from archcalc.report.model import build_report
               help="Batch size for memory figures.")
 @click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Activation data type for memory figures.")
-@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw"]),
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS),
               default="momentum", show_default=True, help="Optimizer whose state the training memory counts.")
 @click.option("--memory-budget", metavar="SIZE", help="Report the largest training batch fitting SIZE (80GB).")
 @click.option("--bars", is_flag=True, help="Add inline bars of params, MACs and activations (rich).")
@@ -32,6 +31,6 @@ def summary_command(spec: str, input_text: str | None, assignments: tuple[str, .
     """Analyse SPEC (a zoo name or a YAML file) and print every layer and the totals."""
     with gc_paused():
         budget = parse_bytes(memory_budget) if memory_budget else None
-        analysis = analyze(load_graph(spec, input_text, assignments), dtype=dtype, strict=strict)
+        analysis = load_analysis(spec, input_text, assignments, strict, dtype)
         report = build_report(analysis, depth=depth, batch=batch, optimizer=optimizer, memory_budget=budget)
         emit(report, fmt, bars=bars)

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from archcalc.errors import ArchcalcError, OptionError
+from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 
 
 @click.command("train")
@@ -27,17 +28,18 @@ from archcalc.errors import ArchcalcError, OptionError
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size per process [128].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Learning rate [1e-2 for SGD, 1e-3 for Adam/AdamW].")
-@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default=None,
-              help="SGD with momentum 0.9 [sgd], Adam or AdamW; weight decay 5e-4.")
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=None,
+              help="SGD with momentum 0.9 [momentum], plain sgd, nesterov, rmsprop, adam or adamw;"
+                   " weight decay 5e-4.")
 @click.option("--schedule", type=click.Choice(["plateau", "step", "cosine", "none"]), default=None,
               help="Learning rate ÷10 on a validation plateau [plateau], ÷10 at each third, or cosine.")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Epochs of linear warm-up [0].")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Label smoothing [0].")
 @click.option("--clip", type=click.FloatRange(min=0), default=None, help="Clip the gradient norm (0: off).")
-@click.option("--device", type=click.Choice(["cpu", "cuda", "mps"]), default=None,
+@click.option("--device", type=click.Choice(DEVICES), default=None,
               help="Device [cuda if available, else cpu].")
-@click.option("--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default=None,
+@click.option("--precision", type=click.Choice(TRAIN_PRECISIONS), default=None,
               help="Autocast precision [fp32]; fp16 uses a gradient scaler (CUDA).")
 @click.option("--channels-last", is_flag=True, default=None, help="Channels-last memory format.")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the model.")
@@ -58,7 +60,8 @@ from archcalc.errors import ArchcalcError, OptionError
               help="AlexNet's 10-crop evaluation (corners, centre, mirrors; softmax averaged).")
 @click.option("--no-augment", "augment", flag_value=False, default=None,
               help="Train without random crops and flips.")
-@click.option("--init", default=None, help="Weight init: default, gaussian, kaiming, xavier [spec's recipe].")
+@click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
+              help="Weight initialisation [the spec's recipe, else torch's].")
 def train_command(
         spec: str | None, data: str | None, epochs: int | None, batch: int | None, lr: float | None,
                   optimizer: str | None, schedule: str | None, warmup: int | None,
@@ -89,12 +92,12 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
         # OpenMP threads that spin while waiting starve each other on a busy CPU (measured on a loaded
         # 2-core machine: lenet5 257 s → 37 s); sleeping waits cost little on an idle one.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    try:
-        import torch
-    except ImportError:
-        from archcalc.errors import BackendError
+    from archcalc.cli.options import require_torch
 
-        raise BackendError("archcalc train needs torch", hint="pip install 'archcalc[torch,train]'") from None
+    require_torch("torch,train")
+    import torch
+
+    from archcalc.analysis import Analysis
     from archcalc.backends.torch import checkpoint
     from archcalc.backends.torch import data as datasets
     from archcalc.backends.torch.build import build_model
@@ -108,14 +111,19 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
     state = checkpoint.load(Path(resume)) if resume is not None else None
     cfg = _config(spec, given, state, resume, assignments, input_text, console)
 
-    graph = load(cfg.spec, cfg.overrides, tuple(cfg.input) if cfg.input else None)
+    analysis = Analysis(load(cfg.spec, cfg.overrides, tuple(cfg.input) if cfg.input else None))
+    graph = analysis.graph
     shape3 = tuple(int(v) for v in graph.input_shape)
     if len(shape3) != 3:
         raise OptionError(f"{cfg.spec} takes a vector input {shape3}; archcalc train needs images (C×H×W)")
     input_shape = (shape3[0], shape3[1], shape3[2])
+    out = analysis.output.shape
+    if len(out) != 1:
+        raise OptionError(f"the network's output has shape {out}, not (classes,); archcalc train needs a"
+                          " classifier")
+    classes = out[0]
     torch.manual_seed(cfg.seed)
-    model = build_model(graph, init=cfg.init, seed=cfg.seed)
-    classes = _classifier_size(model, input_shape)
+    model = build_model(analysis, init=cfg.init, seed=cfg.seed)
     data = datasets.load(cfg.data, input_shape, num_classes=classes)
     if data.num_classes < classes:
         data.notes.append(f"{data.name} has {data.num_classes} classes; the classifier has {classes} outputs "
@@ -181,22 +189,3 @@ def _config(spec: str | None, given: dict[str, Any], state: dict[str, Any] | Non
         cfg.run_dir = str(Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     cfg.check()
     return cfg
-
-
-def _classifier_size(model: Any, input_shape: tuple[int, int, int]) -> int:
-    """The classifier's output count, by a dry forward of one image in eval mode."""
-    import torch
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(torch.zeros(1, *input_shape))
-    finally:
-        model.train(was_training)
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    if out.dim() != 2:
-        raise OptionError(f"the network's output has shape {tuple(out.shape[1:])}, not (classes,); "
-                          "archcalc train needs a classifier")
-    return int(out.shape[1])

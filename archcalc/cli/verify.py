@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import click
 
-from archcalc.cli.options import load_graph, spec_options
-from archcalc.errors import BackendError, CheckFailed
+from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.errors import CheckFailed
 
 #: --format value → tabulate format (or json)
 VERIFY_FORMATS = {"plain": "simple", "simple": "simple", "github": "github", "markdown": "pipe",
                   "grid": "grid", "json": "json"}
-
-
-def require_torch() -> None:
-    """A one-line error instead of an ImportError traceback when the torch extra is missing."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise BackendError("torch is not installed (pip install 'archcalc[torch]')") from None
 
 
 @click.command("verify")
@@ -37,15 +29,12 @@ def verify_command(spec: str, input_text: str | None, assignments: tuple[str, ..
 
     Exits with status 1 when any figure disagrees (marked ✗).
     """
-    graph = load_graph(spec, input_text, assignments)
-    if strict:
-        from archcalc.analysis import analyze
-
-        analyze(graph, strict=True)
+    analysis = load_analysis(spec, input_text, assignments, strict)
+    graph = analysis.graph
     require_torch()
     from archcalc.backends.torch.verify import render, verify
 
-    report = verify(graph, batch=batch, seed=seed, rf=rf, use_fvcore=use_fvcore)
+    report = verify(analysis, batch=batch, seed=seed, rf=rf, use_fvcore=use_fvcore)
     click.echo(render(report, VERIFY_FORMATS[fmt]), nl=False)
     if not report.ok:
         raise CheckFailed(f"verify {graph.meta.name}: {len(report.failures())} disagreement(s): "

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from archcalc.analysis import analyze
+from archcalc.analysis import Analysis
 from archcalc.cli.options import gc_paused
 from archcalc.cli.output import stdout_console
 from archcalc.report.fmt import count, shape, si
@@ -25,7 +25,7 @@ def list_command(pattern: str | None, fmt: str) -> None:
         for name in zoo.names():
             if pattern and pattern.lower() not in name.lower():
                 continue
-            analysis = analyze(load(name))
+            analysis = Analysis(load(name))
             # Only parameters and MACs are listed: skip the memory passes that `totals` would run.
             results = analysis.results.values()
             meta = analysis.graph.meta

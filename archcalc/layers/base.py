@@ -1,34 +1,59 @@
-"""What a layer type must declare: its attributes and every symbolic rule, in one class.
+"""What a layer type must declare: its typed configuration and every rule, in one class.
 
-A layer type is a subclass of :class:`Layer` registered in ``archcalc.layers``. Adding a type means
-writing one such class (and one builder in the torch backend's table; a test keeps the two in step).
-A rule a type cannot give is reported as *partial* with a reason, never silently as zero.
+A layer type is a subclass of :class:`Layer` registered in ``archcalc.layers``. Its configuration is
+a frozen value class (:class:`Config`) whose fields carry their spec attribute (kind, default, aliases,
+doc, range), so the same declaration gives typed access for the rules (mypy checks ``a.groups``),
+normalisation of what a spec writes, and the JSON Schema. :meth:`Layer.resolve` turns a configuration
+and input shapes into the one :class:`~archcalc.layers.record.Resolved` record every consumer reads.
+
+The base class gives no default for the output shape, the cost or the receptive field: a new type
+must say (``Cost.unavailable(reason)`` and ``Unavailable(reason)`` are answers; silence is not).
+Adding a type means writing one such class (and one builder in the torch backend's table; a test keeps
+the two in step).
 """
 
 from __future__ import annotations
 
+import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from archcalc import arith
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
+from archcalc.frozen import Frozen
 from archcalc.ir import Shape
+from archcalc.layers.record import (
+    Aliasing,
+    Cost,
+    Family,
+    Geometry,
+    Identity,
+    JoinKind,
+    Layout,
+    Pair,
+    Params,
+    Resolved,
+    RFRule,
+    Saved,
+)
 
 REQUIRED: Any = object()
 
-Attrs = Mapping[str, Any]
 LocOf = Callable[[str], "SourceLocation | None"]
+#: (top, bottom, left, right), or 'same' until resolved against an input size
+Padding = Literal["same"] | tuple[int, int, int, int]
+#: per output map, the input maps it reads (LeNet-5's C3)
+Table = tuple[tuple[int, ...], ...]
 
 
-@dataclass(frozen=True)
-class Attr:
-    """One attribute of a layer type: its kind, default, accepted aliases and a line of doc.
+class Attr(Frozen):
+    """One attribute of a layer type: its kind, default, accepted aliases, range and a line of doc.
 
     Kinds: ``int`` (with ``min``), ``pair`` (an int or ``[h, w]``), ``padding`` (an int, ``[h, w]``,
-    ``[top, bottom, left, right]``, ``same`` or ``valid``), ``float``, ``bool``, ``choice``,
-    ``table`` (a list, per output channel, of the input channels it reads), ``str``, ``size``
-    (an int or ``[h, w]`` output size).
+    ``[top, bottom, left, right]``, ``same`` or ``valid``), ``float`` (within ``low``..``high``),
+    ``bool``, ``choice``, ``table`` (a list, per output channel, of the input channels it reads),
+    ``str``, ``size`` (an int or ``[h, w]`` output size).
     """
 
     kind: str
@@ -37,64 +62,42 @@ class Attr:
     aliases: tuple[str, ...] = ()
     min: int = 0
     choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
 
 
-@dataclass(frozen=True)
-class Params:
-    """Parameter counts of one layer: weights and biases apart; buffers are not parameters."""
-
-    weights: int = 0
-    biases: int = 0
-    buffers: int = 0
-    trainable: bool = True
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.biases
+def attr(kind: str, default: Any = REQUIRED, doc: str = "", *, aliases: tuple[str, ...] = (), min: int = 0,
+         choices: tuple[str, ...] = (), low: float | None = None, high: float | None = None,
+         low_open: bool = False) -> Any:
+    """A configuration field that is also a spec attribute (see :class:`Attr`)."""
+    return Attr(kind, default, doc, aliases, min, choices, low, high, low_open)
 
 
-@dataclass(frozen=True)
-class Cost:
-    """Arithmetic of one layer for one image.
+class Config(Frozen):
+    """Base of every layer type's typed configuration (frozen and hashable: rules are memoised on it).
 
-    ``macs``: multiply-accumulates (one fused multiply-add = 1). ``ops``: other element-wise FLOPs
-    (bias adds, normalisation, activations, pooling comparisons, residual adds). Backward: MACs for the
-    gradient with respect to the input and to the weights apart (the pass drops the input part where no
-    gradient is needed), and element-wise backward ops. ``partial`` names what could not be counted.
+    A field declared ``name: type = attr(...)`` is a spec attribute; :meth:`Layer.normalize` fills
+    every field, so a configuration has no defaults of its own (the spec attribute's default is
+    applied, and checked, when a spec omits it).
     """
 
-    macs: int = 0
-    ops: int = 0
-    bwd_input_macs: int = 0
-    bwd_weight_macs: int = 0
-    bwd_ops: int = 0
-    partial: str | None = None
+    @classmethod
+    def _is_default(cls, value: Any) -> bool:
+        return not isinstance(value, Attr)
+
+    @classmethod
+    def spec_attrs(cls) -> dict[str, Attr]:
+        """The fields that are spec attributes, in declaration order."""
+        found: dict[str, Attr] = {}
+        for klass in reversed(cls.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, Attr) and name in cls._fields:
+                    found[name] = value
+        return {name: found[name] for name in cls._fields if name in found}
 
 
-@dataclass(frozen=True)
-class Saved:
-    """A tensor that autograd keeps for the backward pass of this layer.
-
-    ``what``: ``input<i>`` (that input's storage), ``output`` (this layer's output storage) or
-    ``own:<label>`` (an intermediate only this layer holds). ``itemsize``: fixed bytes per element
-    (8 for int64 indices, 1 for bool masks) or None for the activation dtype. ``per_sample``: scales
-    with the batch (False for per-channel statistics).
-    """
-
-    what: str
-    elems: int
-    itemsize: int | None = None
-    per_sample: bool = True
-    fp32: bool = False
-
-
-@dataclass(frozen=True)
-class Window:
-    """A sliding window seen by the receptive-field pass: extents already dilated."""
-
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    pad_before: tuple[int, int]
+C = TypeVar("C", bound=Config)
 
 
 def numel(shape: Shape) -> int:
@@ -104,116 +107,187 @@ def numel(shape: Shape) -> int:
     return n
 
 
-class Layer:
-    """Base class of every layer type; subclasses override the rules that apply to them."""
+class Layer(ABC, Generic[C]):
+    """Base class of every layer type; see the module docstring for what a subclass must say."""
 
     key: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
-    attrs: ClassVar[dict[str, Attr]] = {}
+    config: ClassVar[type[Config]] = Config
+    #: the attribute a bare value sets (``fc: 10`` is ``fc: {out: 10}``)
     primary: ClassVar[str | None] = None
-    min_inputs: ClassVar[int] = 1
-    max_inputs: ClassVar[int] = 1
+    #: the prefix of derived names (``conv1``, ``relu2``)
     short: ClassVar[str] = ""
     doc: ClassVar[str] = ""
-    #: A per-element op whose rules are all "one op per element, output = input".
-    pointwise: ClassVar[bool] = False
-    #: Counts as a weight layer for depth, as papers count it (conv, fc; not batch norm).
+    family: ClassVar[Family] = Family.OTHER
+    #: left out of diagrams by default, as the slides do (activations, batch norm, dropout, flatten)
+    minor: ClassVar[bool] = False
+    #: counts as a weight layer for depth, as papers count it (conv, fc; not batch norm)
     counts_depth: ClassVar[bool] = False
+    #: how many inputs the type takes (joins: several)
+    arity: ClassVar[tuple[int, int]] = (1, 1)
+    #: how a join combines its inputs (None: not a join)
+    join: ClassVar[JoinKind | None] = None
+    #: created by the expander, not named in a spec's layer list (the input; joins are written as
+    #: ``concat: [...]``-style entries over branches)
+    internal: ClassVar[bool] = False
+    #: the attribute table, derived from ``config``'s fields
+    attrs: ClassVar[dict[str, Attr]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.attrs = cls.config.spec_attrs()
 
     # ---- attributes -------------------------------------------------------------------------
-    def normalize(self, raw: Mapping[str, Any], loc_of: LocOf, where: SourceLocation | None) -> dict[str, Any]:
+    def normalize(self, raw: Mapping[str, Any], loc_of: LocOf, where: SourceLocation | None) -> C:
         """Check and normalise raw attributes from the spec (after variable substitution)."""
         names = {}
-        for attr_name, attr in self.attrs.items():
+        for attr_name, spec in self.attrs.items():
             names[attr_name] = attr_name
-            for alias in attr.aliases:
+            for alias in spec.aliases:
                 names[alias] = attr_name
         out: dict[str, Any] = {}
         for key, value in raw.items():
             if key not in names:
                 hint = did_you_mean(key, names)
                 raise SpecError(f"unknown attribute '{key}' for layer type '{self.key}'"
-                                f" (accepted: {', '.join(self.attrs)})", loc_of(key) or where, hint)
+                                f" (accepted: {', '.join(self.attrs) or 'none'})", loc_of(key) or where, hint)
             canon = names[key]
             if canon in out:
                 raise SpecError(f"attribute '{canon}' given twice (as '{key}')", loc_of(key) or where)
             out[canon] = _coerce(self.key, canon, self.attrs[canon], value, loc_of(key) or where)
-        for attr_name, attr in self.attrs.items():
+        for attr_name, spec in self.attrs.items():
             if attr_name not in out:
-                if attr.default is REQUIRED:
+                if spec.default is REQUIRED:
                     raise SpecError(f"layer type '{self.key}' needs attribute '{attr_name}'", where,
-                                    attr.doc or None)
-                out[attr_name] = (attr.default if attr.default is None
-                                  else _coerce(self.key, attr_name, attr, attr.default, where))
-        self.check(out, where)
-        return out
+                                    spec.doc or None)
+                out[attr_name] = (spec.default if spec.default is None
+                                  else _coerce(self.key, attr_name, spec, spec.default, where))
+        config: C = self.config(**out)  # type: ignore[assignment]
+        self.check(config, where)
+        return config
 
-    def check(self, a: dict[str, Any], where: SourceLocation | None) -> None:
+    def check(self, a: C, where: SourceLocation | None) -> None:
         """Cross-attribute checks that need no input shape."""
 
-    # ---- symbolic rules ---------------------------------------------------------------------
-    def output_shape(self, a: Attrs, ins: Sequence[Shape]) -> Shape:
-        if self.pointwise:
-            return ins[0]
-        raise NotImplementedError(self.key)
+    # ---- the record -------------------------------------------------------------------------
+    def resolve(self, a: C, ins: Sequence[Shape]) -> Resolved:
+        """Every rule of this type applied to one node: the record all consumers read."""
+        low, high = self.arity
+        if not low <= len(ins) <= high:
+            raise SpecError(f"'{self.key}' takes {low if low == high else f'{low} to {high}'} input(s),"
+                            f" got {len(ins)}")
+        ins_t = tuple(ins)
+        out = self.output_shape(a, ins_t)
+        aliasing = self.aliasing(a)
+        cost = self.cost(a, ins_t, out)
+        return Resolved(
+            op=self.key, config=a, ins=ins_t, out=out,
+            params=self.params(a, ins_t, out), cost=cost,
+            saved=tuple(self.saved(a, ins_t, out, inplace=False)),
+            saved_inplace=(tuple(self.saved(a, ins_t, out, inplace=True))
+                           if aliasing is Aliasing.OVERWRITES_INPUT else None),
+            aliasing=aliasing, geometry=self.geometry(a, ins_t), rf=self.rf(a, ins_t, out),
+            family=self.family, label=self.label(a, ins_t, out), minor=self.minor,
+            counts_depth=self.counts_depth, join=self.join, leftover=self.leftover(a, ins_t),
+            connections=self.connections(a, ins_t, out, cost), layout=self.layout(a, ins_t),
+        )
 
-    def params(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Params:
+    # ---- the rules a subclass must give -----------------------------------------------------
+    @abstractmethod
+    def output_shape(self, a: C, ins: Sequence[Shape]) -> Shape:
+        """The output shape (without the batch), or a SpecError that says what to do."""
+
+    @abstractmethod
+    def cost(self, a: C, ins: Sequence[Shape], out: Shape) -> Cost:
+        """Arithmetic for one image; ``Cost.unavailable(reason)`` where it cannot be counted."""
+
+    @abstractmethod
+    def rf(self, a: C, ins: Sequence[Shape], out: Shape) -> RFRule:
+        """How the layer changes which input pixels a unit sees."""
+
+    # ---- rules with a stated default ---------------------------------------------------------
+    def params(self, a: C, ins: Sequence[Shape], out: Shape) -> Params:
+        """Parameter counts (default: none; verify holds every layer's count against torch's)."""
         return Params()
 
-    def cost(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> Cost:
-        if self.pointwise:
-            n = numel(out)
-            return Cost(ops=n, bwd_ops=n)
-        return Cost()
+    def saved(self, a: C, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
+        """Tensors autograd keeps for backward in training mode (default: none; verify measures it)."""
+        return []
 
-    def leftover(self, a: Attrs, ins: Sequence[Shape]) -> str | None:
+    def aliasing(self, a: C) -> Aliasing:
+        return Aliasing.NEW
+
+    def geometry(self, a: C, ins: Sequence[Shape]) -> Geometry | None:
+        """The resolved window of a sliding-window layer (None for the others)."""
+        return None
+
+    def label(self, a: C, ins: Sequence[Shape], out: Shape) -> str:
+        """The slides' wording for the layer in a diagram."""
+        return self.key.replace("_", " ")
+
+    def leftover(self, a: C, ins: Sequence[Shape]) -> str | None:
         """A warning when the layer's windows leave real input unread (only sliding windows can)."""
         return None
 
-    def window(self, a: Attrs, ins: Sequence[Shape]) -> Window | None:
-        """The spatial window for the receptive field; None for layers that map each position to itself."""
-        return None
+    def connections(self, a: C, ins: Sequence[Shape], out: Shape, cost: Cost) -> int:
+        """LeCun's "connections" (LeNet-5): the multiply-adds plus one per biased output."""
+        return 0
 
-    def inplace(self, a: Attrs) -> bool:
-        """Whether the output reuses the input's storage (no new activation memory)."""
-        return bool(a.get("inplace", False))
+    def layout(self, a: C, ins: Sequence[Shape]) -> Layout:
+        """The output's memory layout (default: a fresh tensor in the usual order)."""
+        return Layout.CONTIGUOUS
 
-    def view(self, a: Attrs) -> bool:
-        """Whether the output is a view of the input (no new memory, shares storage)."""
-        return False
 
-    def saved(self, a: Attrs, ins: Sequence[Shape], out: Shape) -> list[Saved]:
-        """Tensors autograd saves for backward in training mode (see :class:`Saved`)."""
-        return []
+class Pointwise(Layer[C]):
+    """A per-element layer: output = input shape, one op per element, the field unchanged."""
+
+    def output_shape(self, a: C, ins: Sequence[Shape]) -> Shape:
+        return ins[0]
+
+    def cost(self, a: C, ins: Sequence[Shape], out: Shape) -> Cost:
+        n = numel(out)
+        return Cost(ops=n, bwd_ops=n)
+
+    def rf(self, a: C, ins: Sequence[Shape], out: Shape) -> RFRule:
+        return Identity()
+
+    def layout(self, a: C, ins: Sequence[Shape]) -> Layout:
+        return Layout.AS_INPUT
 
 
 # ---- attribute coercion -------------------------------------------------------------------------
 
-def _fail(layer: str, attr: str, expected: str, value: Any, loc: SourceLocation | None) -> SpecError:
-    return SpecError(f"'{layer}' attribute '{attr}' must be {expected}, got {value!r}", loc)
+def _fail(layer: str, attr_name: str, expected: str, value: Any, loc: SourceLocation | None) -> SpecError:
+    return SpecError(f"'{layer}' attribute '{attr_name}' must be {expected}, got {value!r}", loc)
 
 
-def _as_int(layer: str, attr: str, value: Any, minimum: int, loc: SourceLocation | None) -> int:
+def _as_int(layer: str, attr_name: str, value: Any, minimum: int, loc: SourceLocation | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         else:
-            raise _fail(layer, attr, f"an integer ≥ {minimum}", value, loc)
+            raise _fail(layer, attr_name, f"an integer ≥ {minimum}", value, loc)
     if value < minimum:
-        raise _fail(layer, attr, f"an integer ≥ {minimum}", value, loc)
+        raise _fail(layer, attr_name, f"an integer ≥ {minimum}", value, loc)
     return int(value)
 
 
-def _coerce(layer: str, name: str, attr: Attr, value: Any, loc: SourceLocation | None) -> Any:
-    kind = attr.kind
+def _range_text(spec: Attr) -> str:
+    low = "" if spec.low is None else f"{'>' if spec.low_open else '≥'} {spec.low:g}"
+    high = "" if spec.high is None else f"≤ {spec.high:g}"
+    return " and ".join(p for p in (low, high) if p)
+
+
+def _coerce(layer: str, name: str, spec: Attr, value: Any, loc: SourceLocation | None) -> Any:
+    kind = spec.kind
     if kind == "int":
-        return _as_int(layer, name, value, attr.min, loc)
+        return _as_int(layer, name, value, spec.min, loc)
     if kind in ("pair", "size"):
         if isinstance(value, list | tuple):
             if len(value) != 2:
                 raise _fail(layer, name, "an integer or a pair [h, w]", value, loc)
-            return (_as_int(layer, name, value[0], attr.min, loc), _as_int(layer, name, value[1], attr.min, loc))
-        v = _as_int(layer, name, value, attr.min, loc)
+            return (_as_int(layer, name, value[0], spec.min, loc), _as_int(layer, name, value[1], spec.min, loc))
+        v = _as_int(layer, name, value, spec.min, loc)
         return (v, v)
     if kind == "padding":
         if isinstance(value, str):
@@ -235,20 +309,31 @@ def _coerce(layer: str, name: str, attr: Attr, value: Any, loc: SourceLocation |
     if kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise _fail(layer, name, "a number", value, loc)
-        return float(value)
+        number = float(value)
+        bad_low = spec.low is not None and (number <= spec.low if spec.low_open else number < spec.low)
+        bad_high = spec.high is not None and number > spec.high
+        if not math.isfinite(number) or bad_low or bad_high:
+            expected = "a finite number" + (f" {_range_text(spec)}" if spec.low is not None or spec.high is not None
+                                            else "")
+            raise _fail(layer, name, expected, value, loc)
+        return number
     if kind == "bool":
         if not isinstance(value, bool):
             raise _fail(layer, name, "true or false", value, loc)
         return value
     if kind == "choice":
-        if value not in attr.choices:
-            raise SpecError(f"'{layer}' attribute '{name}' must be one of {', '.join(attr.choices)},"
-                            f" got {value!r}", loc, did_you_mean(str(value), attr.choices))
+        if value not in spec.choices:
+            raise SpecError(f"'{layer}' attribute '{name}' must be one of {', '.join(spec.choices)},"
+                            f" got {value!r}", loc, did_you_mean(str(value), spec.choices))
         return value
     if kind == "str":
         if not isinstance(value, str):
             raise _fail(layer, name, "a string", value, loc)
         return value
+    if kind == "sizes":
+        if not isinstance(value, list | tuple) or not value:
+            raise _fail(layer, name, "a list of positive integers", value, loc)
+        return tuple(_as_int(layer, name, v, 1, loc) for v in value)
     if kind == "table":
         if value is None:
             return None
@@ -260,16 +345,14 @@ def _coerce(layer: str, name: str, attr: Attr, value: Any, loc: SourceLocation |
 
 # ---- shared helpers for windowed layers ----------------------------------------------------------
 
-def resolve_padding(a: Attrs, in_hw: tuple[int, int], kernel: tuple[int, int],
-                    stride: tuple[int, int], dilation: tuple[int, int] = (1, 1)) -> tuple[int, int, int, int]:
+def resolve_padding(pad: Padding, in_hw: Pair, kernel: Pair, stride: Pair,
+                    dilation: Pair = (1, 1)) -> tuple[int, int, int, int]:
     """Explicit (top, bottom, left, right) padding, resolving 'same' against the input size."""
-    pad = a["pad"]
     if pad == "same":
         top, bottom = arith.same_padding(in_hw[0], kernel[0], stride[0], dilation[0])
         left, right = arith.same_padding(in_hw[1], kernel[1], stride[1], dilation[1])
         return (top, bottom, left, right)
-    top, bottom, left, right = pad
-    return (top, bottom, left, right)
+    return pad
 
 
 def need_map(layer: str, ins: Sequence[Shape]) -> tuple[int, int, int]:

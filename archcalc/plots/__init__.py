@@ -7,11 +7,10 @@ matplotlib is the optional ``plot`` extra and is imported only inside the functi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from archcalc.errors import OptionError
+from archcalc.fileio import write_atomic
 
 #: output formats, chosen by the file extension
 FORMATS = (".png", ".svg")
@@ -24,24 +23,6 @@ def output_format(path: str | Path, allowed: tuple[str, ...] = FORMATS) -> str:
         raise OptionError(f"cannot tell the image format of '{path}'",
                           hint=f"use a file name ending in {' or '.join(allowed)}")
     return suffix[1:]
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, so a reader never sees half."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise OptionError(f"cannot write '{path}': folder '{folder}' does not exist")
-    mode = target.stat().st_mode & 0o777 if target.exists() else 0o644  # mkstemp's 0600 is too private
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["FORMATS", "output_format", "write_atomic"]

@@ -31,23 +31,10 @@ FAMILY_COLOURS = {
 
 
 def _family(row: Row) -> str:
-    """A coarse family for colouring: conv, fc, pool, norm, input, join, block (a folded group), other."""
+    """The colour family: the layer's own (``Row.family``), 'block' for a folded group, else 'other'."""
     if row.group:
         return "block"
-    t = row.type
-    if t in ("conv", "subsample"):
-        return "conv"
-    if t in ("fc", "rbf"):
-        return "fc"
-    if t in ("maxpool", "avgpool", "gap", "adaptive_avgpool"):
-        return "pool"
-    if t in ("bn", "lrn"):
-        return "norm"
-    if t in ("add", "concat"):
-        return "join"
-    if t == "input":
-        return "input"
-    return "other"
+    return row.family if row.family in FAMILY_COLOURS else "other"
 
 
 @dataclass
@@ -72,9 +59,9 @@ class RFCurve:
 
     spec: str
     names: list[str]
-    size_h: list[int]
-    size_w: list[int]
-    jump_h: list[int]
+    size_h: list[int | float]
+    size_w: list[int | float]
+    jump_h: list[int | float]
     input_h: int
     input_w: int
 
@@ -130,7 +117,7 @@ def rf_data(analysis: Analysis) -> RFCurve:
     graph = analysis.graph
     end = report.totals["rf"]["layer"]
 
-    def size(name: str) -> int:
+    def size(name: str) -> float:
         rf = rows[name].rf
         return rf.size[0] * rf.size[-1] if rf is not None else 0
 
@@ -142,10 +129,10 @@ def rf_data(analysis: Analysis) -> RFCurve:
         name = max(inputs, key=size) if inputs else None
     path.reverse()
     names: list[str] = []
-    size_h: list[int] = []
-    size_w: list[int] = []
-    jump_h: list[int] = []
-    last: tuple[int, ...] | None = None
+    size_h: list[int | float] = []
+    size_w: list[int | float] = []
+    jump_h: list[int | float] = []
+    last: tuple[int | float, ...] | None = None
     for name in path:
         rf = rows[name].rf
         if rf is None:

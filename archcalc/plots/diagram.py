@@ -18,12 +18,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
-from archcalc import layers
 from archcalc.analysis import Analysis
 from archcalc.errors import OptionError
-from archcalc.ir import Graph, Node
+from archcalc.ir import Node
+from archcalc.layers import Family, JoinKind, Resolved
 from archcalc.plots import output_format, write_atomic
 from archcalc.report.fmt import si
 from archcalc.report.model import build_report
@@ -33,8 +33,6 @@ MAX_BOXES = 120
 #: Agg cannot rasterise beyond 2**16 pixels a side.
 MAX_PNG_PIXELS = 60_000
 
-HIDDEN_OPS = frozenset({"bn", "dropout", "flatten", "identity"})
-KEPT_POINTWISE = frozenset({"softmax", "log_softmax"})
 
 # geometry, in pixels
 BOX_H = 26
@@ -50,9 +48,11 @@ SMALL = 10
 TITLE = 14
 JOIN_R = 9
 
+#: box fill by layer family (``Family`` values) and for folded blocks
 FILL = {
     "input": "#eeeeee", "conv": "#cfe2f3", "pool": "#f4cccc", "fc": "#d9d2e9", "norm": "#fff2cc",
-    "act": "#d9ead3", "softmax": "#b6d7a8", "block": "#e3e3e3", "join": "#ffffff", "other": "#f3f3f3",
+    "act": "#d9ead3", "softmax": "#b6d7a8", "block": "#e3e3e3", "join": "#ffffff", "reshape": "#f3f3f3",
+    "other": "#f3f3f3",
 }
 
 
@@ -76,13 +76,19 @@ class Box:
 
 @dataclass
 class Parallel:
-    """Branches from one fork into a ``concat`` or ``add`` join; an empty branch is the identity."""
+    """Branches from one fork into a join (``concat``, ``add``, ...); an empty branch is the identity.
+
+    ``elementwise`` joins (add) are drawn as a circle holding ``symbol`` with shortcuts as arcs; the
+    others (concat) as a box under side-by-side columns.
+    """
 
     names: list[str]
     op: str
     detail: str
     branches: list[list[Item]]
     repeat: int = 1
+    elementwise: bool = False
+    symbol: str = ""
 
     def signature(self) -> tuple[Any, ...]:
         return ("par", self.op, self.detail, tuple(tuple(i.signature() for i in b) for b in self.branches))
@@ -101,69 +107,9 @@ class Side:
 Item = Box | Parallel | Side
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    if isinstance(v, tuple | list):
-        return int(v[0]), int(v[-1])
-    return int(v), int(v)
-
-
-def _k(v: Any) -> str:
-    h, w = _pair(v)
-    return f"{h}×{w}"
-
-
-def _stride(a: Any) -> str:
-    s = _pair(a.get("s") or 1)
-    if s == (1, 1):
-        return ""
-    return f", /{s[0]}" if s[0] == s[1] else f", /{s[0]}×{s[1]}"
-
-
-def layer_label(node: Node) -> tuple[str, str]:
+def label_of(rec: Resolved) -> tuple[str, str]:
     """The slides' wording for a layer ('3×3 conv, 64, /2', 'FC 1000') and its colour family."""
-    a, op = node.attrs, node.op
-    if op == "input":
-        return "Input", "input"
-    if op == "conv":
-        text = f"{_k(a['k'])} conv, {a['out']}{_stride(a)}"
-        if _pair(a.get("dilation", 1)) != (1, 1):
-            text += f", dil {_pair(a['dilation'])[0]}"
-        if a.get("groups", 1) != 1:
-            text += f", {a['groups']} groups"
-        return text, "conv"
-    if op in ("maxpool", "avgpool"):
-        return f"{_k(a['k'])} {'max' if op == 'maxpool' else 'avg'} pool{_stride(a)}", "pool"
-    if op == "subsample":
-        return f"{_k(a['k'])} subsample{_stride(a)}", "pool"
-    if op == "gap":
-        return "global avg pool", "pool"
-    if op == "adaptive_avgpool":
-        return f"adaptive avg pool {_k(a['out'])}", "pool"
-    if op == "fc":
-        return f"FC {a['out']}", "fc"
-    if op == "rbf":
-        return f"RBF {a.get('out', '')}".strip(), "fc"
-    if op == "bn":
-        return "batch norm", "norm"
-    if op == "lrn":
-        return "LRN", "norm"
-    if op in KEPT_POINTWISE:
-        return ("Softmax" if op == "softmax" else "log-softmax"), "softmax"
-    if op == "dropout":
-        return f"dropout {a.get('p', '')}".strip(), "other"
-    if op == "flatten":
-        return "flatten", "other"
-    layer = layers.CATALOGUE.get(op)
-    if layer is not None and layer.pointwise:
-        return op.replace("_", " "), "act"
-    return op, "other"
-
-
-def _hidden(node: Node) -> bool:
-    if node.op in KEPT_POINTWISE:
-        return False
-    layer = layers.CATALOGUE.get(node.op)
-    return node.op in HIDDEN_OPS or (layer is not None and layer.pointwise)
+    return rec.label, rec.family.value
 
 
 def _shape_text(shape: tuple[int, ...] | list[int]) -> str:
@@ -173,11 +119,13 @@ def _shape_text(shape: tuple[int, ...] | list[int]) -> str:
 class _Builder:
     """Recovers the series-parallel nesting of a graph (see the module docstring)."""
 
-    def __init__(self, graph: Graph, shapes: dict[str, tuple[int, ...]], depth: int | None, show_all: bool):
+    def __init__(self, analysis: Analysis, depth: int | None, show_all: bool):
+        graph = analysis.graph
         self.graph = graph
-        self.nodes = {n.name: n for n in graph.nodes}
+        self.results = analysis.results
+        self.nodes = graph.by_name
         self.index = {n.name: i for i, n in enumerate(graph.nodes)}
-        self.shapes = shapes
+        self.shapes = {name: r.shape for name, r in analysis.results.items()}
         self.depth = depth
         self.show_all = show_all
         self.kinds = {g.path: g.kind for g in graph.groups}
@@ -239,17 +187,21 @@ class _Builder:
                 name = m
                 continue
             items.extend(Side(self.chain(o, name)) for o in reversed(self.sides.get(name, [])))
+            rec = self.results[name].rec
             if len(node.inputs) > 1:
                 fork = self.back(name)
                 branches = [self.chain(i, fork) for i in node.inputs]
-                items.append(Parallel(names=[name], op=node.op, detail=_shape_text(self.shapes[name]),
-                                      branches=branches))
+                items.append(Parallel(names=[name], op=rec.op, detail=_shape_text(self.shapes[name]),
+                                      branches=branches, elementwise=rec.join is JoinKind.ELEMENTWISE,
+                                      symbol=rec.label))
                 name = fork
                 continue
-            if self.show_all or not _hidden(node):
-                label, kind = layer_label(node)
+            if self.show_all or not rec.minor:
+                label, kind = label_of(rec)
                 shape = self.shapes[name]
-                detail = "" if node.op in ("fc", "rbf") and len(shape) == 1 else _shape_text(shape)  # FC 1000 says it
+                # 'FC 1000' says its size: a vector output adds nothing to a layer with weights on vectors
+                says_size = rec.family is Family.FC and len(shape) == 1
+                detail = "" if says_size else _shape_text(shape)
                 items.append(Box(names=[name], label=label, detail=detail, kind=kind))
             name = self.back(name)
         items.reverse()
@@ -295,10 +247,10 @@ def count_boxes(items: list[Item]) -> int:
     return n
 
 
-def structure(graph: Graph, shapes: dict[str, tuple[int, ...]], depth: int | None = None,
-              show_all: bool = False, collapse: bool = True) -> list[Item]:
-    """The nested items of ``graph``'s main path, with side outputs attached where they leave it."""
-    items = _Builder(graph, shapes, depth, show_all).chain(graph.outputs[0], None)
+def structure(analysis: Analysis, depth: int | None = None, show_all: bool = False,
+              collapse: bool = True) -> list[Item]:
+    """The nested items of the network's main path, with side outputs attached where they leave it."""
+    items = _Builder(analysis, depth, show_all).chain(analysis.graph.outputs[0], None)
     return _collapse(items) if collapse else items
 
 
@@ -314,6 +266,7 @@ class Rect:
     title: str = ""
     dashed: bool = False
     double: bool = False
+    layer: str = ""  # the names of the layers/groups it stands for, space-separated (SVG data-layer)
 
 
 @dataclass
@@ -322,6 +275,7 @@ class Circle:
     y: float
     r: float
     title: str = ""
+    layer: str = ""
 
 
 @dataclass
@@ -360,9 +314,6 @@ class Diagram:
     depth: int | None
     boxes: int = 0
 
-    def svg(self) -> str:
-        return to_svg(self)
-
 
 def _text_w(text: str, size: float = FONT) -> float:
     return len(text) * size * 0.6
@@ -394,13 +345,13 @@ class _Layout:
         idents = len(item.branches) - len(cols)
         inner_h = max((h for _, h in cols), default=0.0)
         mark = 2 * REPEAT_W if item.repeat > 1 else 0
-        if item.op == "add" and cols:
+        if item.elementwise and cols:
             main_w = cols[0][0] if len(cols) == 1 else max(w for w, _ in cols)
             extra = sum(COL_GAP + w for w, _ in cols) - COL_GAP - main_w + idents * ARC + (ARC if idents else 0)
             join_h = 2 * JOIN_R
             return main_w + 2 * max(extra, 0) + mark, FAN + inner_h + FAN + join_h
         total = sum(w for w, _ in cols) + COL_GAP * max(len(cols) - 1, 0) + idents * (ARC + COL_GAP)
-        join_h = 2 * JOIN_R if item.op == "add" else BOX_H
+        join_h = 2 * JOIN_R if item.elementwise else BOX_H
         return max(total, 80) + mark, FAN + inner_h + FAN + join_h
 
     def seq_size(self, items: list[Item]) -> tuple[float, float]:
@@ -442,7 +393,7 @@ class _Layout:
     def _box(self, box: Box, x: float, y: float, w: float) -> None:
         title = ", ".join(box.names) + (f" ({box.layers} layers)" if box.group else "")
         self.prims.append(Rect(x - w / 2, y, w, BOX_H, FILL.get(box.kind, FILL["other"]), title,
-                               double=bool(box.group)))
+                               double=bool(box.group), layer=" ".join(box.names)))
         label_w = _text_w(box.label)
         detail_w = _text_w(box.detail, SMALL)
         left = x - (label_w + 10 + detail_w) / 2
@@ -457,7 +408,7 @@ class _Layout:
         bottom = top + inner_h
         join_y = bottom + FAN
         title = ", ".join(par.names)
-        if par.op == "add" and cols:
+        if par.elementwise and cols:
             main_i = max(range(len(cols)), key=lambda i: (len(cols[i][0]), -i))
             order = [cols[main_i], *[c for i, c in enumerate(cols) if i != main_i]]
             centres = [x]
@@ -480,7 +431,7 @@ class _Layout:
                 ax = right + ARC * (j + 1)
                 self.prims.append(Line([("M", (x, y)), ("Q", (ax, y, ax, top)), ("L", (ax, join_y)),
                                         ("Q", (ax, join_y + JOIN_R, x + JOIN_R, join_y + JOIN_R))], arrow=True))
-            self._join_circle(x, join_y, title)
+            self._join_circle(x, join_y, title, par.symbol, " ".join(par.names))
             self._repeat_mark(par, x - order[0][1][0] / 2, y, join_y + 2 * JOIN_R)
             return join_y + 2 * JOIN_R
         # concat (or an add of identities only): columns side by side, fanned out and back in
@@ -495,20 +446,20 @@ class _Layout:
             self.prims.append(Line([("M", (x, y)), ("L", (c, top))], arrow=True))
             end = self.seq(cols[k][0], c, top) if k < len(cols) else top
             self.prims.append(Line([("M", (c, end)), ("L", (c, join_y))], arrow=True))
-        if par.op == "add":
-            self._join_circle(x, join_y, title)
+        if par.elementwise:
+            self._join_circle(x, join_y, title, par.symbol, " ".join(par.names))
             end_y = join_y + 2 * JOIN_R
         else:
             jw = max(total, 80.0)
-            self.prims.append(Rect(x - jw / 2, join_y, jw, BOX_H, FILL["join"], title))
-            self.prims.append(Text(x, join_y + 17, f"concat  {par.detail}", FONT))
+            self.prims.append(Rect(x - jw / 2, join_y, jw, BOX_H, FILL["join"], title, layer=" ".join(par.names)))
+            self.prims.append(Text(x, join_y + 17, f"{par.symbol}  {par.detail}", FONT))
             end_y = join_y + BOX_H
         self._repeat_mark(par, x - total / 2, y, end_y)
         return end_y
 
-    def _join_circle(self, x: float, y: float, title: str) -> None:
-        self.prims.append(Circle(x, y + JOIN_R, JOIN_R, title))
-        self.prims.append(Text(x, y + JOIN_R + 5, "+", 14, bold=True))
+    def _join_circle(self, x: float, y: float, title: str, symbol: str, layer: str = "") -> None:
+        self.prims.append(Circle(x, y + JOIN_R, JOIN_R, title, layer))
+        self.prims.append(Text(x, y + JOIN_R + 5, symbol, 14, bold=True))
 
     def _repeat_mark(self, par: Parallel, left: float, y: float, bottom: float) -> None:
         if par.repeat <= 1:
@@ -523,14 +474,13 @@ def layout(analysis: Analysis, depth: int | None = None, show_all: bool = False,
            collapse: bool = True, max_boxes: int = MAX_BOXES) -> Diagram:
     """Lay out ``analysis``'s network top to bottom; fold blocks if it would exceed ``max_boxes``."""
     graph = analysis.graph
-    shapes = {name: tuple(r.shape) for name, r in analysis.results.items()}
-    items = structure(graph, shapes, depth, show_all, collapse)
+    items = structure(analysis, depth, show_all, collapse)
     chosen = depth
     if depth is None:
         d = max((len(n.scope) for n in graph.nodes), default=0)
         while count_boxes(items) > max_boxes and d > 0:
             d -= 1
-            items = structure(graph, shapes, d, show_all, collapse)
+            items = structure(analysis, d, show_all, collapse)
             chosen = d
     report = build_report(analysis)
     t = report.totals
@@ -568,6 +518,11 @@ def _f(v: float) -> str:
     return f"{v:.1f}".rstrip("0").rstrip(".")
 
 
+def _data_layer(names: str) -> str:
+    """``data-layer`` on a box or join: the layer/group names it stands for (the report page links them)."""
+    return f" data-layer={quoteattr(names)}" if names else ""
+
+
 def to_svg(diagram: Diagram) -> str:
     """The diagram as a standalone SVG document."""
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(diagram.width)}" height="{_f(diagram.height)}"'
@@ -581,11 +536,12 @@ def to_svg(diagram: Diagram) -> str:
             width = "2" if p.double else "1"
             title = f"<title>{escape(p.title)}</title>" if p.title else ""
             out.append(f'<rect x="{_f(p.x)}" y="{_f(p.y)}" width="{_f(p.w)}" height="{_f(p.h)}" rx="4"'
-                       f' fill="{p.fill}" stroke="#333333" stroke-width="{width}"{dash}>{title}</rect>')
+                       f' fill="{p.fill}" stroke="#333333" stroke-width="{width}"{dash}{_data_layer(p.layer)}>'
+                       f'{title}</rect>')
         elif isinstance(p, Circle):
             title = f"<title>{escape(p.title)}</title>" if p.title else ""
             out.append(f'<circle cx="{_f(p.x)}" cy="{_f(p.y)}" r="{_f(p.r)}" fill="white"'
-                       f' stroke="#333333">{title}</circle>')
+                       f' stroke="#333333"{_data_layer(p.layer)}>{title}</circle>')
         elif isinstance(p, Line):
             d = " ".join(c + " " + " ".join(_f(v) for v in pts) for c, pts in p.cmds)
             dash = ' stroke-dasharray="5 3"' if p.dashed else ""
@@ -672,5 +628,5 @@ def write(diagram: Diagram, out: str | Path) -> str:
     return fmt
 
 
-__all__ = ["Box", "Diagram", "Parallel", "Side", "count_boxes", "layer_label", "layout", "structure", "to_png",
+__all__ = ["Box", "Diagram", "Parallel", "Side", "count_boxes", "label_of", "layout", "structure", "to_png",
            "to_svg", "write"]

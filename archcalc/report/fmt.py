@@ -15,17 +15,20 @@ from __future__ import annotations
 import math
 import re
 import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 
+from archcalc.arith import Num
 from archcalc.errors import OptionError
 
 
 def _sci(value: float, digits: int) -> str:
     """Scientific notation for any int or float, however large (an int is never converted to float)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+    if not isinstance(value, int):
+        value = float(value)  # a float, or a bounded Fraction (a receptive field behind upsampling)
+        if not math.isfinite(value):
+            return str(value)
     return f"{Decimal(value):.{digits}e}"
 
 
@@ -98,7 +101,7 @@ def literal_text() -> Iterator[None]:
         yield
 
 
-def shape(dims: list[int] | tuple[int, ...]) -> str:
+def shape(dims: Sequence[int | float]) -> str:
     return "×".join(str(d) for d in dims)
 
 
@@ -122,3 +125,9 @@ def parse_bytes(text: str) -> int:
     if amount > MAX_BYTES:
         raise OptionError(f"memory size '{text[:40]}' is larger than 8 EiB")
     return int(amount)
+
+
+def json_number(value: Num) -> int | float:
+    """A receptive-field quantity for JSON: an int, or the float nearest an exact fraction (behind
+    upsampling; the text renderers print the fraction itself, 7/2)."""
+    return value if isinstance(value, int) else float(value)

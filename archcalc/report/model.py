@@ -10,8 +10,8 @@ import copy
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from archcalc import layers
 from archcalc.analysis import Analysis, NodeResult
+from archcalc.report.fmt import json_number
 
 SCHEMA_VERSION = 1
 
@@ -36,9 +36,9 @@ CONVENTIONS = {
 
 @dataclass
 class RFData:
-    size: list[int]
-    jump: list[int]
-    start: list[int]
+    size: list[int | float]
+    jump: list[int | float]
+    start: list[int | float]
     aligned: bool
 
 
@@ -46,6 +46,7 @@ class RFData:
 class Row:
     name: str
     type: str
+    family: str
     depth: int
     shape: list[int]
     params: int
@@ -75,6 +76,9 @@ class Report:
     totals: dict[str, Any]
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
     warnings: list[str] = field(default_factory=list)
+    #: the spec's groups (blocks, branches, side outputs) in order: {"path": dotted path, "kind": "block:<name>",
+    #: "branch", "side" or "group"}; rows under a group have names starting with its path (the report page's tree)
+    groups: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
@@ -96,7 +100,7 @@ def weight_depth(analysis: Analysis) -> int:
     """Weight layers on the longest path (how papers count depth: VGG16 16, GoogLeNet 22, ResNet-34 34)."""
     depth: dict[str, int] = {}
     for name, r in analysis.results.items():
-        here = 1 if layers.CATALOGUE[r.node.op].counts_depth else 0
+        here = 1 if r.rec.counts_depth else 0
         depth[name] = here + max((depth[i] for i in r.node.inputs), default=0)
     return max(depth[o] for o in analysis.graph.outputs[:1])
 
@@ -104,9 +108,10 @@ def weight_depth(analysis: Analysis) -> int:
 def _row(r: NodeResult, itemsize: int) -> Row:
     rf = None
     if r.rf is not None:
-        rf = RFData(size=list(r.rf.size), jump=list(r.rf.jump), start=list(r.rf.start), aligned=r.rf.aligned)
+        rf = RFData(size=[json_number(v) for v in r.rf.size], jump=[json_number(v) for v in r.rf.jump],
+                    start=[json_number(v) for v in r.rf.start], aligned=r.rf.aligned)
     return Row(
-        name=r.node.name, type=r.node.op, depth=len(r.node.scope), shape=list(r.shape),
+        name=r.node.name, type=r.rec.op, family=r.rec.family.value, depth=len(r.node.scope), shape=list(r.shape),
         params=r.params.total, weights=r.params.weights, biases=r.params.biases,
         trainable=r.params.trainable, macs=r.cost.macs, ops=r.cost.ops, flops=2 * r.cost.macs + r.cost.ops,
         bwd_macs=r.bwd_macs, activations=r.alloc_elems, memory_bytes=r.alloc_elems * itemsize, rf=rf,
@@ -129,9 +134,9 @@ def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> lis
         if gname not in index:
             index[gname] = len(out)
             kind = group_kinds.get(gname, "group").removeprefix("block:")
-            out.append(Row(name=gname, type=kind, depth=depth, shape=row.shape, params=0, weights=0, biases=0,
-                           trainable=True, macs=0, ops=0, flops=0, bwd_macs=0, activations=0, memory_bytes=0,
-                           rf=row.rf, rf_note=row.rf_note, location=row.location, group=True, layers=0))
+            out.append(Row(name=gname, type=kind, family="block", depth=depth, shape=row.shape, params=0,
+                           weights=0, biases=0, trainable=True, macs=0, ops=0, flops=0, bwd_macs=0, activations=0,
+                           memory_bytes=0, rf=row.rf, rf_note=row.rf_note, location=row.location, group=True, layers=0))
         g = out[index[gname]]
         g.params += row.params
         g.weights += row.weights
@@ -153,7 +158,7 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
     """Turn an analysis into a Report (rows folded to ``depth``; None shows every layer)."""
     itemsize = analysis.itemsize
     leaves = [_row(r, itemsize) for r in analysis.results.values()]
-    kinds = {".".join(g.path): g.kind for g in analysis.graph.groups}
+    kinds = analysis.group_kinds
     t = analysis.totals
     last = analysis.last_spatial
     tm = analysis.training_memory(batch, optimizer)
@@ -172,9 +177,9 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
                             "activations": tm.activations, "total": tm.total},
         "depth": weight_depth(analysis), "layers": len(leaves) - 1,
         "rf": {"layer": last.node.name if last else None,
-               "size": list(last.rf.size) if last and last.rf else None,
-               "jump": list(last.rf.jump) if last and last.rf else None,
-               "start": list(last.rf.start) if last and last.rf else None},
+               "size": [json_number(v) for v in last.rf.size] if last and last.rf else None,
+               "jump": [json_number(v) for v in last.rf.jump] if last and last.rf else None,
+               "start": [json_number(v) for v in last.rf.start] if last and last.rf else None},
         "partial": list(t.partial),
     }
     if memory_budget is not None:
@@ -186,4 +191,5 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
             "variables": dict(meta.variables), "outputs": list(analysis.graph.outputs)}
     return Report(schema_version=SCHEMA_VERSION, spec=spec, dtype=analysis.dtype, batch=batch,
                   rows=fold(leaves, depth, kinds), totals=totals,
-                  warnings=[w.format() for w in analysis.warnings])
+                  warnings=[w.format() for w in analysis.warnings],
+                  groups=[{"path": path, "kind": kind} for path, kind in kinds.items()])

@@ -31,7 +31,7 @@ def rf_text(row: Row) -> str:
     return text + ("" if row.rf.aligned else " ⚠")
 
 
-def _cells(row: Row, bars: dict[str, float] | None = None) -> list[str]:
+def _cells(row: Row) -> list[str]:
     indent = "  " * row.depth
     label = row.name.rsplit(".", 1)[-1] if row.depth else row.name
     return [

@@ -12,20 +12,27 @@ from archcalc.spec.expand import Expander, parse_shape
 from archcalc.spec.loader import parse_file, parse_text
 
 
-def resolve(ref: str) -> tuple[Path, str]:
-    """A spec reference (a path to a .yaml file, or a zoo name) → (file, name shown in messages)."""
+def resolve(ref: str) -> tuple[Path, str, str | None]:
+    """A spec reference → (file, name shown in messages, variant).
+
+    The reference is a path to a .yaml file (``FILE.yaml:VARIANT`` picks one of its variants) or a zoo
+    name (a network, or a family's variant such as efficientnet_b3).
+    """
     candidate = Path(ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
-        return candidate, ref
-    found = zoo.path(ref)
-    return found, f"{ref}.yaml"
+        return candidate, ref, None
+    stem, sep, variant = ref.rpartition(":")
+    if sep and Path(stem).suffix in (".yaml", ".yml"):
+        return Path(stem), stem, variant
+    found, variant_name = zoo.locate(ref)
+    return found, f"{found.stem}.yaml", variant_name
 
 
 def load(ref: str, overrides: Mapping[str, Any] | None = None, input_shape: Shape | None = None) -> Graph:
     """Load and expand a spec by zoo name or path."""
-    file, display = resolve(ref)
+    file, display, variant = resolve(ref)
     doc = parse_file(file, display)
-    return Expander(doc, display, overrides, input_shape).expand()
+    return Expander(doc, display, overrides, input_shape, variant).expand()
 
 
 def load_text(text: str, filename: str = "<spec>", overrides: Mapping[str, Any] | None = None,

@@ -46,12 +46,17 @@ MAX_WORK = 5_000_000
 #: Groups (block calls, branches, named seqs): a block with an empty body opens one and emits nothing.
 MAX_GROUPS = 100_000
 
-TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "blocks", "layers", "init",
-            "recipe")
-STRUCTURAL = ("repeat", "concat", "add", "side", "seq")
+TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "variants", "blocks", "layers",
+            "init", "recipe")
+#: keys of a variant that describe it rather than set a variable
+VARIANT_META = ("description", "published")
+#: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
+STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when")
 #: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
+_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 
 
 @dataclass
@@ -99,7 +104,7 @@ class Expander:
     """Expands one spec document into a :class:`Graph`."""
 
     def __init__(self, doc: Any, filename: str, overrides: Mapping[str, Any] | None = None,
-                 input_override: Shape | None = None):
+                 input_override: Shape | None = None, variant: str | None = None):
         if not isinstance(doc, LMap):
             raise SpecError("a spec is a YAML mapping with at least 'input' and 'layers'",
                             loc_of(doc) or SourceLocation(filename, 1, 1))
@@ -109,7 +114,12 @@ class Expander:
         for key in doc:
             if key not in TOP_KEYS:
                 raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
-        self.globals = self._variables(overrides or {})
+        self.variant = variant
+        self.variant_meta: dict[str, Any] = {}
+        values: dict[str, Any] = {}
+        if variant is not None:
+            values, self.variant_meta = self._variant(variant)
+        self.globals = self._variables(values, overrides or {})
         self.blocks = self._blocks()
         self.input_override = input_override
         self.nodes: list[Node] = []
@@ -119,21 +129,51 @@ class Expander:
         self.call_stack: list[str] = []
 
     # ---- top level ------------------------------------------------------------------------------
-    def _variables(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    def _variables(self, variant: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """The variables in order; a variant's values, then ``--set``'s, replace their defaults before the
+        variables that follow (and may derive from them) are computed."""
         raw = self.doc.get("vars") or LMap()
         if not isinstance(raw, LMap):
             raise SpecError("'vars' must be a mapping of names to default values", self.doc.value_locs.get("vars"))
+        for key in overrides:
+            if key not in raw:
+                raise SpecError(f"--set {key}: the spec has no variable '{key}'"
+                                f" (it has: {', '.join(raw) or 'none'})", None, did_you_mean(key, raw))
+        table = self.doc.get("variants")
+        entry = table.get(self.variant) if isinstance(table, LMap) and self.variant is not None else None
+        for key in variant:
+            if key not in raw:
+                where = entry.key_locs[key] if isinstance(entry, LMap) else None
+                raise SpecError(f"variant '{self.variant}' sets '{key}', which is not a variable of the spec"
+                                f" (it has: {', '.join(raw) or 'none'})", where, did_you_mean(key, raw))
         env: dict[str, Any] = {}
         for key, value in raw.items():
             if not _NAME_RE.fullmatch(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
-            env[key] = self._resolve(value, env, raw.value_locs[key])
-        for key, value in overrides.items():
-            if key not in env:
-                raise SpecError(f"--set {key}: the spec has no variable '{key}'"
-                                f" (it has: {', '.join(env) or 'none'})", None, did_you_mean(key, env))
-            env[key] = value
+            if key in overrides:
+                env[key] = overrides[key]
+            elif key in variant:
+                env[key] = self._resolve(variant[key], env, entry.value_locs[key] if isinstance(entry, LMap) else None)
+            else:
+                env[key] = self._resolve(value, env, raw.value_locs[key])
         return env
+
+    def _variant(self, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A named variant's variable values and its own description/published figures."""
+        table = self.doc.get("variants")
+        if not isinstance(table, LMap):
+            raise SpecError(f"the spec has no variants (asked for '{name}')", self.doc.loc)
+        if name not in table:
+            raise SpecError(f"the spec has no variant '{name}' (it has: {', '.join(table)})",
+                            self.doc.key_locs["variants"], did_you_mean(name, table))
+        entry = table[name]
+        if entry is None:
+            return {}, {}
+        if not isinstance(entry, LMap):
+            raise SpecError(f"variant '{name}' must be a mapping of variable values", table.value_locs[name])
+        values = {k: v for k, v in entry.items() if k not in VARIANT_META}
+        meta = {k: v for k, v in entry.items() if k in VARIANT_META}
+        return values, meta
 
     def _blocks(self) -> dict[str, BlockDef]:
         raw = self.doc.get("blocks") or LMap()
@@ -196,17 +236,17 @@ class Expander:
         for key in ("published", "recipe"):
             if doc.get(key) is not None and not isinstance(doc[key], LMap):
                 raise SpecError(f"'{key}' must be a mapping of names to values", doc.value_locs[key])
-        name = str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
-        self.nodes.append(Node(INPUT, "input", {"shape": shape}, (), doc.value_locs.get("input", top), ()))
+        name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
         outputs = (main, *self.outputs)
         meta = SpecMeta(
             name=name,
-            description=str(doc.get("description") or ""),
+            description=str(self.variant_meta.get("description") or doc.get("description") or ""),
             source=_plain(doc.get("source") or {}) if isinstance(doc.get("source"), dict)
             else {"paper": str(doc.get("source") or "")},
-            published=_plain(doc.get("published") or {}),
+            published=_plain(self.variant_meta.get("published") or doc.get("published") or {}),
             file=self.filename,
             variables=dict(self.globals),
             recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
@@ -254,9 +294,8 @@ class Expander:
 
     def _structural(self, kind: str, item: LMap, name: Any, current: str, scope: _Scope,
                     env: Mapping[str, Any]) -> str:
-        allowed = {"repeat": ("repeat", "body", "index", "when", "name"), "concat": ("concat", "when", "name"),
-                   "add": ("add", "when", "name"), "side": ("side", "when", "name"),
-                   "seq": ("seq", "when", "name")}[kind]
+        allowed = {"repeat": ("repeat", "body", "index", "when", "name"), "seq": ("seq", "when", "name"),
+                   "side": ("side", "when", "name")}.get(kind, (kind, "split", "when", "name"))
         for key in item:
             if key not in allowed:
                 raise SpecError(f"unexpected key '{key}' in a '{kind}' entry", item.key_locs[key],
@@ -288,14 +327,15 @@ class Expander:
             inner = self._open_group(scope, side_label, "side", where)
             self.outputs.append(self._sequence(item["side"], current, inner, env, item.value_locs["side"]))
             return current
-        # concat / add: parallel branches, then a join node
+        # a join (concat, add, ...): parallel branches, then the join node
         branches = item[kind]
         if not isinstance(branches, LList) or not branches:
             raise SpecError(f"'{kind}' takes a list of branches (each a list of layers; [] is the identity)",
                             item.value_locs[kind])
+        split = self._split(item, kind, len(branches), env) if "split" in item else None
         ends = []
-        for branch, bloc in zip(branches, branches.item_locs, strict=True):
-            if branch is None or (isinstance(branch, LList) and not branch):
+        for k, (branch, bloc) in enumerate(zip(branches, branches.item_locs, strict=True)):
+            if split is None and (branch is None or (isinstance(branch, LList) and not branch)):
                 ends.append(current)
                 continue
             label: Any = None
@@ -308,13 +348,41 @@ class Expander:
             inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
                                      "branch", bloc)
             before = len(self.nodes)
-            ends.append(self._sequence(body, current, inner, env, bloc))
+            start = current
+            if split is not None:  # the branch reads its part of the channels
+                part = layers.split_part_config(k, *split)
+                start = self._emit(part.key, part.config, (current,), None, inner, item.key_locs["split"])
+            ends.append(self._sequence(body, start, inner, env, bloc))
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
         if not ends:
             raise SpecError(f"every branch of this '{kind}' was dropped by 'when'", where)
-        return self._emit(kind, {}, tuple(ends), name, scope, where)
+        if len(ends) == 1 and split is None:
+            # the other branches were dropped by 'when': a join of one path is that path (named as the join)
+            identity = layers.get("identity")
+            return self._emit(identity.key, identity.config(), tuple(ends), name, scope, where)
+        return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
+
+    def _split(self, item: LMap, kind: str, branches: int, env: Mapping[str, Any]) -> tuple[tuple[int, ...] | None,
+                                                                                           int | None]:
+        """A join's ``split``: equal parts (an integer) or the parts' channel counts, one per branch."""
+        where = item.value_locs["split"]
+        value = self._resolve(item["split"], env, where)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            parts: int | None = value
+            sizes: tuple[int, ...] | None = None
+            count = value
+        elif isinstance(value, list) and value and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            parts, sizes, count = None, tuple(value), len(value)
+        else:
+            raise SpecError(f"'split' takes a number of equal parts or a list of channel counts, got {value!r}",
+                            where, "e.g. split: 2, or split: [58, 58]")
+        if count != branches:
+            raise SpecError(f"'{kind}' splits its input into {count} parts but has {branches} branches",
+                            where, "one branch per part ([] passes a part on unchanged)")
+        return sizes, parts
 
     # ---- layers and block calls -----------------------------------------------------------------
     def _call(self, word: str, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
@@ -407,8 +475,9 @@ class Expander:
         return f"{short}{scope.counters[short]}"
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
-        if not _NAME_RE.fullmatch(label):
-            raise SpecError(f"invalid layer name '{label}' (letters, digits and _ only)", where)
+        if not _LAYER_NAME_RE.fullmatch(label):
+            raise SpecError(f"invalid layer name {label!r}: use letters, digits and _, with dots between"
+                            " nested groups (as in features.0.1)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:
             first = self.names[full]
@@ -426,7 +495,7 @@ class Expander:
         self.groups.append(Group(path, kind, where))
         return _Scope(path)
 
-    def _emit(self, op: str, attrs: dict[str, Any], inputs: tuple[str, ...], name: Any, scope: _Scope,
+    def _emit(self, op: str, attrs: layers.Config, inputs: tuple[str, ...], name: Any, scope: _Scope,
               where: SourceLocation | None) -> str:
         if len(self.nodes) >= MAX_LAYERS:
             raise SpecError(f"spec expands to more than {MAX_LAYERS} layers", where)

@@ -39,7 +39,7 @@ def spec_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of an archcalc spec file."""
     defs: dict[str, Any] = {}
     layer_refs = []
-    public = sorted(k for k in layers.CATALOGUE if k not in layers.INTERNAL)
+    public = sorted(k for k, t in layers.CATALOGUE.items() if not t.internal)
     for key in public:
         layer = layers.CATALOGUE[key]
         props: dict[str, Any] = {"name": {"type": "string"}, "when": {}}
@@ -68,7 +68,9 @@ def spec_schema() -> dict[str, Any]:
         *({"type": "object", "required": [k], "properties": {
             k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
                                                      {"$ref": "#/$defs/item"}]}},
-            "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in ("concat", "add")),
+            "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
+                                _VAR], "description": "each branch reads its part of the input's channels"},
+            "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
         *({"type": "object", "required": [k], "properties": {
             k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}},
            "additionalProperties": False} for k in ("side", "seq")),
@@ -77,7 +79,7 @@ def spec_schema() -> dict[str, Any]:
     ]}
     defs["item"] = item
     defs["sequence"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
-    assert set(STRUCTURAL) == {"repeat", "concat", "add", "side", "seq"}
+    assert set(STRUCTURAL) == {"repeat", "side", "seq", *layers.JOINS}  # each keyword has its schema above
     schema: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://archcalc.dev/schema/spec-v1.json",

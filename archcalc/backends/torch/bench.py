@@ -25,18 +25,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from archcalc.analysis import Analysis, analyze
+from archcalc.analysis import Analysis
 from archcalc.backends.torch import bench_memory, bench_timing, peaks
 from archcalc.backends.torch.bench_env import device_name
-from archcalc.errors import ArchcalcError, BackendError, ExitCode, OptionError
-from archcalc.ir import Graph
+from archcalc.backends.torch.device import resolve_device
+from archcalc.backends.torch.optim import make_optimizer
+from archcalc.errors import ArchcalcError, ExitCode, OptionError
 from archcalc.report.fmt import human_bytes
+from archcalc.vocab import PRECISIONS
 
 MODES = ("infer", "train")
-PRECISIONS = peaks.PRECISIONS
-DEVICES = ("cpu", "cuda", "mps")
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
-_DTYPE = {"fp32": "fp32", "tf32": "fp32", "bf16": "bf16", "fp16": "fp16"}
 #: Auto batch never proposes more than this (a sanity cap for tiny networks).
 AUTO_BATCH_CAP = 1 << 16
 
@@ -114,27 +113,6 @@ class BenchResult:
 
 
 # ---- device and precision --------------------------------------------------------------------
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device for ``--device``, or a BackendError naming why it is unavailable."""
-    if name == "cuda":
-        if not torch.backends.cuda.is_built():  # type: ignore[no-untyped-call]
-            raise BackendError(f"--device cuda: this torch ({torch.__version__}) was built without CUDA",
-                               hint="install a CUDA build of torch")
-        if not torch.cuda.is_available() or torch.cuda.device_count() == 0:
-            raise BackendError("--device cuda: no CUDA device is visible to torch",
-                               hint="check the driver and CUDA_VISIBLE_DEVICES")
-        return torch.device("cuda", torch.cuda.current_device())
-    if name == "mps":
-        if not torch.backends.mps.is_built():
-            raise BackendError(f"--device mps: this torch ({torch.__version__}) was built without MPS")
-        if not torch.backends.mps.is_available():
-            raise BackendError("--device mps: no MPS device is available (macOS 12.3+ on Apple silicon)")
-        return torch.device("mps")
-    if name == "cpu":
-        return torch.device("cpu")
-    raise OptionError(f"unknown device '{name}' (choose from {', '.join(DEVICES)})")
-
 
 def check_options(opts: BenchOptions, device: torch.device) -> None:
     """Reject combinations that cannot be measured honestly."""
@@ -223,20 +201,14 @@ def predicted_memory(a: Analysis, mode: str, batch: int, optimizer: str) -> int:
     """
     if mode == "train":
         return a.training_memory(batch, optimizer).total
-    t = a.totals
-    return (t.params + t.buffers) * 4 + t.peak_elems * a.itemsize * batch
+    return a.inference_memory(batch)
 
 
 def predicted_max_batch(a: Analysis, mode: str, budget: int, optimizer: str) -> int:
     """The largest batch whose estimate fits ``budget`` (0 when even the weights do not)."""
     if mode == "train":
         return a.max_batch(budget, optimizer)
-    t = a.totals
-    static = (t.params + t.buffers) * 4
-    per_sample = t.peak_elems * a.itemsize
-    if budget < static:
-        return 0
-    return (budget - static) // max(per_sample, 1)
+    return a.max_inference_batch(budget)
 
 
 def flops_per_image(a: Analysis, mode: str, train_flops: str) -> tuple[float, str]:
@@ -262,7 +234,8 @@ class Subject:
 class Runner:
     """Runs configurations of one spec (and optionally its plain twin) on one device."""
 
-    def __init__(self, graph: Graph, spec_name: str, opts: BenchOptions, subjects: list[Subject]):
+    def __init__(self, analysis: Analysis, spec_name: str, opts: BenchOptions, subjects: list[Subject]):
+        graph = analysis.graph
         self.graph = graph
         self.spec_name = spec_name
         self.opts = opts
@@ -271,12 +244,12 @@ class Runner:
         if opts.channels_last and len(graph.input_shape) != 3:
             raise OptionError("--channels-last needs a C×H×W input")
         configure_backends(self.device, opts.precision)
-        self.analysis = analyze(graph, dtype=_DTYPE[opts.precision])
+        self.analysis = analysis.with_dtype(PRECISIONS[opts.precision])
         self.autocast = autocast_factory(self.device, opts.precision)
         self.subjects = subjects
         self.device_name = device_name(self.device)
         self.peak, self.peak_note = peaks.peak_flops(self.device_name, opts.precision)
-        out_shape = self.analysis.results[graph.outputs[0]].shape
+        out_shape = self.analysis.output.shape
         self.num_classes = out_shape[0] if len(out_shape) == 1 else None
 
     # -- inputs and steps
@@ -297,15 +270,7 @@ class Runner:
         return loss
 
     def _optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        params = [p for p in model.parameters() if p.requires_grad]
-        name = self.opts.optimizer
-        if name in ("adam", "adamw"):
-            cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
-            return cls(params, lr=1e-4, foreach=True)
-        if name == "rmsprop":
-            return torch.optim.RMSprop(params, lr=1e-4, foreach=True)
-        momentum = 0.0 if name == "sgd" else 0.9
-        return torch.optim.SGD(params, lr=1e-4, momentum=momentum, nesterov=name == "nesterov", foreach=True)
+        return make_optimizer(self.opts.optimizer, model.parameters(), lr=1e-4, foreach=True)
 
     def make_step(self, model: nn.Module, mode: str, batch: int) -> Callable[[], object]:
         """A closure running one batch: inference forward, or forward + backward + optimizer step."""

@@ -21,13 +21,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archcalc import arith, layers
-from archcalc.analysis import analyze
+from archcalc.analysis import Analysis
 from archcalc.errors import BackendError
-from archcalc.ir import Graph, Node, Shape
-from archcalc.layers.base import resolve_padding
-
-INIT_SCHEMES = ("default", "gaussian", "kaiming", "xavier")
+from archcalc.ir import Graph, Node
+from archcalc.layers import Family, Geometry, Resolved
+from archcalc.layers.activation import PReLUConfig
+from archcalc.layers.channels import Crop as CropRule
+from archcalc.layers.channels import CropConfig
+from archcalc.layers.channels import SplitPart as SplitPartRule
+from archcalc.layers.conv import AvgPoolConfig, ConvConfig
+from archcalc.layers.dense import FCConfig
+from archcalc.layers.norm import BatchNormConfig, GroupNormConfig, LayerNormConfig, LayerScaleConfig, LRNConfig
+from archcalc.layers.resample import ConvTransposeConfig, UpsampleConfig
+from archcalc.layers.shortcut import PadChannels as PadChannelsRule
+from archcalc.layers.shortcut import PadChannelsConfig
+from archcalc.vocab import INIT_SCHEMES
 
 # ---- modules that torch.nn lacks ----------------------------------------------------------------
 
@@ -62,6 +70,12 @@ class MaskedConv2d(PadConv2d):
         if self.explicit_pad:
             x = F.pad(x, self.pad, mode=self.pad_mode)
         return self._conv_forward(x, self.weight * self.mask, self.bias)  # type: ignore[no-any-return, operator]
+
+    @torch.no_grad()
+    def archcalc_init(self, scheme: str, gen: torch.Generator) -> None:
+        """A conv's initialisation, then the table's absent connections set to zero."""
+        init_weight(self.weight, self.bias, Family.CONV, scheme, gen)
+        self.weight.mul_(self.mask)  # type: ignore[arg-type]
 
 
 class PadPool(nn.Module):
@@ -117,6 +131,12 @@ class RBF(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x.unsqueeze(1) - self.weight).pow(2).sum(-1)
+
+    @torch.no_grad()
+    def archcalc_init(self, scheme: str, gen: torch.Generator) -> None:
+        """LeNet-5's prototypes are ±1 bitmaps, whatever the scheme."""
+        bits = torch.randint(0, 2, self.weight.shape, generator=gen)
+        self.weight.copy_(bits.to(self.weight.dtype) * 2 - 1)
 
 
 class Dropout(nn.Module):
@@ -178,128 +198,218 @@ class PadChannels(nn.Module):
         return F.pad(x, (0, 0, 0, 0, self.before, self.after))
 
 
-class Group(nn.Module):
-    """A container that only names its children (a block instance, a branch)."""
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels at each position of an N×C×H×W map (ConvNeXt's): on the channels-last
+    view, so the output is channels-last in memory, as torchvision's."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return y.permute(0, 3, 1, 2)
+
+
+class PositionwiseLinear(nn.Linear):
+    """A Linear over the channels at each position (ConvNeXt's MLP on its channels-last view)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+
+
+class StochasticDepth(nn.Module):
+    """Stochastic depth as torchvision computes it: identity at inference or with p = 0; in training
+    input × Bernoulli(1 − p) noise (one value per sample, or one for the batch) / (1 − p)."""
+
+    def __init__(self, p: float, mode: str):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+class Mul(nn.Module):
+    """Element-wise product of its inputs, in order, broadcasting (squeeze-excitation: gate × map)."""
+
+    def forward(self, xs: list[Tensor]) -> Tensor:
+        out = xs[0]
+        for t in xs[1:]:
+            out = out * t
+        return out
+
+
+class ChannelRange(nn.Module):
+    """Channels [start, stop) of the input: one part of a split (a view)."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, self.start:self.stop]
+
+
+class CentreCrop(nn.Module):
+    """Rows [top, top + h) and columns [left, left + w) of the map (a view)."""
+
+    def __init__(self, top: int, left: int, size: tuple[int, int]):
+        super().__init__()
+        self.top, self.left, self.h, self.w = top, left, size[0], size[1]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x[:, :, self.top:self.top + self.h, self.left:self.left + self.w]
+
+
+class Group(nn.ModuleDict):
+    """A container that only names its children (a block instance, a branch; '0', '1' as torchvision's)."""
 
 
 # ---- the builder table --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Site:
-    """What a builder may know about its node: input and output shapes, whether to work in place."""
+    """What a builder knows about its node: its name, its resolved record, whether to work in place."""
 
-    node: Node
-    ins: tuple[Shape, ...]
-    out: Shape
+    name: str
+    rec: Resolved
     inplace: bool
 
+    @property
+    def cin(self) -> int:
+        return self.rec.ins[0][0]
 
-Builder = Callable[[Site], "nn.Module | None"]
+
+#: A builder returns the node's module, a bare parameter (the node multiplies its input by it), or None
+#: (the node passes its input on).
+Builder = Callable[[Site], "nn.Module | nn.Parameter | None"]
 
 _PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate", "circular": "circular"}
 
 
-def _explicit_pad(site: Site) -> tuple[int, int, int, int]:
-    a = site.node.attrs
-    s = a["s"] if a.get("s") is not None else a["k"]
-    return resolve_padding(a, (site.ins[0][1], site.ins[0][2]), a["k"], s, a.get("dilation", (1, 1)))
+def _geometry(site: Site) -> Geometry:
+    g = site.rec.geometry
+    if g is None:  # a builder registered for a windowed type whose record has no geometry: a bug
+        raise BackendError(f"{site.name}: '{site.rec.op}' has no resolved window geometry")
+    return g
 
 
 def _conv(site: Site) -> nn.Module:
     """Native padding where torch has it (zeros, symmetric); an explicit F.pad otherwise."""
-    a = site.node.attrs
-    cin = site.ins[0][0]
-    top, bottom, left, right = _explicit_pad(site)
-    common: dict[str, Any] = {"stride": a["s"], "dilation": a["dilation"], "bias": a["bias"]}
-    native = not any((top, bottom, left, right)) or (
-        a["padding_mode"] == "zeros" and top == bottom and left == right)
-    padding = (top, left) if native else (0, 0)
-    pad = (0, 0, 0, 0) if native else (left, right, top, bottom)
-    mode = _PAD_MODES[a["padding_mode"]]
-    if a["table"] is not None:
-        return MaskedConv2d(cin, a["out"], a["k"], padding=padding, table=a["table"], pad=pad, pad_mode=mode,
+    a: ConvConfig = site.rec.config
+    g = _geometry(site)
+    common: dict[str, Any] = {"stride": g.stride, "dilation": g.dilation, "bias": a.bias}
+    padding = (g.pad[0], g.pad[2]) if g.native else (0, 0)
+    pad = (0, 0, 0, 0) if g.native else g.explicit_pad
+    mode = _PAD_MODES[g.pad_mode]
+    if a.table is not None:
+        return MaskedConv2d(site.cin, a.out, g.kernel, padding=padding, table=a.table, pad=pad, pad_mode=mode,
                             **common)
-    if native:
-        return nn.Conv2d(cin, a["out"], a["k"], padding=padding, groups=a["groups"], **common)
-    return PadConv2d(cin, a["out"], a["k"], groups=a["groups"], pad=pad, pad_mode=mode, **common)
-
-
-def _ceil_extra(site: Site, pad: tuple[int, int, int, int]) -> tuple[int, int]:
-    """Extra bottom/right padding that gives, in floor mode, the spec's ceil-mode output size.
-
-    Used where the backend pads explicitly (uneven padding): torch then sees no padding and its own
-    ceil rule (drop a last window starting in the right padding) would no longer apply.
-    """
-    a = site.node.attrs
-    k = a["k"]
-    s = a["s"] or k
-    d = a.get("dilation", (1, 1))
-    top, bottom, left, right = pad
-    extra_h = (site.out[1] - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (site.ins[0][1] + top + bottom)
-    extra_w = (site.out[2] - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (site.ins[0][2] + left + right)
-    return max(0, extra_h), max(0, extra_w)
+    if g.native:
+        return nn.Conv2d(site.cin, a.out, g.kernel, padding=padding, groups=a.groups, **common)
+    return PadConv2d(site.cin, a.out, g.kernel, groups=a.groups, pad=pad, pad_mode=mode, **common)
 
 
 def _pool(site: Site, make: Callable[[tuple[int, int], bool], nn.Module], fill: float) -> nn.Module:
-    top, bottom, left, right = _explicit_pad(site)
-    if top == bottom and left == right:
-        return make((top, left), site.node.attrs["ceil"])
-    extra_h, extra_w = _ceil_extra(site, (top, bottom, left, right))
-    return PadPool(make((0, 0), False), (left, right + extra_w, top, bottom + extra_h), fill)
+    """torch's pool where it pads natively; otherwise an explicit pad (with the ceil room) in floor mode."""
+    g = _geometry(site)
+    if g.native:
+        return make((g.pad[0], g.pad[2]), g.ceil)
+    return PadPool(make((0, 0), False), g.explicit_pad, fill)
 
 
 def _maxpool(site: Site) -> nn.Module:
-    a = site.node.attrs
-    s = a["s"] or a["k"]
-    return _pool(site, lambda p, ceil: nn.MaxPool2d(a["k"], s, p, a["dilation"], ceil_mode=ceil), -math.inf)
+    g = _geometry(site)
+    return _pool(site, lambda p, ceil: nn.MaxPool2d(g.kernel, g.stride, p, g.dilation, ceil_mode=ceil), -math.inf)
 
 
 def _avgpool(site: Site) -> nn.Module:
-    a = site.node.attrs
-    s = a["s"] or a["k"]
-    pad = _explicit_pad(site)
-    if (pad[0] != pad[1] or pad[2] != pad[3]) and any(_ceil_extra(site, pad)):
-        raise BackendError(f"{site.node.name}: average pooling with uneven padding whose ceil-mode last"
-                           " window passes the padding has no torch equivalent")
-    return _pool(site, lambda p, ceil: nn.AvgPool2d(a["k"], s, p, ceil, a["count_include_pad"]), 0.0)
+    a: AvgPoolConfig = site.rec.config
+    g = _geometry(site)
+    return _pool(site, lambda p, ceil: nn.AvgPool2d(g.kernel, g.stride, p, ceil, a.count_include_pad), 0.0)
 
 
 def _subsample(site: Site) -> nn.Module:
-    a = site.node.attrs
-    top, bottom, left, right = _explicit_pad(site)
-    if top == bottom and left == right:
-        return Subsample(site.ins[0][0], a["k"], a["s"] or a["k"], (top, bottom, left, right), a["ceil"])
-    extra_h, extra_w = _ceil_extra(site, (top, bottom, left, right))
-    return Subsample(site.ins[0][0], a["k"], a["s"] or a["k"], (top, bottom + extra_h, left, right + extra_w),
-                     False, explicit=True)
+    g = _geometry(site)
+    if g.native:
+        return Subsample(site.cin, g.kernel, g.stride, g.pad, g.ceil)
+    left, right, top, bottom = g.explicit_pad
+    return Subsample(site.cin, g.kernel, g.stride, (top, bottom, left, right), False, explicit=True)
 
 
 def _bn(site: Site) -> nn.Module:
-    a = site.node.attrs
-    cls = nn.BatchNorm2d if len(site.ins[0]) == 3 else nn.BatchNorm1d
-    return cls(site.ins[0][0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
+    a: BatchNormConfig = site.rec.config
+    cls = nn.BatchNorm2d if len(site.rec.ins[0]) == 3 else nn.BatchNorm1d
+    return cls(site.cin, eps=a.eps, momentum=a.momentum, affine=a.affine)
 
 
 def _lrn(site: Site) -> nn.Module:
-    a = site.node.attrs
-    return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+    a: LRNConfig = site.rec.config
+    return nn.LocalResponseNorm(a.size, a.alpha, a.beta, a.k)
 
 
 def _prelu(site: Site) -> nn.Module:
-    return nn.PReLU(site.ins[0][0] if site.node.attrs["per_channel"] else 1)
+    a: PReLUConfig = site.rec.config
+    return nn.PReLU(site.cin if a.per_channel else 1)
 
 
-def _softmax(site: Site) -> nn.Module:
-    return nn.Softmax(dim=1)
+def _conv_transpose(site: Site) -> nn.Module:
+    a: ConvTransposeConfig = site.rec.config
+    return nn.ConvTranspose2d(site.cin, a.out, a.k, stride=a.s, padding=a.pad, output_padding=a.output_padding,
+                              groups=a.groups, bias=a.bias, dilation=a.dilation)
 
 
-def _log_softmax(site: Site) -> nn.Module:
-    return nn.LogSoftmax(dim=1)
+def _upsample(site: Site) -> nn.Module:
+    a: UpsampleConfig = site.rec.config
+    return nn.Upsample(size=a.size, scale_factor=a.scale, mode=a.mode,
+                       align_corners=a.align_corners if a.mode == "bilinear" else None)
+
+
+def _layer_norm(site: Site) -> nn.Module:
+    a: LayerNormConfig = site.rec.config
+    cls = LayerNorm2d if len(site.rec.ins[0]) == 3 else nn.LayerNorm
+    return cls(site.cin, eps=a.eps, elementwise_affine=a.affine)
+
+
+def _group_norm(site: Site) -> nn.Module:
+    a: GroupNormConfig = site.rec.config
+    return nn.GroupNorm(a.groups, site.cin, eps=a.eps, affine=a.affine)
+
+
+def _layer_scale(site: Site) -> nn.Parameter:
+    a: LayerScaleConfig = site.rec.config
+    shape = (site.cin, 1, 1) if len(site.rec.ins[0]) == 3 else (site.cin,)
+    return nn.Parameter(torch.full(shape, a.init))
+
+
+def _fc(site: Site) -> nn.Module:
+    a: FCConfig = site.rec.config
+    cls = PositionwiseLinear if a.per_position else nn.Linear
+    return cls(site.cin, a.out, bias=a.bias)
+
+
+def _split_part(site: Site) -> nn.Module:
+    start, stop = SplitPartRule().channels(site.rec.config, site.rec.ins)
+    return ChannelRange(start, stop)
+
+
+def _crop(site: Site) -> nn.Module:
+    a: CropConfig = site.rec.config
+    top, left = CropRule().offsets(a, site.rec.ins)
+    return CentreCrop(top, left, a.size)
 
 
 def _pad_channels(site: Site) -> nn.Module:
-    before, after = layers.shortcut.PadChannels().padding(site.node.attrs, site.ins)
-    return PadChannels(site.node.attrs["s"], before, after)
+    a: PadChannelsConfig = site.rec.config
+    before, after = PadChannelsRule.padding(a, site.rec.ins)
+    return PadChannels(a.s, before, after)
 
 
 BUILDERS: dict[str, Builder] = {
@@ -309,44 +419,55 @@ BUILDERS: dict[str, Builder] = {
     "avgpool": _avgpool,
     "subsample": _subsample,
     "gap": lambda site: nn.AdaptiveAvgPool2d(1),
-    "adaptive_avgpool": lambda site: nn.AdaptiveAvgPool2d(site.node.attrs["out"]),
+    "adaptive_avgpool": lambda site: nn.AdaptiveAvgPool2d(site.rec.config.out),
     "bn": _bn,
     "lrn": _lrn,
     "relu": lambda site: nn.ReLU(inplace=site.inplace),
     "relu6": lambda site: nn.ReLU6(inplace=site.inplace),
-    "leaky_relu": lambda site: nn.LeakyReLU(site.node.attrs["slope"], inplace=site.inplace),
-    "elu": lambda site: nn.ELU(site.node.attrs["alpha"], inplace=site.inplace),
+    "leaky_relu": lambda site: nn.LeakyReLU(site.rec.config.slope, inplace=site.inplace),
+    "elu": lambda site: nn.ELU(site.rec.config.alpha, inplace=site.inplace),
     "prelu": _prelu,
     "sigmoid": lambda site: nn.Sigmoid(),
     "tanh": lambda site: nn.Tanh(),
-    "scaled_tanh": lambda site: ScaledTanh(site.node.attrs["A"], site.node.attrs["S"]),
-    "gelu": lambda site: nn.GELU(),
+    "scaled_tanh": lambda site: ScaledTanh(site.rec.config.A, site.rec.config.S),
+    "gelu": lambda site: nn.GELU(approximate=site.rec.config.approximate),
+    "hardsigmoid": lambda site: nn.Hardsigmoid(inplace=site.inplace),
     "silu": lambda site: nn.SiLU(inplace=site.inplace),
     "hardswish": lambda site: nn.Hardswish(inplace=site.inplace),
     "softplus": lambda site: nn.Softplus(),
-    "softmax": _softmax,
-    "log_softmax": _log_softmax,
-    "dropout": lambda site: Dropout(site.node.attrs["p"]),
+    "softmax": lambda site: nn.Softmax(dim=1),
+    "log_softmax": lambda site: nn.LogSoftmax(dim=1),
+    "dropout": lambda site: Dropout(site.rec.config.p),
+    "stochastic_depth": lambda site: StochasticDepth(site.rec.config.p, site.rec.config.mode),
     "flatten": lambda site: nn.Flatten(1),
-    "fc": lambda site: nn.Linear(site.ins[0][0], site.node.attrs["out"], bias=site.node.attrs["bias"]),
-    "rbf": lambda site: RBF(site.ins[0][0], site.node.attrs["out"], site.node.attrs["trainable"]),
+    "fc": _fc,
+    "rbf": lambda site: RBF(site.cin, site.rec.config.out, site.rec.config.trainable),
     "concat": lambda site: Concat(),
     "add": lambda site: Add(inplace=site.inplace),
-    "identity": lambda site: nn.Identity(),
+    "mul": lambda site: Mul(),
+    "identity": lambda site: None,
     "pad_channels": _pad_channels,
+    "conv_transpose": _conv_transpose,
+    "upsample": _upsample,
+    "pixel_shuffle": lambda site: nn.PixelShuffle(site.rec.config.r),
+    "layer_norm": _layer_norm,
+    "group_norm": _group_norm,
+    "layer_scale": _layer_scale,
+    "channel_shuffle": lambda site: nn.ChannelShuffle(site.rec.config.groups),
+    "split_part": _split_part,
+    "crop": _crop,
 }
-
-# ---- in-place planning: shared with the memory model, see archcalc.analysis.inplace -----------------
-
-def plan_inplace(graph: Graph) -> dict[str, int | None]:
-    """For each node, the input index it may overwrite in place (None: allocate)."""
-    return analyze(graph).calc.inplace_plan
 
 
 # ---- the model ----------------------------------------------------------------------------------
 
-class ArchNet(nn.Module):
-    """A network built from a spec; ``forward`` is generated per instance (see the module doc)."""
+class ArchNet(nn.ModuleDict):
+    """A network built from a spec; ``forward`` is generated per instance (see the module doc).
+
+    A module dictionary, as every group inside it, so that layer names may be digits ('features.0.1',
+    torchvision's keys): the generated forward reaches each layer by indexing, which TorchScript and
+    ``torch.export`` accept.
+    """
 
     def __init__(self, spec_name: str = "", side_outputs: int = 0):
         super().__init__()
@@ -358,33 +479,55 @@ class ArchNet(nn.Module):
 
 
 _counter = itertools.count()
-_RESERVED = frozenset(dir(nn.Module())) | {"forward", "spec_name", "side_outputs"}
+_RESERVED = frozenset(dir(nn.ModuleDict())) | {"forward", "spec_name", "side_outputs"}
 
 
-def _segment_ok(seg: str) -> bool:
-    return seg.isidentifier() and not keyword.iskeyword(seg) and seg not in _RESERVED
-
-
-def _attach(root: nn.Module, path: str, module: nn.Module) -> None:
+def _attach(root: nn.Module, path: str, module: nn.Module | nn.Parameter) -> None:
+    """Put a node's module (or bare parameter) at its dotted path, creating the groups on the way."""
     parts = path.split(".")
     for seg in parts:
-        if not _segment_ok(seg):
-            raise BackendError(f"layer name '{path}': '{seg}' clashes with a Python keyword or a"
-                               " torch.nn.Module attribute; rename the layer or group")
+        if seg in _RESERVED:
+            raise BackendError(f"layer name '{path}': '{seg}' is a torch.nn.ModuleDict attribute;"
+                               " rename the layer or group")
     parent = root
     for seg in parts[:-1]:
         child = parent._modules.get(seg)
         if child is None:
+            if seg in parent._parameters:
+                raise BackendError(f"layer name '{path}': '{seg}' is a layer, not a group")
             child = Group()
             parent.add_module(seg, child)
         parent = child
-    parent.add_module(parts[-1], module)
+    leaf = parts[-1]
+    if leaf in parent._modules or leaf in parent._parameters:
+        raise BackendError(f"layer name '{path}' is also the name of a group")
+    if isinstance(module, nn.Parameter):
+        if not leaf.isidentifier() or keyword.iskeyword(leaf):
+            raise BackendError(f"layer name '{path}': a layer that is one parameter needs a Python name")
+        parent.register_parameter(leaf, module)
+    else:
+        parent.add_module(leaf, module)
 
 
-def _generate(graph: Graph, plan: dict[str, int | None], has_module: set[str]) -> str:
-    """Source of ``forward``: main path first, side outputs (aux classifiers) only in training."""
+def _access(path: str, parameter: bool = False) -> str:
+    """Source reaching a node's module by indexing the groups (names may be digits); a bare parameter
+    is the last group's attribute."""
+    parts = path.split(".")
+    if parameter:
+        return "self" + "".join(f"[{p!r}]" for p in parts[:-1]) + f".{parts[-1]}"
+    return "self" + "".join(f"[{p!r}]" for p in parts)
+
+
+def _generate(analysis: Analysis, modules: dict[str, nn.Module | nn.Parameter]) -> str:
+    """Source of ``forward``: main path first, side outputs (aux classifiers) only in training.
+
+    A join is called with the list of its inputs; a node built as one bare parameter multiplies its
+    input by it (a layer scale, kept as a parameter of its group so its state_dict key is torchvision's);
+    a node without a module passes its input on.
+    """
+    graph, plan, results = analysis.graph, analysis.inplace_plan, analysis.results
     nodes = list(graph.nodes)
-    var = {n.name: ("x" if n.op == "input" else f"v{i}") for i, n in enumerate(nodes)}
+    var = {n.name: ("x" if not n.inputs else f"v{i}") for i, n in enumerate(nodes)}
     main = graph.outputs[0]
     needed: set[str] = set()
     stack = [main]
@@ -394,7 +537,7 @@ def _generate(graph: Graph, plan: dict[str, int | None], has_module: set[str]) -
         if cur not in needed:
             needed.add(cur)
             stack.extend(by_name[cur].inputs)
-    main_nodes = [n for n in nodes if n.name in needed and n.op != "input"]
+    main_nodes = [n for n in nodes if n.name in needed and n.inputs]
     side_nodes = [n for n in nodes if n.name not in needed]
     order = main_nodes + side_nodes
     last: dict[str, int] = {}
@@ -408,15 +551,17 @@ def _generate(graph: Graph, plan: dict[str, int | None], has_module: set[str]) -
     lines = ["def forward(self, x):"]
 
     def emit(idx: int, n: Node, indent: str, in_side: bool) -> None:
-        target = f"self.{n.name}"
-        if n.op in ("concat", "add"):
+        built = modules.get(n.name)
+        if results[n.name].rec.join is not None:  # a join takes the list of its inputs
             ins = list(n.inputs)
             choice = plan.get(n.name)
             if choice:
                 ins.insert(0, ins.pop(choice))
-            call = f"{target}([{', '.join(var[i] for i in ins)}])"
-        elif n.name in has_module:
-            call = f"{target}({var[n.inputs[0]]})"
+            call = f"{_access(n.name)}([{', '.join(var[i] for i in ins)}])"
+        elif isinstance(built, nn.Parameter):
+            call = f"{_access(n.name, parameter=True)} * {var[n.inputs[0]]}"
+        elif built is not None:
+            call = f"{_access(n.name)}({var[n.inputs[0]]})"
         else:
             call = var[n.inputs[0]]
         lines.append(f"{indent}{var[n.name]} = {call}")
@@ -450,28 +595,30 @@ def _forward_from_source(source: str) -> Callable[..., Any]:
     return namespace["forward"]  # type: ignore[no-any-return]
 
 
-def build_model(graph: Graph, *, init: str | None = None, seed: int = 0) -> nn.Module:
-    """Build ``graph`` as an ``nn.Module``; ``init`` defaults to the spec's recipe, else torch's own."""
-    scheme = init if init is not None else _recipe_init(graph)
+def build_model(source: Analysis | Graph, *, init: str | None = None, seed: int = 0) -> nn.Module:
+    """Build the analysed network as an ``nn.Module`` (a Graph is analysed first).
+
+    ``init`` defaults to the spec's recipe, else torch's own. Each node's module comes from its type's
+    builder, given the node's resolved record and whether the in-place plan lets it overwrite its input.
+    """
+    analysis = source if isinstance(source, Analysis) else Analysis(source)
+    graph = analysis.graph
+    scheme = init if init is not None else recipe_init(graph)
     if scheme not in INIT_SCHEMES:
         raise BackendError(f"unknown init '{scheme}' (choose from {', '.join(INIT_SCHEMES)})")
-    results = analyze(graph).results
-    plan = plan_inplace(graph)
-    forward = _forward_from_source(_generate(graph, plan, {n.name for n in graph.nodes
-                                                           if n.op not in ("input", "identity")}))
-    cls = type(f"ArchNet_{_class_suffix(graph.meta.name)}", (ArchNet,), {"forward": forward})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model: ArchNet = cls(graph.meta.name, len(graph.outputs) - 1)
-        for node in graph.nodes:
-            if node.op in ("input", "identity"):
-                continue
-            site = Site(node, tuple(results[i].shape for i in node.inputs), results[node.name].shape,
-                        plan[node.name] is not None)
-            module = BUILDERS[node.op](site)
+        modules: dict[str, nn.Module | nn.Parameter] = {}
+        for name, res in analysis.results.items():
+            module = BUILDERS[res.rec.op](Site(name, res.rec, res.inplace is not None))
             if module is not None:
-                _attach(model, node.name, module)
-        initialize(model, scheme, seed)
+                modules[name] = module
+        forward = _forward_from_source(_generate(analysis, modules))
+        cls = type(f"ArchNet_{_class_suffix(graph.meta.name)}", (ArchNet,), {"forward": forward})
+        model: ArchNet = cls(graph.meta.name, len(graph.outputs) - 1)
+        for name, module in modules.items():
+            _attach(model, name, module)
+        initialize(model, analysis, scheme, seed)
     return model
 
 
@@ -480,50 +627,66 @@ def _class_suffix(name: str) -> str:
     return cleaned or "spec"
 
 
-def _recipe_init(graph: Graph) -> str:
+def recipe_init(graph: Graph) -> str:
+    """The spec's recipe's initialisation scheme (``init: kaiming`` or ``init: {scheme: ...}``), else torch's."""
     value = graph.meta.recipe.get("init")
     if value is None:
         return "default"
     if isinstance(value, dict):
         value = value.get("scheme") or value.get("name") or value.get("type")
-    return str(value)
+    return str(value) if value else "default"
 
 
 @torch.no_grad()
-def initialize(model: nn.Module, scheme: str, seed: int = 0) -> None:
-    """Re-initialise weights as the papers did; seeded, so two calls give identical models."""
+def init_weight(weight: Tensor, bias: Tensor | None, family: Family, scheme: str, gen: torch.Generator) -> None:
+    """Initialise one conv or fc weight by ``scheme`` (biases to zero unless torch's default is kept)."""
+    if scheme == "gaussian":
+        weight.normal_(0.0, 0.01, generator=gen)  # Krizhevsky et al. 2012, section 5
+    elif scheme == "kaiming":
+        if family is Family.CONV:  # He et al. 2015, as torchvision's ResNet
+            nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu", generator=gen)
+        else:
+            nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
+    elif scheme == "xavier":
+        nn.init.xavier_uniform_(weight, generator=gen)  # Glorot & Bengio 2010
+    if scheme != "default" and bias is not None:
+        bias.zero_()
+
+
+@torch.no_grad()
+def initialize(model: nn.Module, analysis: Analysis, scheme: str, seed: int = 0) -> None:
+    """Re-initialise weights as the papers did; seeded, so two calls give identical models.
+
+    Every conv- and fc-family layer with weights gets the scheme (whatever module builds it); a module
+    with an initialisation of its own (LeNet-5's RBF bitmaps, a connection table's mask) says so with
+    an ``archcalc_init(scheme, generator)`` method. Other layers keep torch's initialisation.
+    """
     gen = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, RBF):
-            bits = torch.randint(0, 2, module.weight.shape, generator=gen)
-            module.weight.copy_(bits.to(module.weight.dtype) * 2 - 1)  # LeNet-5's ±1 bitmaps
+    owners = {id(m): analysis.results[name].rec for name, m in node_modules(model, analysis.graph).items()}
+    for module in model.modules():  # registration order: the same draws for the same spec and seed
+        rec = owners.get(id(module))
+        if rec is None:
             continue
-        if not isinstance(module, nn.Conv2d | nn.Linear):
-            continue
-        weight, bias = module.weight, module.bias
-        if scheme == "gaussian":
-            weight.normal_(0.0, 0.01, generator=gen)  # Krizhevsky et al. 2012, section 5
-        elif scheme == "kaiming":
-            if isinstance(module, nn.Conv2d):  # He et al. 2015, as torchvision's ResNet
-                nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu", generator=gen)
-            else:
-                nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=gen)
-        elif scheme == "xavier":
-            nn.init.xavier_uniform_(weight, generator=gen)  # Glorot & Bengio 2010
-        if scheme != "default" and bias is not None:
-            bias.zero_()
-        if isinstance(module, MaskedConv2d):
-            weight.mul_(module.mask)  # type: ignore[arg-type]
+        own = getattr(module, "archcalc_init", None)
+        if own is not None:
+            own(scheme, gen)
+        elif rec.family in (Family.CONV, Family.FC) and rec.params.weights:
+            weight = module.weight
+            bias = getattr(module, "bias", None)
+            assert isinstance(weight, Tensor)
+            init_weight(weight, bias if isinstance(bias, Tensor) else None, rec.family, scheme, gen)
 
 
 # ---- helpers for verify, bench and export -------------------------------------------------------
 
-def node_modules(model: nn.Module, graph: Graph) -> dict[str, nn.Module]:
-    """The module that computes each node (nodes without one, input and identity, are left out)."""
+def node_modules(model: nn.Module, network: Analysis | Graph) -> dict[str, nn.Module]:
+    """The module that computes each node (nodes whose builder made none, the input and identities, are
+    left out: their value is their input's)."""
+    graph = network.graph if isinstance(network, Analysis) else network
     out: dict[str, nn.Module] = {}
     for node in graph.nodes:
-        if node.op in ("input", "identity"):
-            continue
+        if not node.inputs:
+            continue  # the input
         try:
             out[node.name] = model.get_submodule(node.name)
         except AttributeError:

@@ -9,10 +9,8 @@ torn one. It holds only tensors and plain containers (RNG states included), so `
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import torch
 
 from archcalc.errors import OptionError
+from archcalc.fileio import atomic_path
 
 FORMAT = "archcalc-checkpoint"
 VERSION = 1
@@ -33,42 +32,9 @@ class CheckpointError(OptionError):
 
 
 def save(state: Mapping[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically (temp file in the same directory, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 → the permissions of an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = ""
-        _fsync_dir(path.parent)
-    finally:
-        if tmp:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write ``state`` to ``path`` atomically and durably (temp file in the same folder, fsync, rename)."""
+    with atomic_path(path, durable=True, make_parents=True) as tmp:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
 
 
 def remove_stale_temps(directory: Path) -> None:

@@ -10,8 +10,7 @@ blob much smaller than the theoretical field. We report the radii of the centred
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from archcalc.analysis import analyze
-from archcalc.backends.torch.build import build_model, initialize, node_modules
+from archcalc.analysis import Analysis
+from archcalc.backends.torch.build import build_model, initialize, node_modules, recipe_init
 from archcalc.errors import BackendError, OptionError, did_you_mean
+from archcalc.fileio import atomic_path
 from archcalc.ir import Graph
 
 LEVELS = (0.5, 0.9, 0.99)
@@ -42,9 +42,6 @@ class ERFResult:
     source: str
     grid: list[list[float]] = field(repr=False, default_factory=list)
     png: str | None = None
-
-    def diameter(self, level: float) -> int:
-        return 2 * self.radii[level] + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,7 +72,7 @@ class ERFResult:
         return "\n".join(lines) + "\n"
 
 
-def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
+def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
                  init: str | None = None, seed: int = 0, runs: int = 4, png: str | Path | None = None,
                  dtype: torch.dtype = torch.float64) -> ERFResult:
     """Measure the effective receptive field of the centre unit of ``layer`` (default: the last map).
@@ -86,7 +83,8 @@ def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Pa
     """
     if runs < 1:
         raise OptionError("--runs must be at least 1")
-    analysis = analyze(graph)
+    analysis = network if isinstance(network, Analysis) else Analysis(network)
+    graph = analysis.graph
     results = analysis.results
     if layer is None:
         last = analysis.last_spatial
@@ -100,14 +98,14 @@ def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Pa
         raise OptionError(f"layer '{layer}' has no spatial map (shape {res.shape}); pick a conv or pool layer")
     if res.rf is None:
         raise OptionError(f"layer '{layer}' has no single theoretical field: {res.rf_note}")
-    model = build_model(graph, init=init, seed=seed)
+    model = build_model(analysis, init=init, seed=seed)
     source = "at initialisation"
     if checkpoint is not None:
         _load_weights(model, Path(checkpoint))
         source = f"weights from {checkpoint}"
     model = model.to(dtype).eval()
     modules = node_modules(model, graph)
-    target = _module_for(layer, graph, modules)
+    target = _module_for(layer, analysis, modules)
     _, ho, wo = res.shape
     unit = (ho // 2, wo // 2)
     c, h, w = graph.input_shape
@@ -123,7 +121,7 @@ def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Pa
     try:
         for run in range(runs):
             if checkpoint is None and run > 0:
-                initialize(model, _scheme(graph, init), seed + run)
+                initialize(model, analysis, init if init is not None else recipe_init(graph), seed + run)
             x = torch.randn(1, c, h, w, generator=gen, dtype=dtype).requires_grad_(True)
             captured.clear()
             if target is None:
@@ -144,8 +142,9 @@ def effective_rf(graph: Graph, *, layer: str | None = None, checkpoint: str | Pa
     rows, cols = res.rf.region(*unit)
     centre = (min(max((rows[0] + rows[1]) // 2, 0), h - 1), min(max((cols[0] + cols[1]) // 2, 0), w - 1))
     radii = _radii(acc / total, centre)
-    result = ERFResult(graph.meta.name, layer, unit, centre, (res.rf.h.size, res.rf.w.size), (rows, cols), radii,
-                       runs, source, grid=(acc / acc.max()).tolist())
+    size = (math.ceil(res.rf.h.size), math.ceil(res.rf.w.size))
+    result = ERFResult(graph.meta.name, layer, unit, centre, size, (rows, cols), radii, runs, source,
+                       grid=(acc / acc.max()).tolist())
     if png is not None:
         result.png = str(write_png(result, Path(png)))
     return result
@@ -155,23 +154,14 @@ class _Stop(Exception):
     """Raised by the hook once the measured layer has run: the rest of the network is not needed."""
 
 
-def _scheme(graph: Graph, init: str | None) -> str:
-    if init is not None:
-        return init
-    value = graph.meta.recipe.get("init")
-    if isinstance(value, dict):
-        value = value.get("scheme") or value.get("name") or value.get("type")
-    return str(value) if value else "default"
-
-
-def _module_for(layer: str, graph: Graph, modules: dict[str, nn.Module]) -> nn.Module | None:
-    """The module whose output is ``layer``'s (identity layers pass their input on)."""
+def _module_for(layer: str, analysis: Analysis, modules: dict[str, nn.Module]) -> nn.Module | None:
+    """The module whose output is ``layer``'s (a node without a module passes its input on)."""
     name = layer
     while name not in modules:
-        node = graph.node(name)
-        if node.op == "input":
-            return None
-        name = node.inputs[0]
+        inputs = analysis.graph.node(name).inputs
+        if not inputs:
+            return None  # the input itself
+        name = inputs[0]
     return modules[name]
 
 
@@ -232,15 +222,9 @@ def write_png(result: ERFResult, path: Path) -> Path:
                                ls="--", label=f"{int(p * 100)}% mass: {2 * r + 1}×{2 * r + 1}"))
     ax.set_title(f"{result.spec} {result.layer}: effective receptive field", fontsize=9)
     ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path, make_parents=True) as tmp:
+            fig.savefig(tmp, format="png", bbox_inches="tight")
     finally:
         plt.close(fig)
     return path

@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 
 T = 1e12
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)

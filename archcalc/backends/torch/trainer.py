@@ -35,13 +35,15 @@ from torch import nn
 from archcalc.backends.torch import checkpoint
 from archcalc.backends.torch.augment import Augment, center_crop, ten_crops
 from archcalc.backends.torch.data import Data, Loader, Prep, prefit
-from archcalc.errors import ArchcalcError, BackendError, ExitCode, OptionError
+from archcalc.backends.torch.device import resolve_device
+from archcalc.backends.torch.optim import make_optimizer
+from archcalc.errors import ArchcalcError, ExitCode, OptionError
+from archcalc.fileio import write_atomic
+from archcalc.vocab import OPTIMIZERS, TRAIN_PRECISIONS
 
 #: GoogLeNet: auxiliary classifier losses are added with weight 0.3.
 AUX_WEIGHT = 0.3
-OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("plateau", "step", "cosine", "none")
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -56,7 +58,7 @@ class Config:
     epochs: int = 0  # 0: the data set's default
     batch: int = 128
     lr: float = 1e-2
-    optimizer: str = "sgd"
+    optimizer: str = "momentum"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "plateau"
@@ -84,7 +86,7 @@ class Config:
         """Reject impossible option values with one-line errors, before any work."""
         for name, value, choices in (("optimizer", self.optimizer, OPTIMIZERS),
                                      ("schedule", self.schedule, SCHEDULES),
-                                     ("precision", self.precision, PRECISIONS)):
+                                     ("precision", self.precision, TRAIN_PRECISIONS)):
             if value not in choices:
                 raise OptionError(f"--{name} {value!r} is not one of {', '.join(choices)}")
         if self.epochs < 0 or self.batch < 1 or self.lr <= 0 or self.warmup < 0 or self.workers < 0:
@@ -135,24 +137,6 @@ def dist_from_env() -> Dist:
     return Dist(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def pick_device(name: str, dist: Dist) -> torch.device:
-    """The device for ``--device`` (default: CUDA when present), with one-line errors when absent."""
-    if not name:
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        if not torch.cuda.is_available():
-            raise BackendError("--device cuda: no CUDA device is available", hint="use --device cpu")
-        torch.cuda.set_device(dist.local_rank % torch.cuda.device_count())
-        return torch.device("cuda", dist.local_rank % torch.cuda.device_count())
-    if name == "mps":
-        if not torch.backends.mps.is_available():
-            raise BackendError("--device mps: Apple's MPS backend is not available", hint="use --device cpu")
-        return torch.device("mps")
-    if name != "cpu":
-        raise OptionError(f"--device {name!r} is not one of cpu, cuda, mps")
-    return torch.device("cpu")
-
-
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     """The augmentation/dropout seed of one epoch on one process."""
     return (seed * 1_000_003 + epoch * 1009 + rank) % (2**63 - 1)
@@ -160,13 +144,9 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 # ------------------------------------------------------------------------------------- optimisation
 
-def make_optimizer(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+def optimizer_for(model: nn.Module, cfg: Config) -> torch.optim.Optimizer:
+    return make_optimizer(cfg.optimizer, model.parameters(), cfg.lr, momentum=cfg.momentum,
+                          weight_decay=cfg.weight_decay)
 
 
 class LrSchedule:
@@ -263,7 +243,7 @@ class Run:
         cfg.check()
         self.cfg = cfg
         self.data = data
-        self.device = pick_device(cfg.device, dist_from_env())  # binds this process to its GPU
+        self.device = resolve_device(cfg.device, dist_from_env().local_rank)  # binds this process to its GPU
         self.dist = init_distributed(self.device)
         self.console = console or Console(stderr=False)
         self.epochs = cfg.epochs or data.default_epochs
@@ -306,7 +286,7 @@ class Run:
         self.eval_net: Callable[..., Any] = (self.train_net if self.dist.world == 1 else
                                              torch.compile(self.model) if cfg.compile else self.model)
 
-        self.optimizer = make_optimizer(self.model, cfg)
+        self.optimizer = optimizer_for(self.model, cfg)
         self.schedule = LrSchedule(self.optimizer, cfg, self.epochs, len(self.train_loader))
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
@@ -598,6 +578,4 @@ def _is_main_thread() -> bool:
 
 def _write_text(path: Path, text: str) -> None:
     """Replace a small text file atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_atomic(path, text)

@@ -4,14 +4,15 @@ Measurements, one per figure the calculator gives:
 
 * **shapes** through forward hooks on every layer's module (a training-mode pass, so side outputs run);
 * **parameters** per layer from the modules (a masked connection-table weight counts its ones);
-* **MACs** from the torch modules' own attributes (weight numel × output positions), and fvcore's
-  ``FlopCountAnalysis`` by module where fvcore counts the same thing (conv, linear: one fused
-  multiply-add = one flop); what only one side counts is listed, never silently compared;
+* **MACs** as torch's own ``FlopCounterMode`` counts them per module (convolutions and matrix
+  products), and fvcore's ``FlopCountAnalysis`` by module, both held against the multiply-adds each
+  layer's record says frameworks count (conv, linear: one fused multiply-add = one flop); what only one
+  side counts is listed, never silently compared;
 * **saved activations**: every tensor autograd packs for backward (``saved_tensors_hooks``), distinct
   storages, parameters and buffers excluded — must equal ``Analysis.saved_bytes(batch)`` exactly;
-* **receptive fields**: the support of the input gradient of one output unit, in float64, on a probe
-  network built by the same builders with one channel per layer, positive weights, pooling as
-  summing windows and every pointwise layer as the identity, so nothing cancels or underflows.
+* **receptive fields**: the support of the input gradient of one output unit on a probe network
+  (``archcalc.backends.torch.probe``) with one channel, each layer's resolved window geometry,
+  positive weights and every pointwise layer as the identity, so nothing cancels or underflows.
   Spatial support does not depend on the channel count when all weights are positive.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
 import io
 import json
 import logging
@@ -30,29 +30,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from archcalc import arith
-from archcalc.analysis import Analysis, analyze
-from archcalc.analysis.inplace import INPLACE_OPS
-from archcalc.backends.torch.build import (
-    BUILDERS,
-    Concat,
-    MaskedConv2d,
-    Site,
-    build_model,
-    node_modules,
-    parameter_counts,
-    plan_inplace,
-)
-from archcalc.ir import Graph, Node, Shape
-from archcalc.layers import numel
+from archcalc.analysis import Analysis
+from archcalc.backends.torch.bench_memory import saved_tensor_bytes
+from archcalc.backends.torch.build import build_model, node_modules, parameter_counts
+from archcalc.backends.torch.probe import build_probe
+from archcalc.ir import Graph, Shape
+from archcalc.layers import Aliasing
 
 OK, BAD, NA = "✓", "✗", "·"
-#: Layer kinds whose MACs both archcalc and fvcore count as fused multiply-adds.
-COMPARABLE = frozenset({"conv", "fc"})
-#: Layers that do not change which input pixels a unit sees (replaced by identity in the RF probe).
-_POINTWISE_FOR_RF = frozenset({"bn", "lrn", "relu", "relu6", "leaky_relu", "elu", "prelu", "sigmoid", "tanh",
-                               "scaled_tanh", "gelu", "silu", "hardswish", "softplus", "softmax",
-                               "log_softmax", "dropout", "identity"})
 
 
 @dataclass
@@ -102,60 +87,46 @@ class VerifyReport:
 
 # ---- measurements -------------------------------------------------------------------------------
 
-def _storage_key(t: Tensor) -> tuple[int, int]:
-    s = t.untyped_storage()
-    return s.data_ptr(), s.nbytes()
+def measure_training_pass(model: nn.Module, graph: Graph, x: Tensor) -> tuple[dict[str, Shape], int]:
+    """One training-mode forward: each layer's output shape and the bytes autograd saves for backward.
 
-
-def measure_training_pass(model: nn.Module, graph: Graph, x: Tensor
-                          ) -> tuple[dict[str, Shape], int, list[tuple[str, tuple[int, ...]]]]:
-    """One training-mode forward: each layer's output shape and the bytes saved for backward.
-
-    Returns (shapes without the batch dimension, saved bytes over distinct storages, the saved
-    tensors as (dtype, shape) for the report).
+    Shapes come from forward hooks (without the batch dimension); the saved bytes from the one
+    saved-tensor measurement the bench uses too (distinct storages, parameters and buffers excluded).
     """
-    modules = node_modules(model, graph)
     shapes: dict[str, Shape] = {}
     handles = []
-    for name, module in modules.items():
+    for name, module in node_modules(model, graph).items():
         def hook(_m: nn.Module, _i: Any, out: Any, name: str = name) -> None:
             shapes[name] = tuple(out.shape[1:])
         handles.append(module.register_forward_hook(hook))
-    excluded = {_storage_key(t)[0] for t in [*model.parameters(), *model.buffers()]}
-    saved: dict[int, tuple[int, str, tuple[int, ...]]] = {}
-
-    def pack(t: Tensor) -> Tensor:
-        ptr, nbytes = _storage_key(t)
-        if ptr not in excluded and nbytes > 0 and ptr not in saved:
-            saved[ptr] = (nbytes, str(t.dtype).removeprefix("torch."), tuple(t.shape))
-        return t
-
-    model.train()
     try:
-        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-            out = model(x)
-        del out
+        saved = saved_tensor_bytes(model, x)
     finally:
         for h in handles:
             h.remove()
-    total = sum(v[0] for v in saved.values())
-    return shapes, total, [(v[1], v[2]) for v in saved.values()]
+    return shapes, saved.nbytes
 
 
-def torch_macs(node: Node, module: nn.Module | None, out: Shape) -> int | None:
-    """MACs for one image from the torch module's own attributes (None: the layer has no MACs)."""
-    if isinstance(module, nn.Conv2d):
-        per_position = (int(module.mask.count_nonzero())  # type: ignore[operator]
-                        if isinstance(module, MaskedConv2d)
-                        else module.weight.numel())
-        return per_position * out[1] * out[2]
-    if isinstance(module, nn.Linear):
-        return module.weight.numel()
-    if node.op == "rbf" and module is not None:
-        return int(module.weight.numel())  # type: ignore[operator]
-    if isinstance(module, nn.LocalResponseNorm):
-        return int(module.size) * numel(out)
-    return None
+def torch_macs(model: nn.Module, graph: Graph, x: Tensor) -> dict[str, int]:
+    """Fused multiply-adds per node and image, as torch's own ``FlopCounterMode`` counts them.
+
+    It counts convolutions and matrix products (2 FLOPs per multiply-add) per module, in a training-mode
+    forward so that side outputs run too; what it cannot see (LRN's window sums, LeNet's RBF) is what
+    each layer's record says frameworks do not count.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    root = type(model).__name__
+    model.train()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(x)
+    counts = counter.get_flop_counts()
+    out: dict[str, int] = {}
+    for name in node_modules(model, graph):
+        flops = sum(int(v) for v in counts.get(f"{root}.{name}", {}).values())
+        out[name] = flops // 2 // x.shape[0]
+    return out
 
 
 def fvcore_by_module(model: nn.Module, x: Tensor, training: bool = False
@@ -181,137 +152,6 @@ def fvcore_by_module(model: nn.Module, x: Tensor, training: bool = False
 
 
 # ---- receptive fields ---------------------------------------------------------------------------
-
-class _Probe(nn.Module):
-    """The RF probe: one module per spatial node, run in topological order (no generated code)."""
-
-    def __init__(self, steps: list[tuple[str, nn.Module | None, tuple[str, ...]]]):
-        super().__init__()
-        self.steps = steps
-        self.mods = nn.ModuleList([m for _, m, _ in steps if m is not None])
-
-    def run(self, x: Tensor, upto: str | None = None, binarise: bool = False) -> dict[str, Tensor]:
-        """Every probed layer's output, stopping after ``upto``.
-
-        ``binarise``: each layer's incoming gradient is replaced by its support (1 where non-zero), so
-        the backward pass stays exact in float32 however deep the network (nothing underflows).
-        """
-        values: dict[str, Tensor] = {"input": x}
-        for name, module, ins in self.steps:
-            args = [values[i] for i in ins]
-            if isinstance(module, Concat | _MeanJoin):
-                values[name] = module(args)
-            elif module is None:
-                values[name] = args[0]
-            else:
-                values[name] = module(args[0])
-            if binarise and values[name].requires_grad and values[name] is not args[0]:
-                values[name].register_hook(_support_only)  # type: ignore[no-untyped-call]
-            if name == upto:
-                break
-        return values
-
-
-def _support_only(grad: Tensor) -> Tensor:
-    return (grad != 0).to(grad.dtype)
-
-
-def _window_conv(node: Node, site: Site, out: Shape) -> nn.Module:
-    """A summing window with a pooling layer's geometry, as a one-channel conv (ceil mode: pad more)."""
-    a = node.attrs
-    k, d = a["k"], a.get("dilation", (1, 1))
-    s = a["s"] or k
-    from archcalc.layers.base import resolve_padding
-
-    top, bottom, left, right = resolve_padding(a, (site.ins[0][1], site.ins[0][2]), k, s, d)
-    h, w = site.ins[0][1], site.ins[0][2]
-    extra_h = max(0, (out[1] - 1) * s[0] + arith.effective_kernel(k[0], d[0]) - (h + top + bottom))
-    extra_w = max(0, (out[2] - 1) * s[1] + arith.effective_kernel(k[1], d[1]) - (w + left + right))
-    attrs = {"out": 1, "k": k, "s": s, "pad": (top, bottom + extra_h, left, right + extra_w), "dilation": d,
-             "groups": 1, "bias": False, "table": None, "padding_mode": "zeros"}
-    return BUILDERS["conv"](dataclasses.replace(site, node=dataclasses.replace(node, attrs=attrs)))  # type: ignore[return-value]
-
-
-def build_rf_probe(graph: Graph, analysis: Analysis) -> tuple[_Probe, list[str]]:
-    """The one-channel, positive-weight probe of every spatial layer, and the nodes it covers."""
-    results = analysis.results
-    channels: dict[str, int] = {"input": graph.input_shape[0]}
-    steps: list[tuple[str, nn.Module | None, tuple[str, ...]]] = []
-    covered: list[str] = []
-    for node in graph.nodes:
-        if node.op == "input" or any(i not in channels for i in node.inputs):
-            continue
-        out = results[node.name].shape
-        if len(out) != 3:
-            continue
-        ins = tuple((channels[i], *results[i].shape[1:]) for i in node.inputs)
-        site = Site(node, ins, out, False)
-        module: nn.Module | None
-        if node.op == "conv":
-            # reflect/replicate/circular fill the padding from real pixels: same geometry, so the
-            # probe pads with zeros and the field stays an interval
-            attrs = {**node.attrs, "out": 1, "groups": 1, "table": None, "bias": False, "padding_mode": "zeros"}
-            module = BUILDERS["conv"](dataclasses.replace(site, node=dataclasses.replace(node, attrs=attrs)))
-            channels[node.name] = 1
-        elif node.op in ("maxpool", "avgpool", "subsample"):
-            module = _window_conv(node, dataclasses.replace(site, ins=((1, *ins[0][1:]),)), out)
-            module = nn.Sequential(_ChannelMean(), module)
-            channels[node.name] = 1
-        elif node.op == "pad_channels":
-            module = _Subsample(node.attrs["s"])  # the zero channels see nothing: keep the real ones
-            channels[node.name] = ins[0][0]
-        elif node.op in ("gap", "adaptive_avgpool"):
-            module = BUILDERS[node.op](site)
-            channels[node.name] = ins[0][0]
-        elif node.op == "concat":
-            module = Concat()
-            channels[node.name] = sum(c[0] for c in ins)
-        elif node.op == "add":
-            module = _MeanJoin()  # one-channel and many-channel paths broadcast: the union either way
-            channels[node.name] = max(c[0] for c in ins)
-        elif node.op in _POINTWISE_FOR_RF:
-            module = None
-            channels[node.name] = ins[0][0]
-        else:
-            continue
-        steps.append((node.name, module, node.inputs))
-        covered.append(node.name)
-    probe = _Probe(steps).double()
-    with torch.no_grad():
-        for m in probe.modules():
-            if isinstance(m, nn.Conv2d):
-                m.weight.fill_(1.0 / m.weight[0].numel())  # positive, summing to one per output
-    probe.requires_grad_(False)  # only the input's gradient is wanted
-    return probe, covered
-
-
-class _ChannelMean(nn.Module):
-    """Averages channels into one (pooling keeps channels apart; the probe only needs the support)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.mean(1, keepdim=True)
-
-
-class _Subsample(nn.Module):
-    """Every s-th row and column (an option-A shortcut's spatial part)."""
-
-    def __init__(self, stride: int):
-        super().__init__()
-        self.stride = stride
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x[:, :, ::self.stride, ::self.stride]
-
-
-class _MeanJoin(nn.Module):
-    """A residual add in the probe: the mean of the paths, so weights still sum to one."""
-
-    def forward(self, xs: list[Tensor]) -> Tensor:
-        out = xs[0]
-        for t in xs[1:]:
-            out = out + t
-        return out / len(xs)
-
 
 def _pick_units(interior: Tensor) -> tuple[list[tuple[int, int]], bool]:
     """Two diagonal neighbours whose fields hold no padding (else any two units), and whether found."""
@@ -342,8 +182,7 @@ def _within(got: tuple[int, int] | None, want: tuple[int, int]) -> bool:
     return got is None or (want[0] <= got[0] and got[1] <= want[1])
 
 
-def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32, max_layers: int = 100
-               ) -> dict[str, Check]:
+def measure_rf(analysis: Analysis, chunk: int = 32, max_layers: int = 100) -> dict[str, Check]:
     """Measured against symbolic receptive field, per spatial layer.
 
     Units are chosen where no padding enters the field (the probe's all-ones input gives exactly 1
@@ -351,7 +190,9 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32, max_layers: in
     exactly, for two diagonal neighbours (size, jump and start). Where every unit sees padding, the
     support must lie within the symbolic interval (the rest of the field is padding).
     """
-    probe, covered = build_rf_probe(graph, analysis)
+    graph = analysis.graph
+    plan = build_probe(analysis)
+    probe, covered = plan.probe, plan.covered
     results = analysis.results
     _, H, W = graph.input_shape
     checks: dict[str, Check] = {}
@@ -359,8 +200,11 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32, max_layers: in
     for n in covered:
         if results[n].rf is None:
             checks[n] = Check("unavailable", "—", None, note=results[n].rf_note or "")
-    # Pointwise layers (identity in the probe) have their input's support: measured once, shared.
-    windowed = [n for n in todo if graph.node(n).op not in _POINTWISE_FOR_RF]
+    for n, reason in plan.unavailable.items():
+        checks[n] = Check("unavailable", "not probed", None, note=reason)
+    # Identity steps pass their input's support on: measured once, shared.
+    has_step = {s.name for s in probe.steps if s.module is not None}
+    windowed = [n for n in todo if n in has_step]
     if len(windowed) > max_layers:  # cost grows with layers × depth: sample evenly, keep the last
         step = len(windowed) / max_layers
         keep = {windowed[min(len(windowed) - 1, int(i * step))] for i in range(max_layers)} | {windowed[-1]}
@@ -408,7 +252,12 @@ def measure_rf(graph: Graph, analysis: Analysis, chunk: int = 32, max_layers: in
             want = [(rf.h.interval(y), rf.w.interval(xx)) for y, xx in picked]
             got = [(_span(rows[2 * j + u]), _span(cols[2 * j + u])) for u in range(2)]
             label = f"{rf.h.size}×{rf.w.size} /{rf.h.jump},{rf.w.jump} @{rf.h.start},{rf.w.start}"
-            if exact:
+            if rf.fractional:  # behind upsampling the field is an envelope: the units must lie within it
+                ok = all(_within(g, w_) for gu, wu in zip(got, want, strict=True) for g, w_ in zip(gu, wu, strict=True))
+                note = ("upsampling: the field is the envelope of the units' fields; checked that the measured"
+                        " support lies within it")
+                measured = f"within {label}" if ok else _describe(got, picked)
+            elif exact:
                 ok = got == want
                 note = "" if ok else f"units {picked}: expected {want}, measured {got}"
                 measured = label if ok else _describe(got, picked)
@@ -439,78 +288,86 @@ def _describe(got: list[tuple[tuple[int, int] | None, tuple[int, int] | None]],
 
 # ---- the whole check ----------------------------------------------------------------------------
 
-def verify(graph: Graph, *, batch: int = 2, seed: int = 0, rf: bool = True, use_fvcore: bool = True,
+def verify(source: Analysis | Graph, *, batch: int = 2, seed: int = 0, rf: bool = True, use_fvcore: bool = True,
            model: nn.Module | None = None) -> VerifyReport:
-    """Build (unless given) and measure ``graph``; every disagreement is a ✗ in the report."""
-    analysis = analyze(graph, dtype="fp32")
+    """Build (unless given) and measure the analysed network; every disagreement is a ✗ in the report."""
+    analysis = source if isinstance(source, Analysis) else Analysis(source)
+    analysis = analysis.with_dtype("fp32")
+    graph = analysis.graph
     results = analysis.results
     torch.manual_seed(seed)
-    model = model if model is not None else build_model(graph, seed=seed)
+    model = model if model is not None else build_model(analysis, seed=seed)
     model.float()
     x = torch.randn(batch, *graph.input_shape)
-    shapes, saved_bytes, _ = measure_training_pass(model, graph, x)
+    shapes, saved_bytes = measure_training_pass(model, graph, x)
+    measured_macs = torch_macs(model, graph, x)
     side = len(graph.outputs) > 1  # side outputs run only in training mode, where BN needs a batch
     fv_x = x if side else x[:1]
     fv = fvcore_by_module(model, fv_x, training=side) if use_fvcore else None
     if fv is not None:  # per image, as the calculator counts
         fv = ({k: v // fv_x.shape[0] for k, v in fv[0].items()}, fv[1])
-    rfs = measure_rf(graph, analysis) if rf and len(graph.input_shape) == 3 else {}
+    rfs = measure_rf(analysis) if rf and len(graph.input_shape) == 3 else {}
     modules = node_modules(model, graph)
     rows: list[Row] = []
     fv_only: dict[str, int] = {}
     ours_only: dict[str, int] = {}
     total_w = total_b = total_buf = 0
-    for node in graph.nodes:
-        if node.op == "input":
-            continue
-        res = results[node.name]
-        row = Row(node.name, node.op)
-        module = modules.get(node.name)
-        got = shapes.get(node.name)
-        if got is None and node.op == "identity":
-            got = shapes.get(node.inputs[0], results[node.inputs[0]].shape)
+    for name, res in results.items():
+        if not res.node.inputs:
+            continue  # the input
+        rec = res.rec
+        row = Row(name, rec.op)
+        module = modules.get(name)
+        got = shapes.get(name)
+        if module is None:  # no module: the generated forward passes its input on
+            source_name = res.node.inputs[0]
+            got = shapes.get(source_name, results[source_name].shape)
         row.checks["shape"] = Check(_fmt(res.shape), _fmt(got) if got else "not run", got == res.shape)
-        w, b, buf = parameter_counts(module) if module is not None else (0, 0, 0)
+        w, b, buf = parameter_counts(module) if module is not None else _bare_parameter(model, name)
         total_w, total_b, total_buf = total_w + w, total_b + b, total_buf + buf
         sym_p = (res.params.weights, res.params.biases, res.params.buffers)
         row.checks["params"] = Check(res.params.total, w + b, sym_p == (w, b, buf),
                                      note="" if sym_p == (w, b, buf) else
                                      f"weights/biases/buffers: archcalc {sym_p}, torch {(w, b, buf)}")
-        tm = torch_macs(node, module, got or res.shape)
-        fv_value = fv[0].get(node.name, 0) if fv is not None else None
-        mac = Check(res.cost.macs, tm if tm is not None else 0,
-                    res.cost.macs == (tm or 0), fvcore=fv_value)
+        framework = rec.cost.framework_macs
+        tm = measured_macs.get(name, 0)
+        fv_value = fv[0].get(name, 0) if fv is not None else None
+        mac = Check(res.cost.macs, tm, tm == framework, fvcore=fv_value)
+        if tm != framework:
+            mac.note = f"torch counts {tm:,} multiply-adds, the layer's rule says frameworks count {framework:,}"
+        elif framework and framework != res.cost.macs:
+            mac.note = f"frameworks count {framework:,} (the dense weight); archcalc counts the layer's own rule"
         if fv_value is not None:
-            if node.op in COMPARABLE:
-                expected = res.cost.macs
-                if isinstance(module, MaskedConv2d):
-                    expected = module.weight.numel() * res.shape[1] * res.shape[2]
-                    mac.note = "fvcore counts the masked-out (zero) connections too"
-                if fv_value != expected:
-                    mac.ok = False
-                    mac.note = f"fvcore {fv_value} ≠ {expected}"
-            elif fv_value and not res.cost.macs:
-                fv_only[node.op] = fv_only.get(node.op, 0) + fv_value
+            if framework and fv_value != framework:
+                mac.ok = False
+                mac.note = f"fvcore {fv_value} ≠ {framework}"
+            elif fv_value and not framework:
+                fv_only[rec.op] = fv_only.get(rec.op, 0) + fv_value
             elif res.cost.macs and not fv_value:
-                ours_only[node.op] = ours_only.get(node.op, 0) + res.cost.macs
+                ours_only[rec.op] = ours_only.get(rec.op, 0) + res.cost.macs
         row.checks["macs"] = mac
-        if node.name in rfs:
-            row.checks["rf"] = rfs[node.name]
+        if name in rfs:
+            row.checks["rf"] = rfs[name]
         rows.append(row)
     sym_saved = analysis.saved_bytes(batch)
     t = analysis.totals
+    framework_total = sum(r.cost.framework_macs for r in results.values())
+    measured_total = sum(measured_macs.values())
     totals = {
         "params": Check(t.params, total_w + total_b, t.params == total_w + total_b),
         "buffers": Check(t.buffers, total_buf, t.buffers == total_buf),
-        "macs": Check(t.macs, sum(int(r.checks["macs"].torch or 0) for r in rows),
-                      t.macs == sum(int(r.checks["macs"].torch or 0) for r in rows),
-                      fvcore=sum(fv[0].get(r.name, 0) for r in rows if r.op in COMPARABLE) if fv else None,
-                      note="fvcore column: conv and fc only"),
+        "macs": Check(t.macs, measured_total, measured_total == framework_total,
+                      fvcore=(sum(v for k, v in fv[0].items() if k in results and results[k].cost.framework_macs)
+                              if fv else None),
+                      note="torch and fvcore columns: convolutions and matrix products"
+                      + ("" if framework_total == t.macs else
+                         f" ({framework_total:,} of archcalc's {t.macs:,}; the rest are MACs by archcalc's"
+                         " stated rules that frameworks do not count)")),
         f"saved for backward (batch {batch}, fp32, bytes)": Check(sym_saved, saved_bytes, sym_saved == saved_bytes),
     }
     notes = []
-    plan = plan_inplace(graph)
-    refused = [n.name for n in graph.nodes if n.op in INPLACE_OPS and n.attrs.get("inplace") and plan[n.name] is None]
+    refused = [name for name, r in results.items()
+               if r.rec.aliasing is Aliasing.OVERWRITES_INPUT and r.inplace is None]
     if refused:
         notes.append("run out of place, since overwriting their input would corrupt a tensor another layer"
                      " or autograd still needs (archcalc's memory model assumes in place): " + ", ".join(refused))
@@ -528,6 +385,14 @@ def verify(graph: Graph, *, batch: int = 2, seed: int = 0, rf: bool = True, use_
             notes.append("fvcore skips these ops (archcalc counts them as other ops): "
                          + ", ".join(f"{k.removeprefix('aten::')}×{v}" for k, v in sorted(fv[1].items())))
     return VerifyReport(graph.meta.name, batch, rows, totals, notes)
+
+
+def _bare_parameter(model: nn.Module, name: str) -> tuple[int, int, int]:
+    """(weights, biases, buffers) of a node built as one parameter of its group (a layer scale), else none."""
+    try:
+        return model.get_parameter(name).numel(), 0, 0
+    except AttributeError:
+        return 0, 0, 0
 
 
 def _fmt(shape: Shape | None) -> str:

@@ -1,0 +1,97 @@
+"""Frozen value objects that cost nothing to define: the dataclass contract without its start-up price.
+
+Defining a dataclass generates its methods with ``exec`` — about 0.9 ms of CPU each (measured here:
+40 frozen dataclasses, 37 ms; 40 plain classes, 0.4 ms). The layer catalogue declares some forty
+configuration and record types, and every symbolic command imports them all before it reads a spec,
+so as dataclasses they would cost more than the analysis of VGG16 itself.
+
+A :class:`Frozen` subclass is an ordinary class. Its fields are its annotations (``ClassVar`` excepted)
+in definition order, base classes' first; a class attribute is the field's default. Instances are
+immutable, compare and hash by their values, repr like dataclasses and match positionally in field
+order; type checkers see a dataclass (PEP 681's ``dataclass_transform``). Mutable defaults are not
+supported (nothing here needs them).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from typing import dataclass_transform
+else:
+    def dataclass_transform(**_: Any) -> Any:
+        return lambda cls: cls
+
+
+class FrozenInstanceError(AttributeError):
+    """An attempt to change a frozen value."""
+
+
+@dataclass_transform(frozen_default=True)
+class Frozen:
+    """Base of frozen value objects (see the module docstring)."""
+
+    _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
+    __match_args__: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # this class's own annotations (inspect.get_annotations would import inspect: 3 ms of start-up)
+        own = [name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
+               if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
+        fields = (*cls._fields, *(n for n in own if n not in cls._fields))
+        defaults = dict(cls._defaults)
+        for name in own:
+            if name in cls.__dict__ and cls._is_default(cls.__dict__[name]):
+                defaults[name] = cls.__dict__[name]
+        cls._fields, cls._defaults = fields, defaults
+        cls.__match_args__ = fields  # type: ignore[misc]  # positional patterns in field order
+
+    @classmethod
+    def _is_default(cls, value: Any) -> bool:
+        """Whether a class attribute on a field is its default (subclasses may hold other markers there)."""
+        return True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self._fields
+        if args:
+            if len(args) > len(fields):
+                raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, got {len(args)} positional")
+            for name, value in zip(fields, args, strict=False):
+                if name in kwargs:
+                    raise TypeError(f"{type(self).__name__} got field '{name}' twice")
+                kwargs[name] = value
+        values = self.__dict__
+        for name in fields:
+            if name in kwargs:
+                values[name] = kwargs[name]
+            elif name in self._defaults:
+                values[name] = self._defaults[name]
+            else:
+                raise TypeError(f"{type(self).__name__} needs field '{name}'")
+        if len(kwargs) > len(values):
+            unknown = sorted(set(kwargs) - set(fields))
+            raise TypeError(f"{type(self).__name__} has no field(s) {', '.join(unknown)}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field '{name}' of a frozen {type(self).__name__}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field '{name}' of a frozen {type(self).__name__}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    def __hash__(self) -> int:
+        return hash((type(self).__qualname__, *self.__dict__.values()))
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={value!r}" for name, value in self.__dict__.items())
+        return f"{type(self).__name__}({inner})"
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed."""
+        return type(self)(**{**self.__dict__, **changes})
