@@ -416,3 +416,11 @@ def test_receptive_field_growth_is_bounded() -> None:
                        memory=1 << 30)
     assert proc.returncode == 0, proc.stderr[-300:]
     assert "receptive field beyond 9.2e+18 pixels" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["summary", "compare"])
+def test_batch_is_bounded(cli_main, command: str) -> None:  # type: ignore[no-untyped-def]
+    # a 4,299-digit batch made training-memory figures past 4,300 digits: ValueError from json.dumps
+    code, out, err = cli_main(command, "vgg16", "--batch", "1" + "0" * 4298, "--format", "json")
+    assert code == 2 and out == "" and "Traceback" not in err, err[-300:]
+    assert "--batch" in err and "9223372036854775807" in err

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import stdout_console
 from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.model import build_report
@@ -29,7 +29,7 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 @click.command("compare")
 @click.argument("specs", nargs=-1, required=True)
 @spec_options
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--batch", type=BATCH, default=1, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def compare_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
                     batch: int, fmt: str) -> None:

@@ -14,8 +14,13 @@ from archcalc.errors import BackendError, OptionError, SpecError
 from archcalc.ir import Graph, Shape
 from archcalc.spec import load, parse_shape
 from archcalc.spec.loader import parse_value
+from archcalc.spec.numbers import MAX_INT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: --batch of the symbolic commands: within 64 bits, like every number in a spec (a 4,300-digit batch made
+#: figures JSON cannot print: ValueError from int-to-string conversion).
+BATCH = click.IntRange(min=1, max=MAX_INT)
 
 
 def spec_options(func: F) -> F:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit
 from archcalc.report.fmt import parse_bytes
 from archcalc.report.model import build_report
@@ -16,7 +16,7 @@ from archcalc.vocab import DTYPE_BYTES, OPTIMIZERS
 @spec_options
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Fold blocks nested deeper than this into one row (0: top level only).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=BATCH, default=1, show_default=True,
               help="Batch size for memory figures.")
 @click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Activation data type for memory figures.")
