@@ -2,13 +2,14 @@
 
 ``python -m tests.fuzz_driver MANIFEST RESULTS SECONDS BYTES`` — started by ``test_fuzz.py``; it caps its own
 address space at BYTES, so a case that exhausts memory fails alone (a MemoryError here, or the child dies and
-the parent restarts it after that case) and cannot hurt the machine. Each case runs ``archcalc`` in
-process (no interpreter start-up per case) under a SIGALRM deadline; a hang in C code, where SIGALRM
-cannot interrupt, is caught by the parent's timeout. Before each case the driver appends its id to
-RESULTS as ``{"start": id}``, so the parent knows which one was running when the child died.
+the parent restarts it after that case) and cannot hurt the machine. Each case runs ``archcalc`` in process
+(no interpreter start-up per case) under a deadline of SECONDS of CPU time, which a loaded machine does not
+trip; a hang in C code or a blocked call, which the deadline cannot interrupt, is caught by the parent's
+watchdog. Before each case the driver appends ``{"start": id}`` to RESULTS, so the parent knows which one
+was running when the child died.
 
-The expansion limits are scaled down 10× here (``--scale``), so a hostile seed meets them in a fraction of a
-second instead of several: the rules are the same, and ``test_hostile_spec.py`` checks the real limits.
+The expansion limits are scaled down 10× here, so a hostile seed meets them in a fraction of a second
+instead of several: the rules are the same, and ``test_hostile_spec.py`` checks the real limits.
 """
 
 from __future__ import annotations
@@ -70,12 +71,12 @@ def main() -> None:
             for argv, json_out in commands:
                 full = [argv[0], case["path"], *argv[1:]]
                 try:
-                    with deadline(per_case):
+                    with deadline(per_case, cpu=True):
                         code, out, err, seconds = run_one(full)
                     problem = judge(code, out, err, case["path"], json_out)
                     outcome = "ok" if code == 0 else "refused"
                 except Deadline:  # where it was stuck tells whose defect it is
-                    problem, outcome, seconds = f"timeout after {per_case} s", "timeout", per_case
+                    problem, outcome, seconds = f"timeout after {per_case} s of CPU", "timeout", per_case
                     err = traceback.format_exc(limit=-6)
                 sink.write(json.dumps({"id": case["id"], "command": " ".join(argv), "outcome": outcome,
                                        "problem": problem, "seconds": round(seconds, 3),

@@ -21,18 +21,21 @@ class Deadline(BaseException):  # not an Exception: no 'except Exception' in arc
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Raise :class:`Deadline` inside the block after ``seconds`` (SIGALRM: main thread, POSIX only)."""
+def deadline(seconds: float, cpu: bool = False) -> Iterator[None]:
+    """Raise :class:`Deadline` inside the block after ``seconds`` of wall time, or with ``cpu`` of this
+    process's CPU time (SIGPROF), which a loaded machine does not inflate: a busy loop is caught either
+    way, a blocked call only by wall time. Main thread, POSIX only."""
     def expire(signum: int, frame: FrameType | None) -> None:
-        raise Deadline(f"still running after {seconds} s")
+        raise Deadline(f"still running after {seconds} s{' of CPU time' if cpu else ''}")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    sig, timer = (signal.SIGPROF, signal.ITIMER_PROF) if cpu else (signal.SIGALRM, signal.ITIMER_REAL)
+    previous = signal.signal(sig, expire)
+    signal.setitimer(timer, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.setitimer(timer, 0)
+        signal.signal(sig, previous)
 
 
 #: ``python -c`` program: cap this process's address space, then run archcalc's CLI with the arguments.
