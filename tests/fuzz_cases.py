@@ -39,6 +39,8 @@ class Case:
     special: str = ""
     #: layer types the case names, so a failure can be matched against known, owned defects
     types: tuple[str, ...] = ()
+    #: run as ``FILE.yaml:VARIANT`` (one of the spec's variants) when set
+    variant: str = ""
 
 
 # ---- values ------------------------------------------------------------------------------------------------
@@ -195,8 +197,8 @@ def _mutate_value(rng: random.Random, doc: Any) -> None:
 
 
 def _mutate_structure(rng: random.Random, doc: dict[str, Any]) -> None:
-    """Spec-level edits: a top-level key dropped or retyped, a repeat or branch list made hostile."""
-    op = rng.randrange(6)
+    """Spec-level edits: a top-level key dropped or retyped, a repeat or branch list made hostile, a variant."""
+    op = rng.randrange(7)
     if op == 0:
         doc.pop(rng.choice(["input", "layers", "vars", "blocks"]), None)
     elif op == 1:
@@ -210,8 +212,21 @@ def _mutate_structure(rng: random.Random, doc: dict[str, Any]) -> None:
             [[], [[]], [["relu"], [{"conv": {"out": 7, "k": 1}}]], [{"seq": ["relu"], "when": False}], "x"])})
     elif op == 4:
         doc["vars"] = {**(doc.get("vars") or {}), rng.choice(["w\n", "1x", "ok"]): rng.choice(INJECTIONS)}
-    else:
+    elif op == 5:
         doc["name"] = rng.choice(HOSTILE_STRINGS)
+    else:
+        _add_variant(rng, doc)
+
+
+def _add_variant(rng: random.Random, doc: dict[str, Any]) -> None:
+    """A ``variants:`` table setting one of the spec's variables (or none) to a hostile value."""
+    names = list(doc["vars"]) if isinstance(doc.get("vars"), dict) else []
+    entry: Any = rng.choice([None, 5, [1]])
+    if rng.random() < 0.8:
+        entry = {rng.choice([*names, "nope"]): rng.choice(HOSTILE_NUMBERS + HOSTILE_STRINGS[:6])}
+        if rng.random() < 0.4:
+            entry[rng.choice(["published", "description"])] = rng.choice([[1], "x", {"top5_error": "x"}, None, 5])
+    doc["variants"] = rng.choice([{"v1": entry}, {"v1": entry, "v2": None}, {"v1": entry}, [1], "x"])
 
 
 def _mutate_text(rng: random.Random, text: bytes) -> bytes:
@@ -234,16 +249,21 @@ def _mutate_text(rng: random.Random, text: bytes) -> bytes:
     return b"\n".join(lines)
 
 
-def zoo_mutant(rng: random.Random, name: str) -> bytes:
-    """A zoo spec with 1–3 mutations of its data, then sometimes of its text."""
+def zoo_mutant(rng: random.Random, name: str, variant: bool = False) -> tuple[bytes, str]:
+    """A zoo spec with 1–3 mutations of its data (``variant``: first a hostile variants table), then
+    sometimes of its text; and a variant to run it as, if it has any."""
     text = zoo.path(name).read_text()
     doc = _plain(parse_text(text, f"{name}.yaml"))
+    if variant:
+        _add_variant(rng, doc)
     for _ in range(rng.randint(1, 3)):
         (_mutate_structure if rng.random() < 0.25 else _mutate_value)(rng, doc)
     out = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120).encode()
     if rng.random() < 0.25:
         out = _mutate_text(rng, out)
-    return out
+    variants = doc.get("variants") if isinstance(doc, dict) else None
+    variant = rng.choice([*variants, "missing"]) if isinstance(variants, dict) and variants else ""
+    return out, str(variant)
 
 
 # ---- the whole set -----------------------------------------------------------------------------------------
@@ -271,8 +291,8 @@ def cases(seed: int = SEED, mutants_per_spec: int = 4, per_type: int = 4) -> lis
     out += _generated_seeds()
     for name in zoo.names():
         for i in range(mutants_per_spec):
-            text = zoo_mutant(rng, name)
-            out.append(Case(f"zoo_{name}_{i}", text, types=_types_in(text.decode(errors="replace"))))
+            text, variant = zoo_mutant(rng, name, variant=i == mutants_per_spec - 1)
+            out.append(Case(f"zoo_{name}_{i}", text, types=_types_in(text.decode(errors="replace")), variant=variant))
     mutators: list[Callable[[random.Random, bytes], bytes]] = [_mutate_text]
     for key in public_types():
         for i in range(per_type):

@@ -69,7 +69,8 @@ def main() -> None:
             sink.flush()
             commands = COMMANDS + BY_TURNS[index % len(BY_TURNS)]
             for argv, json_out in commands:
-                full = [argv[0], case["path"], *argv[1:]]
+                ref = case["path"] + (f":{case['variant']}" if case.get("variant") else "")
+                full = [argv[0], ref, *argv[1:]]
                 try:
                     with deadline(per_case, cpu=True):
                         code, out, err, seconds = run_one(full)

@@ -85,7 +85,7 @@ def _drive(batch: list[dict[str, Any]], workdir: Path, attempt: int) -> tuple[li
 
 def _run_shard(shard: list[Case], workdir: Path) -> tuple[list[dict[str, Any]], list[tuple[Case, str, str]]]:
     by_id = {c.id: c for c in shard}
-    manifest = [{"id": c.id, "path": _materialise(c, workdir), "types": list(c.types)} for c in shard]
+    manifest = [{"id": c.id, "path": _materialise(c, workdir), "variant": c.variant} for c in shard]
     records: list[dict[str, Any]] = []
     failures: list[tuple[Case, str, str]] = []
     attempt = 0
