@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-import string
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -69,17 +68,19 @@ def human_bytes(value: float) -> str:
 
 
 # ---- spec text is data, never markup ---------------------------------------------------------------------
-_MARKDOWN = re.compile("([" + re.escape(string.punctuation) + "])")
+#: the characters with a meaning somewhere in CommonMark or GitHub's tables and math; ':' ',' '(' '.' stay
+_MARKDOWN = re.compile("([" + re.escape("\\`*_{}[]<>#!&|$~^") + "])")
 _LATEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
           "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
 
 
 def escape(text: str, fmt: str) -> str:
     r"""Spec text (a name, a description) made inert in a markup format, so it reads as written:
-    markdown/github escape every punctuation mark (CommonMark allows it), latex its ten specials.
+    markdown/github escape every mark that could open markup (CommonMark allows escaping any punctuation),
+    latex its ten specials.
 
-    >>> print(escape("[x](y) <b>", "markdown"), escape("50% of $x_1$", "latex"))
-    \[x\]\(y\) \<b\> 50\% of \$x\_1\$
+    >>> print(escape("[x](y) <b>: 1, 2", "markdown"), escape("50% of $x_1$", "latex"))
+    \[x\](y) \<b\>: 1, 2 50\% of \$x\_1\$
     """
     if fmt in ("markdown", "github"):
         return _MARKDOWN.sub(r"\\\1", text)
