@@ -5,9 +5,12 @@ Three sources, mixed:
 * the seed corpus, ``tests/hostile/*.yaml``: one file per defect ever found (the reliability report's
   reproducers R01–R24 and the unbounded U1 specs); add a file there for every new one;
 * special files made at run time: a FIFO, a ``/dev/zero`` symlink, a directory, a 5 MB file, a 1 MB value;
-* mutants of the zoo specs (values, keys, structure, expressions, then the text itself), and random
-  small networks drawn from the layer catalogue, so every layer type and every attribute kind is
-  exercised as soon as it is registered, with no list here to update.
+* mutants of the zoo specs (values, keys, structure, expressions, a hostile ``variants:`` table run as
+  ``FILE.yaml:VARIANT``, then the text itself);
+* random small networks drawn from the layer catalogue, so every layer type and every attribute kind is
+  exercised as soon as it is registered, with no list here to update, inside every join (``add``,
+  ``concat``, ``mul``, ``split:``), a repeat or a block;
+* networks wired by name (``from:`` on items, joins over named layers), with hostile references.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ INJECTIONS = [
     "${" + "-" * 200 + "1}", "${" + "1+" * 600 + "1}", "$undefined_var", "${i}", "${i * 2**62}",
     "${'ab' == 'ab'}", "${'B' if 1 else 'A'}", "${1e18 * 10}", "${7 % 0}", "${2 ** -1074}", "${10 // 3}",
 ]
+#: values for ``split:`` on a join (a count, the parts' widths) and for ``from:`` that no spec should get away with
+SPLITS: list[Any] = [2, 2, [1, 1], [2, 1], [8, 8], 0, 3, -1, [1], [], "x", 10**30, 1.5, None, [0, 1], ["a", 1]]
+HOSTILE_FROM: list[Any] = ["nope", 5, [], None, "l0.x", "${x}", "../x", "l0\n", ["l0", "l0"], [["l0"]], "input",
+                           "$i", {"a": 1}, "l" * 300]
 TEXT_JUNK = [b"\xff\xfe", b"\x00", b"\x07", b"\x1b[31m", b"\t", b"\xef\xbb\xbf", b"\r\n", b"\xe9", b"  ", b"- ",
              b": ", b"&a ", b"*a ", b"!!python/object/apply:os.system ", b"!foo ", b"<<: ", b"{", b"[", b"'", b'"']
 
@@ -116,19 +123,67 @@ def catalogue_spec(rng: random.Random, featured: str, hostile: bool) -> tuple[st
     items: list[Any] = [catalogue_layer(rng, t, hostile and t == featured) for t in types]
     shape = rng.choice(["3x16x16", "1x8x8", "3x32x32", "16", "3x1x1", "8x7x5"])
     wrap = rng.random()
-    if wrap < 0.2:
+    if wrap < 0.15:
         items = [{"add": [items, []]}]
+    elif wrap < 0.22:
+        items = [{"mul": [items, rng.choice([[], ["gap", "sigmoid"]])]}]
     elif wrap < 0.35:
-        items = [{"concat": [items, [catalogue_layer(rng, featured)]]}]
+        join: dict[str, Any] = {rng.choice(["concat", "concat", "add"]): [items, [catalogue_layer(rng, featured)]]}
+        if rng.random() < 0.5:  # each branch reads its part of the channels
+            join["split"] = rng.choice(SPLITS)
+        items = [join]
     elif wrap < 0.5:
         items = [{"repeat": rng.choice([0, 1, 2, 3]), "body": items}]
     elif wrap < 0.6:
         doc = {"input": shape, "blocks": {"blk": {"args": ["w"], "body": items}},
                "layers": [{"blk": [rng.choice([1, 4, "x"])]}, {"blk": {"w": 2, "name": "second"}}]}
-        return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), tuple(types)
+        return _dump(doc), tuple(types)
     if rng.random() < 0.3:
         items += ["flatten", {"fc": rng.choice([1, 10])}]
-    return yaml.safe_dump({"input": shape, "layers": items}, sort_keys=False, allow_unicode=True), tuple(types)
+    return _dump({"input": shape, "layers": items}), tuple(types)
+
+
+def wiring_spec(rng: random.Random) -> tuple[str, tuple[str, ...]]:
+    """A network wired by name: catalogue layers that read earlier ones (``from:``), then a join over the
+    named layers nothing else reads (``concat: {from: [a, b]}``); sometimes a hostile reference (unknown,
+    later, itself, not a name, a list where one name goes) or a join split over its branches."""
+    n = rng.randint(2, 5)
+    channels = rng.choice([1, 4, 8])
+    keep = [{"conv": {"out": channels, "k": 1}}, {"conv": {"out": channels, "k": 3, "pad": 1}}, "relu", "bn",
+            {"conv_transpose": {"out": channels, "k": 1}}, "identity", "sigmoid", {"mul": [[], []]}]
+    types = [rng.choice(public_types()) for _ in range(n)]
+    items: list[dict[str, Any]] = []
+    read: set[int] = set()
+    for i, t in enumerate(types):
+        # mostly layers that keep the shape (so the joins meet and the wiring itself is what runs)
+        layer = catalogue_layer(rng, t) if rng.random() < 0.3 else rng.choice(keep)
+        item: dict[str, Any] = {**({layer: {}} if isinstance(layer, str) else layer), "name": f"l{i}"}
+        if i and rng.random() < 0.5:
+            source = rng.randrange(i)
+            item["from"] = f"l{source}"
+            read.add(source)
+        elif i:
+            read.add(i - 1)
+        items.append(item)
+    sources = [f"l{i}" for i in range(n) if i not in read]
+    if len(sources) < 2:
+        sources.insert(0, f"l{rng.randrange(n - 1)}")
+    items.append({rng.choice(layers.JOINS): {"from": sources, "name": "joined"}})
+    if rng.random() < 0.35:
+        target = rng.choice(items)
+        target["from"] = rng.choice([*HOSTILE_FROM, f"l{n + 1}", "joined", [f"l{n - 1}"]])
+    if rng.random() < 0.3:
+        items.append({"concat": [[], [{"conv": {"out": rng.choice([1, 4]), "k": 1}}]],
+                      "split": rng.choice(SPLITS)})
+    shape = rng.choice([f"{channels}x16x16", f"{channels}x5x7", "3x8x8", f"{channels}x1x1"])
+    return _dump({"input": shape, "layers": items}), tuple(types)
+
+
+def _dump(doc: Any, width: int = 80) -> str:
+    """YAML text of a generated document (libyaml's emitter where present: the pure-Python one took
+    most of the generation time)."""
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return str(yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True, width=width))
 
 
 # ---- mutating zoo specs -------------------------------------------------------------------------------------
@@ -258,7 +313,7 @@ def zoo_mutant(rng: random.Random, name: str, variant: bool = False) -> tuple[by
         _add_variant(rng, doc)
     for _ in range(rng.randint(1, 3)):
         (_mutate_structure if rng.random() < 0.25 else _mutate_value)(rng, doc)
-    out = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=120).encode()
+    out = _dump(doc, width=120).encode()
     if rng.random() < 0.25:
         out = _mutate_text(rng, out)
     variants = doc.get("variants") if isinstance(doc, dict) else None
@@ -283,8 +338,8 @@ def _types_in(text: str) -> tuple[str, ...]:
     return tuple(t for t in public_types() if t in text)
 
 
-def cases(seed: int = SEED, mutants_per_spec: int = 4, per_type: int = 4) -> list[Case]:
-    """The fuzz set: the seed corpus, the specials, zoo mutants and catalogue networks."""
+def cases(seed: int = SEED, mutants_per_spec: int = 4, per_type: int = 4, wirings: int = 24) -> list[Case]:
+    """The fuzz set: the seed corpus, the specials, zoo mutants, catalogue networks and wirings by name."""
     rng = random.Random(seed)
     out = [Case(f"seed_{p.stem}", p.read_bytes(), types=_types_in(p.read_text(errors="replace")))
            for p in sorted(HOSTILE.glob("*.yaml"))]
@@ -301,4 +356,7 @@ def cases(seed: int = SEED, mutants_per_spec: int = 4, per_type: int = 4) -> lis
             if i == 0 and rng.random() < 0.3:
                 data = rng.choice(mutators)(rng, data)
             out.append(Case(f"layer_{key}_{i}", data, types=types))
+    for i in range(wirings):
+        text, types = wiring_spec(rng)
+        out.append(Case(f"wiring_{i}", text.encode(), types=types))
     return out

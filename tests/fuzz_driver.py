@@ -1,12 +1,13 @@
 """Runs fuzz cases in this process, one after another, and writes one JSON verdict per case and command.
 
-``python -m tests.fuzz_driver MANIFEST RESULTS SECONDS BYTES`` — started by ``test_fuzz.py``; it caps its own
-address space at BYTES, so a case that exhausts memory fails alone (a MemoryError here, or the child dies and
-the parent restarts it after that case) and cannot hurt the machine. Each case runs ``archcalc`` in process
-(no interpreter start-up per case) under a deadline of SECONDS of CPU time, which a loaded machine does not
-trip; a hang in C code or a blocked call, which the deadline cannot interrupt, is caught by the parent's
-watchdog. Before each case the driver appends ``{"start": id}`` to RESULTS, so the parent knows which one
-was running when the child died.
+``python -m tests.fuzz_driver MANIFEST RESULTS SECONDS BYTES BUDGET`` — started by ``test_fuzz.py``; it caps
+its own address space at BYTES, so a case that exhausts memory fails alone (a MemoryError here, or the child
+dies and the parent restarts it after that case) and cannot hurt the machine. Each case runs ``archcalc`` in
+process (no interpreter start-up per case) under a deadline of SECONDS of CPU time, which a loaded machine does
+not trip; a hang in C code or a blocked call, which the deadline cannot interrupt, is caught by the parent's
+watchdog. Past BUDGET seconds of this process's CPU time no further case starts: the driver writes
+``{"over_budget": id}`` and stops, so the set as a whole is bounded in time. Before each case the driver
+appends ``{"start": id}`` to RESULTS, so the parent knows which one was running when the child died.
 
 The expansion limits are scaled down 10× here, so a hostile seed meets them in a fraction of a second
 instead of several: the rules are the same, and ``test_hostile_spec.py`` checks the real limits.
@@ -34,12 +35,12 @@ BY_TURNS: list[list[tuple[list[str], bool]]] = [[(["summary", "--format", "text"
 
 
 def run_one(argv: list[str]) -> tuple[int | None, str, str, float]:
-    """``archcalc ARGV`` in this process: exit code (None: an exception escaped), stdout, stderr, seconds."""
+    """``archcalc ARGV`` in this process: exit code (None: an exception escaped), stdout, stderr, CPU seconds."""
     from archcalc.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     code: int | None = 0
-    start = time.perf_counter()
+    start = time.process_time()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             main(argv)
@@ -50,12 +51,12 @@ def run_one(argv: list[str]) -> tuple[int | None, str, str, float]:
         except BaseException:  # a traceback: exactly what the fuzz test hunts
             code = None
             err.write(traceback.format_exc(limit=-3))
-    return code, out.getvalue(), err.getvalue(), time.perf_counter() - start
+    return code, out.getvalue(), err.getvalue(), time.process_time() - start
 
 
 def main() -> None:
     manifest, results = Path(sys.argv[1]), Path(sys.argv[2])
-    per_case, memory = float(sys.argv[3]), int(sys.argv[4])
+    per_case, memory, budget = float(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))  # before anything large is imported
     from archcalc.spec import expand
 
@@ -65,6 +66,10 @@ def main() -> None:
     cases: list[dict[str, Any]] = json.loads(manifest.read_text())
     with results.open("a") as sink:
         for index, case in enumerate(cases):
+            if time.process_time() > budget:  # the whole set is bounded in time, not only each case
+                sink.write(json.dumps({"over_budget": case["id"], "left": len(cases) - index,
+                                       "cpu": round(time.process_time(), 1)}) + "\n")
+                break
             sink.write(json.dumps({"start": case["id"]}) + "\n")
             sink.flush()
             commands = COMMANDS + BY_TURNS[index % len(BY_TURNS)]

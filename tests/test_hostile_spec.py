@@ -6,6 +6,7 @@ many mutants, through the CLI under time and memory limits.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -428,3 +429,15 @@ def test_batch_is_bounded(cli_main, command: str) -> None:  # type: ignore[no-un
     code, out, err = cli_main(command, "vgg16", "--batch", "1" + "0" * 4298, "--format", "json")
     assert code == 2 and out == "" and "Traceback" not in err, err[-300:]
     assert "--batch" in err and "9223372036854775807" in err
+
+
+# ---- attributes whose cost was walked one step per unit ------------------------------------------------
+def test_adaptive_pooling_to_a_huge_size_is_counted_in_closed_form(cli_main) -> None:  # type: ignore[no-untyped-def]
+    # report, defect 1e: 'out: 10^12' walked 10^12 windows per axis (a MemoryError). On an axis of n pixels
+    # pooled to o outputs, torch's windows [floor(i·n/o), ceil((i+1)·n/o)) sum to n + o - gcd(n, o)
+    path = HOSTILE / "U1e_adaptive_pool_1e12.yaml"  # input 3×8×8
+    code, out, err = cli_main("summary", str(path), "--format", "json")
+    assert code == 0 and "Traceback" not in err, err[-300:]
+    assert json.loads(out)["totals"]["ops"] == 3 * (8 + 10**12 - 8) ** 2
+    code, out, err = cli_main("rf", str(path), "--format", "json")
+    assert code == 0 and "at most 65536 windows per axis" in out, (out[-500:], err[-300:])
