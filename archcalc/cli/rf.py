@@ -11,6 +11,7 @@ from archcalc.arith import AxisRF, Num
 from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_any, emit_json, warn
+from archcalc.cli.paths import check_output
 from archcalc.errors import OptionError, did_you_mean
 from archcalc.report.fmt import json_number, shape
 from archcalc.report.table import Column, Table
@@ -66,7 +67,7 @@ Examples:
 @click.option("--effective", is_flag=True, help="Also measure the effective receptive field (needs torch).")
 @click.option("--weights", "--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --effective: weights to measure (archcalc checkpoint or state dict, .pt/.safetensors).")
-@click.option("--heatmap", type=click.Path(dir_okay=False),
+@click.option("--heatmap", metavar="FILE.png|none",
               help="With --effective: the heat map's file [NAME-erf.png; 'none' writes none].")
 @click.option("--dpi", type=click.IntRange(min=50, max=1200), default=None,
               help="With --effective: the heat map's resolution (e.g. 300 for print) [100].")
@@ -93,6 +94,8 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
             return
         if spec is None:
             raise OptionError("rf needs a SPEC (zoo name or YAML file) or --stack")
+        if effective and heatmap is not None and heatmap.lower() != "none":
+            check_output(heatmap, "--heatmap", suffixes=(".png",))  # before the network is loaded or measured
         analysis = load_analysis(spec, input_text, assignments, strict)
         graph = analysis.graph
         for w_ in analysis.warnings:
