@@ -173,10 +173,14 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
 def _config(spec: str | None, given: dict[str, Any], state: dict[str, Any] | None,
             resume: str | None, assignments: tuple[str, ...], input_text: str | None, console: Any) -> Any:
     """The run's configuration: the checkpoint's when resuming, with the options given on top."""
+    from archcalc.backends.torch.checkpoint import CheckpointError
     from archcalc.backends.torch.trainer import Config
     from archcalc.cli.options import parse_assignments, parse_input
 
     if state is not None and resume is not None:
+        problem = Config.type_problem(state["config"])
+        if problem:
+            raise CheckpointError(f"{resume} is not a checkpoint archcalc wrote: {problem}")
         values = {**state["config"], **given}
         if "run_dir" not in given:
             values["run_dir"] = str(Path(resume).parent)
