@@ -127,3 +127,13 @@ def test_resume_cli_refuses_a_broken_field_before_training(cli_main, good: dict[
     code, out, err = cli_main("train", "--resume", str(bad))
     assert code == 2 and out == "" and "Traceback" not in err, err[-500:]
     assert err.count("\n") == 1 and "'history' record 0" in err
+
+
+@pytest.mark.parametrize("model", [{"w": 5}, [torch.ones(1)], "x"])
+def test_weights_from_a_broken_checkpoint_are_one_line(cli_main, good: dict[str, Any], tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                       model: Any) -> None:
+    bad = _with(good, tmp_path, ("model",), model)
+    code, out, err = cli_main("export", "lenet5", "--weights", str(bad), "-o", str(tmp_path / "x.pt2"))
+    assert code == 2 and out == "" and "Traceback" not in err, err[-500:]
+    assert err.count("\n") == 1 and "holds no state dict" in err, err
+    assert not (tmp_path / "x.pt2").exists()

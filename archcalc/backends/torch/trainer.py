@@ -90,7 +90,7 @@ class Config:
             if f.name not in values:
                 continue
             value = values[f.name]
-            default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+            default = f.default_factory() if callable(f.default_factory) else f.default
             kind = type(default)
             if f.name == "input":
                 ok = value is None or (isinstance(value, list) and all(type(v) is int and 0 < v < 2**62
