@@ -441,3 +441,18 @@ def test_adaptive_pooling_to_a_huge_size_is_counted_in_closed_form(cli_main) -> 
     assert json.loads(out)["totals"]["ops"] == 3 * (8 + 10**12 - 8) ** 2
     code, out, err = cli_main("rf", str(path), "--format", "json")
     assert code == 0 and "at most 65536 windows per axis" in out, (out[-500:], err[-300:])
+
+
+def test_rf_stack_sizes_are_bounded(cli_main) -> None:  # type: ignore[no-untyped-def]
+    # a 5,000-digit kernel size was a ValueError from int() (integer string conversion limit)
+    for stack in ("9" * 5000, "3x" + "9" * 19, "3x3/" + "9" * 400):
+        code, out, err = cli_main("rf", "--stack", stack)
+        assert code == 2 and out == "" and "Traceback" not in err, err[-300:]
+        assert err.count("\n") == 1 and "at most 18 digits" in err and len(err) < 300, err
+    code, out, _ = cli_main("rf", "--stack", "3x3/" + "9" * 18)
+    assert code == 0 and out.strip() == "3"  # one 3×3 layer sees 3×3 pixels, whatever its stride
+
+
+def test_report_batch_is_bounded(cli_main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli_main("report", "vgg16", "--batch", "1" + "0" * 4298, "-o", str(tmp_path / "x.html"))
+    assert code == 2 and out == "" and "Traceback" not in err and "9223372036854775807" in err, err[-300:]

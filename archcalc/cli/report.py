@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import warn
 from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import OptionError
@@ -32,7 +32,7 @@ Examples:
               help="Page to write ('-' prints it; default: NAME-report.html, or compare-report.html).")
 @click.option("--compare", "compare", is_flag=True,
               help="Compare the SPECs: their totals side by side and params against MACs.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=BATCH, default=1, show_default=True,
               help="Batch size for memory figures.")
 @click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Activation data type for memory figures.")

@@ -16,7 +16,8 @@ from archcalc.errors import OptionError, did_you_mean
 from archcalc.report.fmt import json_number, shape
 from archcalc.report.table import Column, Table
 
-_TOKEN = re.compile(r"^(?:(pool|p|conv|c))?(\d+)(?:x(\d+))?(?:/(\d+))?(?:d(\d+))?$")
+#: sizes of at most 18 digits: within 64 bits (a 5,000-digit size was a ValueError from int())
+_TOKEN = re.compile(r"(?:(pool|p|conv|c))?(\d{1,18})(?:x(\d{1,18}))?(?:/(\d{1,18}))?(?:d(\d{1,18}))?")
 
 
 def parse_stack(text: str) -> list[tuple[str, int, int, int, int]]:
@@ -24,9 +25,11 @@ def parse_stack(text: str) -> list[tuple[str, int, int, int, int]]:
     out = []
     for raw in text.split(","):
         token = raw.strip().lower()
-        m = _TOKEN.match(token)
+        m = _TOKEN.fullmatch(token)
         if not m:
-            raise OptionError(f"--stack item '{raw}' is not KxK[/S][dD] (e.g. 3x3, 7x7/2, pool2/2, 3x3d2)")
+            shown = raw if len(raw) <= 40 else raw[:39] + "…"
+            raise OptionError(f"--stack item '{shown}' is not KxK[/S][dD] (e.g. 3x3, 7x7/2, pool2/2, 3x3d2)",
+                              hint="each size a whole number of at most 18 digits")
         kind = "pool" if m.group(1) in ("pool", "p") else "conv"
         kh = int(m.group(2))
         kw = int(m.group(3) or kh)
