@@ -9,7 +9,7 @@ TORCH   ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test parity lint run bench bench-symbolic bench-peers screenshots clean
+.PHONY: help install test parity lint run bench bench-symbolic bench-peers gpu-check screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -21,7 +21,10 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[torch,train,plot,onnx,dev,browser]'
 	touch $(STAMP)
 
+# The package's bytecode is compiled here: this environment sets PYTHONDONTWRITEBYTECODE, so without it
+# every archcalc command would compile its ~60 modules from source (20 ms of a 90 ms cold start).
 install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore, onnx/onnxruntime, the dev tools and Playwright
+	$(PY) -m compileall -q archcalc
 
 test: $(STAMP)  ## run the test suite (the torchvision parity tests run in make parity)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not parity"
@@ -41,28 +44,34 @@ parity: $(PARITY_VENV)/.installed  ## every torchvision-family zoo spec against 
 	$(PARITY_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m parity --durations=5
 
 lint: $(STAMP)  ## ruff and mypy --strict
-	$(VENV)/bin/ruff check archcalc tests benchmarks
+	$(VENV)/bin/ruff check archcalc tests tools benchmarks
 	$(VENV)/bin/mypy
 
 run: $(STAMP)  ## the main job: archcalc summary vgg16
 	$(VENV)/bin/archcalc summary vgg16
 
-bench: bench-symbolic bench-peers  ## all benchmarks (ratios against baselines measured in the same run)
-
-BASELINE ?=
-bench-symbolic: $(STAMP)  ## cold start, linear scaling, zoo listing (BASELINE=REV: against another revision)
-	$(PY) benchmarks/bench_symbolic.py $(if $(BASELINE),--baseline $(BASELINE))
-
-BENCH_VENV := .venv-bench
-$(BENCH_VENV)/.installed: pyproject.toml
-	python3 -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install -q $(TORCH)
-	$(BENCH_VENV)/bin/python -m pip install -q -e '.[torch]' torchinfo
+# the peers (torchinfo, ptflops; fvcore comes with the torch extra) live in .venv beside archcalc, so that
+# both run on the same interpreter and torch
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(PIP) install -q -e '.[bench]'
 	touch $@
 
-bench-peers: $(BENCH_VENV)/.installed  ## archcalc vs torchinfo and fvcore on the same networks (peers live only in .venv-bench)
-	$(BENCH_VENV)/bin/python benchmarks/bench_peers.py
+bench: $(BENCH_STAMP)  ## every performance target (issue 16) with its ratio, A/A control and ✓/✗ (a few minutes)
+	$(PY) -m compileall -q archcalc
+	$(PY) benchmarks/bench.py
+
+BASELINE ?=
+bench-symbolic: install  ## cold start, linear scaling, zoo listing (BASELINE=REV: against another revision)
+	$(PY) benchmarks/bench_symbolic.py $(if $(BASELINE),--baseline $(BASELINE))
+
+bench-peers: $(BENCH_STAMP)  ## archcalc vs torchinfo and fvcore in process, per-network detail
+	$(PY) benchmarks/bench_peers.py
+
+# on the device machine, with its own torch (no venv is built there): one JSON of results, < 8 minutes
+GPU_PY ?= python3
+gpu-check:  ## on a CUDA machine: bench/memory/compile/train figures into gpu-check.json (benchmarks/gpu_check.py)
+	$(GPU_PY) benchmarks/gpu_check.py --out gpu-check.json
 
 screenshots: $(STAMP)  ## redraw docs/report-*.png (the README's report pages; needs Debian's chromium)
 	$(PY) docs/report_screenshots.py

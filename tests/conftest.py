@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 import textwrap
 from typing import Any
 
@@ -11,6 +15,11 @@ from click.testing import CliRunner, Result
 from archcalc.analysis import Analysis, analyze
 from archcalc.cli.main import cli
 from archcalc.spec import load_text
+
+# `archcalc list` caches per-spec rows in the user's cache folder (archcalc.cache): the tests, and the
+# commands they start, use a folder of their own rather than the user's ~/.cache
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="archcalc-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 
 def analyse_text(text: str, **overrides: Any) -> Analysis:

@@ -115,3 +115,47 @@ class FailsInTraining(TinyNet):
 
 def fails_in_training() -> nn.Module:
     return FailsInTraining()
+
+
+class Permute(nn.Module):
+    def __init__(self, dims: list[int]):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.permute(*self.dims)
+
+
+class DictBackbone(nn.Module):
+    """conv-bn-relu that returns ``{"out": features}``, as torchvision's IntermediateLayerGetter does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return {"out": self.relu(self.bn1(self.conv1(x)))}
+
+
+class TinySegmenter(nn.Module):
+    """A segmentation model written as torchvision writes them: a backbone returning a dict, a ConvNeXt-style
+    MLP on the channels-last view (Permute, LayerNorm, Linear, GELU, Linear, Permute), a 1×1 classifier and
+    bilinear upsampling to the input's size; it returns ``{"out": …}``."""
+
+    def __init__(self, num_classes: int = 3):
+        super().__init__()
+        self.backbone = DictBackbone()
+        self.block = nn.Sequential(Permute([0, 2, 3, 1]), nn.LayerNorm(8, eps=1e-6), nn.Linear(8, 16), nn.GELU(),
+                                   nn.Linear(16, 8), Permute([0, 3, 1, 2]))
+        self.classifier = nn.Conv2d(8, num_classes, 1)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        size = x.shape[-2:]
+        y = self.classifier(self.block(self.backbone(x)["out"]))
+        return {"out": nn.functional.interpolate(y, size=size, mode="bilinear", align_corners=False)}
+
+
+def tiny_segmenter(num_classes: int = 3) -> nn.Module:
+    return TinySegmenter(num_classes)

@@ -303,3 +303,14 @@ def test_effective_rf_radii_grow_and_stay_inside_the_field(tmp_path: Path) -> No
     assert "weights from" in again.source
     with pytest.raises(OptionError):
         effective_rf(graph, layer="nope")
+
+
+def test_erf_squares_are_clipped_to_the_input() -> None:
+    from archcalc.backends.torch.erf import ERFResult
+
+    # an 8×8 input probed at (4, 4): a radius-4 square would be 9×9 but only rows/cols 0..7 exist
+    result = ERFResult(spec="t", layer="l", unit=(0, 0), centre=(4, 4), theoretical_size=(8, 8),
+                       theoretical_region=((0, 7), (0, 7)), radii={0.99: 4}, runs=1, source="random",
+                       grid=[[1.0] * 8 for _ in range(8)])
+    assert result.square(4) == (8, 8) and result.square(1) == (3, 3) and result.square(0) == (1, 1)
+    assert "(8×8, 100.0% of the theoretical area)" in result.render()

@@ -274,7 +274,7 @@ def test_schema_command(cli_main) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("argv", "printed"), [
-    (["summary", "vgg16", "--format", "json"], '"params": 138357544'),
+    (["summary", "vgg16", "--format", "json"], '"params":138357544'),  # compact: stdout is a pipe
     (["report", "vgg16", "-o", "-"], '"params":138357544'),
 ])
 def test_python_dash_m_and_no_torch_import(argv: list[str], printed: str) -> None:
@@ -354,3 +354,26 @@ def test_a_dumb_terminal_gets_plain_text(monkeypatch) -> None:  # type: ignore[n
     assert output.table_format("auto") == "text"
     monkeypatch.setenv("TERM", "xterm-256color")
     assert output.table_format("auto") == "rich"
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_compare_continues_specs_in_further_tables_rather_than_cut_them(width: int,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import io as io_
+
+    from rich.console import Console
+
+    from archcalc.cli import output
+    from archcalc.cli.compare import compare_command
+
+    buf = io_.StringIO()
+    monkeypatch.setattr(output, "stdout_console", lambda: Console(file=buf, width=width))
+    compare_command.main(["resnet34", "plain34", "vgg19", "--format", "rich"], standalone_mode=False)
+    text = buf.getvalue()
+    # whole names and a whole number (vgg19's parameters: torchvision's vgg19 has 143,667,240)
+    for whole in ("resnet34", "plain34", "vgg19", "143,667,240 (143.67M)"):
+        assert whole in text, (whole, text)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert ("continued below" in text) == (text.count("Parameters") > 1)
+    if width < 80:
+        assert text.count("Parameters") == 3  # one spec per table

@@ -6,10 +6,13 @@ checked by the property tests (tests/test_properties_torch.py).
 
 from __future__ import annotations
 
+import re
+import textwrap
 from fractions import Fraction
 
 import pytest
 
+from archcalc.errors import SpecError
 from tests.conftest import analyse_text
 
 
@@ -31,6 +34,33 @@ def test_squeeze_excitation_gate() -> None:
     # the gate brings context from the whole map; the field itself is the local one
     assert se.rf is not None and se.rf.size == (1, 1) and se.rf.context
     assert se.rf_note is not None and "global context" in se.rf_note
+
+
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_image_pooling_broadcast_is_global_context(mode: str) -> None:
+    """DeepLabV3's ASPP (Chen et al. 2017, Sec. 3.3): a global pool's 1×1 map, upsampled back to the map's size,
+    gives every unit the same field (a jump of 0); concatenated beside a local 3×3 branch, the field stays the
+    local one with global context, where the paths' strides (1 and 0) could not otherwise be merged."""
+    a = analyse_text(f"""
+        input: 4x12x12
+        layers:
+          - concat:
+              - [{{conv: {{out: 4, k: 3, pad: 1}}}}]
+              - [gap, {{conv: {{out: 4, k: 1}}}}, {{upsample: {{size: [12, 12], mode: {mode}, name: up}}}}]
+            name: cat
+          - {{conv: {{out: 2, k: 3, pad: 1, name: head}}}}
+    """)
+    up = a.results["b2.up"]  # the second branch, auto-named b2
+    assert up.rf is not None and up.rf.broadcast and up.rf.jump == (0, 0)
+    cat, head = a.results["cat"], a.results["head"]
+    assert cat.rf is not None and cat.rf.size == (3, 3) and cat.rf.jump == (1, 1) and cat.rf.context
+    assert cat.rf_note is not None and "broadcast" in cat.rf_note
+    assert head.rf is not None and head.rf.size == (5, 5)
+    pytest.importorskip("torch")
+    from archcalc.backends.torch.verify import verify
+
+    report = verify(a, batch=2)  # the probe measures the local field, the broadcast branch set aside
+    assert report.ok, report.failures()
 
 
 def test_transposed_convolution_size_params_and_macs() -> None:
@@ -166,6 +196,62 @@ def test_names_may_be_digits_and_dotted_as_torchvision() -> None:
     assert {"features.0.0.weight", "features.0.1.running_mean", "classifier.1.weight"} <= keys
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6)
     torch.jit.script(model)  # digit names are reached by indexing, which TorchScript accepts
+
+
+def test_an_inline_branch_names_its_layers_in_the_enclosing_group() -> None:
+    """torchvision's Bottleneck: conv1 … bn2 sit beside the downsample branch, not in a group of their own."""
+    torch = pytest.importorskip("torch")
+    from archcalc.backends.torch.build import build_model
+
+    a = analyse_text("""
+        input: 4x8x8
+        layers:
+          - seq:
+              - add:
+                  - {seq: [{conv: {out: 8, k: 3, pad: 1, bias: false, name: conv1}}, {bn: {name: bn1}}], inline: true}
+                  - {seq: [{conv: {out: 8, k: 1, bias: false, name: "0"}}, {bn: {name: "1"}}], name: downsample}
+              - relu
+            name: layer1.0
+    """)
+    keys = list(build_model(a).state_dict())
+    assert keys[:2] == ["layer1.0.conv1.weight", "layer1.0.bn1.weight"]
+    assert "layer1.0.downsample.0.weight" in keys
+    assert a.results["layer1.0.add1"].shape == (8, 8, 8)
+    assert list(build_model(a)(torch.zeros(1, 4, 8, 8)).shape) == [1, 8, 8, 8]
+
+
+@pytest.mark.parametrize(("branch", "message"), [
+    ("{seq: [relu], inline: true, name: x}", "an inline branch has no name"),
+    ("{seq: [relu], inline: 3}", "a branch's 'inline' is true or false, got 3"),
+    ("{seq: [relu], inlne: true}", "unexpected key 'inlne' in a branch"),
+])
+def test_bad_inline_branches_are_one_line_errors(branch: str, message: str) -> None:
+    with pytest.raises(SpecError, match=re.escape(message)) as info:
+        analyse_text(f"input: 4x8x8\nlayers:\n  - add: [{branch}, []]\n")
+    assert info.value.location is not None and info.value.location.line == 3
+
+
+def test_layers_read_the_input_size_and_follow_an_input_override() -> None:
+    """A segmentation head upsamples back to the input's size whatever it is (torchvision's FCN, DeepLabV3)."""
+    from archcalc.analysis import analyze
+    from archcalc.spec import load_text
+
+    text = """
+        input: 3x${size}x${size}
+        vars: {size: 32}
+        layers:
+          - conv: {out: 4, k: 3, s: 2, pad: 1}
+          - upsample: {size: [$input_h, $input_w], mode: bilinear, name: up}
+          - conv: {out: "${input_c * 2}", k: 1, name: head}
+    """
+    text = textwrap.dedent(text)
+    assert analyze(load_text(text)).results["up"].shape == (4, 32, 32)
+    assert analyze(load_text(text, overrides={"size": 20})).results["up"].shape == (4, 20, 20)
+    graph = load_text(text, input_shape=(3, 18, 26))
+    assert analyze(graph).results["head"].shape == (6, 18, 26)
+    assert graph.meta.variables == {"size": 32}  # the declared variables only
+    with pytest.raises(SpecError, match="'input_h' is the input's size, set by archcalc"):
+        load_text("input: 3x8x8\nvars: {input_h: 4}\nlayers: [relu]")
 
 
 def test_named_inputs_wire_any_graph() -> None:

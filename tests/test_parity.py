@@ -141,6 +141,39 @@ def test_residual_spec_matches_torchvision_style_code() -> None:
 
 # ---- one planted difference each -------------------------------------------------------------------------
 
+SEGMENTER = """
+name: tiny_segmenter
+input: 3x16x20
+layers:
+  - conv: {out: 8, k: 3, s: 2, pad: 1, bias: false, name: backbone.conv1}
+  - bn: {name: backbone.bn1}
+  - relu: {name: backbone.relu}
+  - seq:
+      - layer_norm: {eps: 1.0e-6, name: "1"}
+      - fc: {out: 16, per_position: true, name: "2"}
+      - gelu: {name: "3"}
+      - fc: {out: 8, per_position: true, name: "4"}
+    name: block
+  - conv: {out: 3, k: 1, name: classifier}
+  - upsample: {size: [$input_h, $input_w], mode: bilinear, name: upsample}
+"""
+
+
+def test_dict_outputs_and_channels_last_layers_of_a_segmentation_model() -> None:
+    """torchvision's segmentation models return {"out": …} (and so do their backbones), and ConvNeXt computes
+    its LayerNorm and Linear layers on the channels-last view: both are compared, not called different."""
+    report = _against(SEGMENTER, "tiny_segmenter")
+    assert report.ok, render(report)
+    assert report.mapping.startswith("by key")
+    diffs = {d.spec: d for d in report.layers["eval"]}
+    assert diffs["backbone"].ok and diffs["backbone"].reference == "backbone"  # the dict's "out"
+    for name in ("block.1", "block.2", "block.3", "block.4"):
+        assert diffs[name].ok and "channels-last view" in diffs[name].note, diffs[name]
+    assert "channels-last" not in diffs["classifier"].note
+    output = next(c for c in report.checks if c.name == "eval output")
+    assert output.spec == "2×3×16×20" and output.ok
+
+
 def test_swapped_stride_is_named_with_its_cause() -> None:
     spec = _edit(_edit(TINY, "pad: 1, bias: false, name: conv1", "s: 2, pad: 1, bias: false, name: conv1"),
                  "k: 3, s: 2, pad: 1, name: conv2", "k: 3, pad: 1, name: conv2")
@@ -250,6 +283,7 @@ def test_cli_against_passes_and_fails(cli_main, tmp_path: Path) -> None:  # type
     (f"{MODELS}:not_a_module", "not a torch.nn.Module"),
     (f"{MODELS}:tiny,bogus=1", "unexpected keyword"),
     ("torchvision:resnet18,weights='DEFAULT'", "never downloads weights"),
+    ("torchvision:fcn_resnet50,weights_backbone='DEFAULT'", "never downloads weights"),
     ("no_such_package_xyz.models:net", "cannot import"),
     (f"{MODELS}:fails_in_training", "the reference fails in training mode on a batch of 2: boom"),
 ])
@@ -377,7 +411,9 @@ def test_weights_refuses_pickled_code(tmp_path: Path) -> None:
     ["rf", "--effective"],
     ["bench", "--iters", "1", "--warmup", "0", "--batch", "1"],
 ])
-def test_every_command_takes_weights(cli_main, tmp_path: Path, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_every_command_takes_weights(cli_main, tmp_path: Path, command: list[str],  # type: ignore[no-untyped-def]
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # rf --effective writes its picture into the current folder
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     good = tmp_path / "w.pth"

@@ -36,13 +36,24 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     "googlenet_tv": ("torchvision:googlenet,aux_logits=False,init_weights=True", {}),
     "googlenet_tv[aux]": ("torchvision:googlenet,aux_logits=True,init_weights=True", {"aux": True}),
     "inception_v3": ("torchvision:inception_v3,aux_logits=False,init_weights=True", {}),
-    "inception_v3[aux]": ("torchvision:inception_v3,aux_logits=True,init_weights=True", {"aux": True}),  # batch 2
+    "inception_v3[aux]": ("torchvision:inception_v3,aux_logits=True,init_weights=True", {"aux": True}),
     **{f"resnet{d}_tv": (f"torchvision:resnet{d}", {}) for d in (18, 34, 50, 101, 152)},
     **{f"vgg{d}{bn}": (f"torchvision:vgg{d}{bn}", {}) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    **{f"convnext_{v}": (f"torchvision:convnext_{v}", {}) for v in ("tiny", "small", "base", "large")},
+    "fcn_resnet50": ("torchvision:fcn_resnet50", {}),
+    "deeplabv3_resnet50": ("torchvision:deeplabv3_resnet50", {}),
 }
-#: Specs whose every state-dict key is torchvision's (by key, not by structure). None yet: torchvision's
-#: Sequential children are named 0, 1, …, and a spec's layer names cannot start with a digit.
-BY_KEY: set[str] = set()
+#: Specs whose every state-dict key is torchvision's (by key, not by structure).
+BY_KEY: set[str] = {*(f"convnext_{v}" for v in ("tiny", "small", "base", "large")), "fcn_resnet50",
+                    "deeplabv3_resnet50"}
+#: Cases held at another input than the spec's own (the input size of the segmentation models is free, and at
+#: 520×520 a case takes 3.5 minutes on 2 cores): 296 rows give a 37-row map, on which each of ASPP's atrous
+#: rates 12, 24 and 36 reads real rows (a swap of two rates would show); 136 columns keep the case short and
+#: check that the upsampling follows height and width apart.
+INPUTS: dict[str, tuple[int, int, int]] = {"fcn_resnet50": (3, 296, 136), "deeplabv3_resnet50": (3, 296, 136)}
+#: Batch norm in training needs two values per channel: the Inception-v3 auxiliary head and DeepLabV3's image
+#: pooling reach 1×1.
+BATCH = {"inception_v3[aux]": 2, "deeplabv3_resnet50": 2}
 #: Where to append each case's figures (max differences, mapping), when set: for reports, never asserted on.
 RESULTS = os.environ.get("ARCHCALC_PARITY_RESULTS")
 
@@ -57,14 +68,13 @@ def test_zoo_spec_computes_torchvision(case: str) -> None:
     torchvision name (``conv1.weight``, ``fc.bias``, ``aux1.*``), that key holds torchvision's tensor."""
     ref, overrides = ZOO[case]
     name = _spec_name(case)
-    graph = load(name, overrides or None)
+    graph = load(name, overrides or None, input_shape=INPUTS.get(case))
     model, reference = build_model(graph), build_reference(parse_reference(ref))
     smap = match_state(model.state_dict(), reference.state_dict(), source_label="torchvision")
     shared = set(model.state_dict()) & set(reference.state_dict())
     assert all(smap.pairs[k] == k for k in shared)
     assert (smap.by == "key") == (name in BY_KEY), smap.describe()
-    # batch norm in training needs two values per channel: the Inception-v3 auxiliary head reaches 1×1
-    report = compare(graph, model, reference, ref, batch=2 if case == "inception_v3[aux]" else 1)
+    report = compare(graph, model, reference, ref, batch=BATCH.get(case, 1))
     assert report.ok, render(report)
     output = next(c for c in report.checks if c.name == "eval output")
     assert output.rel is not None and output.rel <= 1e-5
@@ -78,6 +88,19 @@ def test_every_torchvision_spec_is_checked() -> None:
     """A zoo spec that cites torchvision's code must appear in ZOO (the zoo grows in other issues)."""
     cited = {n for n in zoo.names() if "torchvision" in str(load(n).meta.source.get("code", ""))}
     assert cited <= {_spec_name(c) for c in ZOO}, cited - {_spec_name(c) for c in ZOO}
+
+
+def test_segmentation_references_download_no_backbone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fcn_resnet50(weights=None) still loads ImageNet weights into its backbone by default: the reference is
+    built with weights_backbone=None too, and returns {"out": …}."""
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    reference = build_reference(parse_reference("torchvision:fcn_resnet50,num_classes=3"))
+    with torch.no_grad():
+        out = reference.eval()(torch.randn(1, 3, 40, 24))
+    assert list(out) == ["out"] and out["out"].shape == (1, 3, 40, 24)
 
 
 def test_torchvision_checkpoint_round_trips(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ Metrics: params, trainable_params, weights, macs (archcalc's MACs: conv, fc, LRN
 conv_fc_macs (conv and fc only), connections (LeNet's: inputs plus bias per output unit), neurons
 (outputs of conv and fc layers), output (the layer's output elements; ``as_published`` gives the
 printed H×W×C), depth (weight layers on the longest path through the layer), activation_elems,
-activation_bytes (fp32); measured results (top5_error, top1_error, test_error) are listed, not computed.
+activation_bytes (fp32); measured results (top5_error, top1_error, test_error, miou: a segmentation's mean
+intersection over union) are listed, not computed.
 
 The same logic gives ``docs/reproductions.md`` (``tools/reproductions.py``) and the verdicts that
 ``summary`` and the report page print.
@@ -41,13 +42,14 @@ NOT = "not reproduced"
 MEASURED = "not computable (a measured result)"
 FAILED = "not computable (archcalc error)"
 
-MEASURED_METRICS = ("top5_error", "top1_error", "test_error")
+MEASURED_METRICS = ("top5_error", "top1_error", "test_error", "miou")
 METRIC_LABELS = {
     "params": "parameters", "trainable_params": "trainable parameters", "weights": "weights",
     "macs": "multiply-adds", "conv_fc_macs": "multiply-adds (conv + fc)", "connections": "connections",
     "neurons": "neurons", "output": "output size", "depth": "depth",
     "activation_elems": "forward activations (values)", "activation_bytes": "forward activations (bytes, fp32)",
     "top5_error": "top-5 error (%)", "top1_error": "top-1 error (%)", "test_error": "test error (%)",
+    "miou": "mean IoU (%)",
 }
 #: the families whose layers papers count as "weight layers" for MACs and neurons (conv, fc)
 _WEIGHT_FAMILIES = (Family.CONV, Family.FC)
@@ -219,7 +221,8 @@ def figure(spec: str, label: str, entry: Mapping[str, Any], analysis: Analysis, 
             "source": source, "published": published, "tolerance": tolerance}
     if metric in MEASURED_METRICS:
         return Figure(**base, computed=None, computed_text="—", verdict=MEASURED,  # type: ignore[arg-type]
-                      explanation=note or "an error rate is measured by training and testing the network")
+                      explanation=note or f"{'a mean IoU' if metric == 'miou' else 'an error rate'} is measured by"
+                                  " training and testing the network")
     variables = dict(sorted((entry.get("vars") or {}).items()))
     try:
         a = reanalyse(variables) if variables else analysis

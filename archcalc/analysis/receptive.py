@@ -3,9 +3,11 @@
 Each node's field is one :class:`~archcalc.arith.AxisRF` per spatial axis (height, width), computed
 from its inputs' fields by the rule its layer type declares (``Resolved.rf``): a window applies
 ``size += (k−1)·jump; jump *= s; start −= p·jump``; an identity keeps the field; a union (joins) takes
-the union of its inputs' fields and says when they are not aligned (different centres); unavailable
-says why. Paths with different effective strides cannot be summarised by one (size, jump, start): the
-field is then reported unavailable, with the reason.
+the union of its inputs' fields and says when they are not aligned (different centres) — an input
+broadcast over space (a squeeze-excitation gate, or a branch whose every unit sees the same field) is
+global context, left out of the union and said; unavailable says why. Paths with different effective
+strides cannot be summarised by one (size, jump, start): the field is then reported unavailable, with the
+reason.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ class RF:
         return self.h.start, self.w.start
 
     @property
+    def broadcast(self) -> bool:
+        """Every unit sees the same field (a jump of 0 on both axes): a 1×1 map upsampled back to a map's
+        size, as DeepLabV3's image pooling is."""
+        return self.h.jump == 0 and self.w.jump == 0
+
+    @property
     def fractional(self) -> bool:
         """Behind upsampling: an envelope (adjacent units are a fraction of a pixel apart somewhere on the way)."""
         return self.envelope or self.h.fractional or self.w.fractional
@@ -61,6 +69,8 @@ MAX_FIELD = 2**63
 NORMALISED_OVER_MAP = "plus global context: each unit is normalised by statistics of the whole map"
 GLOBAL_CONTEXT = ("plus global context: a gate computed from the whole map (squeeze-excitation) scales"
                   " every unit")
+BROADCAST_CONTEXT = ("plus global context: a branch broadcast from one unit (image pooling: a global pool"
+                     " upsampled back to the map's size) gives every unit the same field")
 
 
 def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
@@ -74,10 +84,13 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
         case Union(context=context):
             if not known:
                 return ORIGIN, None  # a source: each unit sees itself
-            local = [f for i, f in enumerate(known) if i not in context]
+            gates = [f for i, f in enumerate(known) if i in context]
+            local = [f for i, f in enumerate(known) if i not in context and not f.broadcast]
+            if not local:  # every input broadcast: their fields stand still together
+                local = [f for i, f in enumerate(known) if i not in context]
             gated = len(local) < len(known) or any(f.context for f in known)
             envelope = any(f.fractional for f in local)
-            note = GLOBAL_CONTEXT if len(local) < len(known) else None
+            note = GLOBAL_CONTEXT if gates else BROADCAST_CONTEXT if len(local) < len(known) else None
             if len(local) == 1:
                 return RF(local[0].h, local[0].w, local[0].aligned, gated, envelope), note
             try:

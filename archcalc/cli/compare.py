@@ -60,7 +60,7 @@ def compare_command(specs: tuple[str, ...], input_text: str | None, assignments:
         def tables() -> list[Table]:
             cols = [Column(""), *(Column(name, right=True) for name, _ in columns)]
             return [Table(cols, [[label, *(fn(t) for _, t in columns)] for label, fn in ROWS],
-                          caption=f"per image unless stated; memory at fp32, batch {batch}")]
+                          caption=f"per image unless stated; memory at fp32, batch {batch}", continued=True)]
 
         emit_any(fmt, "compare", lambda: {"batch": batch, "specs": [{"name": n, **t} for n, t in columns]},
                  CSV_COLUMNS, lambda: [_record(n, t) for n, t in columns], tables)

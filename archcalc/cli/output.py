@@ -3,7 +3,6 @@ one ``--format`` option every table command shares (``archcalc.report.table``)."
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -47,6 +46,12 @@ def table_format(fmt: str) -> str:
     return resolve(fmt, sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
 
 
+def json_indent() -> int | None:
+    """JSON layout: indented by 2 on a terminal, to be read; compact in a pipe or a file, for programs (the
+    same document either way; Python's C encoder writes only the compact form, 4–5× faster)."""
+    return 2 if sys.stdout.isatty() else None
+
+
 def emit(report: Report, fmt: str, bars: bool = False) -> None:
     """Render a report in the requested format (auto: rich on a terminal, plain text otherwise)."""
     from archcalc.report import render as r
@@ -59,7 +64,8 @@ def emit(report: Report, fmt: str, bars: bool = False) -> None:
     if fmt == "rich":
         r.render_rich(report, stdout_console(), bars=bars)
     elif fmt == "json":
-        click.echo(r.render_json(report), nl=False)
+        for chunk in r.iter_json(report, json_indent()):
+            click.echo(chunk, nl=False)
     elif fmt == "csv":
         click.echo(r.render_csv(report), nl=False)
     else:
@@ -68,8 +74,9 @@ def emit(report: Report, fmt: str, bars: bool = False) -> None:
 
 def emit_json(kind: str, data: dict[str, Any]) -> None:
     """A JSON document: ``{"schema_version": 1, "kind": ..., ...}`` (docs/json-output.md)."""
-    click.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, "kind": kind, **data}, indent=2,
-                          ensure_ascii=False))
+    from archcalc.report.render import dumps_json
+
+    click.echo(dumps_json({"schema_version": JSON_SCHEMA_VERSION, "kind": kind, **data}, json_indent()))
 
 
 def emit_csv(columns: Sequence[str], records: Sequence[dict[str, Any]]) -> None:

@@ -5,8 +5,6 @@ Kept apart from ``archcalc.cli.rf`` so that torch is imported only when this opt
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from archcalc.analysis import Analysis
@@ -33,6 +31,8 @@ def show_effective(analysis: Analysis, layer: str | None, checkpoint: str | None
     png = None if heatmap.lower() == "none" else heatmap
     result = effective_rf(analysis, layer=layer, checkpoint=checkpoint, png=png, dpi=dpi or 100)
     if fmt == "json":
-        click.echo(json.dumps({"schema_version": 1, "kind": "rf_effective", **result.to_dict()}, indent=2))
+        from archcalc.cli.output import emit_json
+
+        emit_json("rf_effective", result.to_dict())
     else:
         click.echo(result.render(), nl=False)

@@ -50,4 +50,6 @@ def summary_command(spec: str, input_text: str | None, assignments: tuple[str, .
             # the paper's numbers are figures of the spec as published: reuse this analysis if it is that
             as_published = analysis if not (input_text or assignments) else None
             report.figures = published_figures(spec, analysis.graph.meta.published, as_published)
+            del as_published
+        del analysis  # the report holds all it prints: free the graph and its records before rendering
         emit(report, fmt, bars=bars)

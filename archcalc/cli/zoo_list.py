@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,6 +18,23 @@ from archcalc.spec import load, zoo
 CSV_COLUMNS = ("name", "params", "macs", "in_c", "in_h", "in_w", "depth", "description")
 
 
+def _summarise(name: str) -> dict[str, Any]:
+    """What a listing shows of zoo spec ``name`` (without its name): params, MACs, input, depth, description."""
+    analysis = Analysis(load(name))
+    # Only parameters and MACs are listed: skip the memory passes that `totals` would run.
+    results = analysis.results.values()
+    return {"params": sum(r.params.total for r in results), "macs": sum(r.cost.macs for r in results),
+            "input": list(analysis.graph.input_shape), "depth": weight_depth(analysis),
+            "description": " ".join(analysis.graph.meta.description.split())}
+
+
+def _valid_row(row: Any) -> bool:
+    """A cached row has the fields a listing shows, of the right types (else it is computed again)."""
+    return (isinstance(row, dict) and isinstance(row.get("params"), int) and isinstance(row.get("macs"), int)
+            and isinstance(row.get("input"), list) and all(isinstance(v, int) for v in row["input"])
+            and isinstance(row.get("depth"), int) and isinstance(row.get("description"), str))
+
+
 @click.command("list", epilog="""\b
 Examples:
   archcalc list
@@ -27,17 +45,26 @@ Examples:
 def list_command(pattern: str | None, fmt: str) -> None:
     """List the zoo specs (optionally those whose name contains PATTERN, e.g. 'resnet')."""
     with gc_paused():
+        from archcalc.cache import ResultCache, content_hash
+
+        # each spec's row is cached under its file's content hash and its variant (archcalc.cache)
+        cached = ResultCache("list")
+        index = zoo.index()
+        hashes: dict[Path, str] = {}
         rows: list[dict[str, Any]] = []
         for name in zoo.names():
             if pattern and pattern.lower() not in name.lower():
                 continue
-            analysis = Analysis(load(name))
-            # Only parameters and MACs are listed: skip the memory passes that `totals` would run.
-            results = analysis.results.values()
-            meta = analysis.graph.meta
-            rows.append({"name": name, "params": sum(r.params.total for r in results),
-                         "macs": sum(r.cost.macs for r in results), "input": list(analysis.graph.input_shape),
-                         "depth": weight_depth(analysis), "description": " ".join(meta.description.split())})
+            file, variant = index[name]
+            if file not in hashes:
+                hashes[file] = content_hash(file)
+            key = f"{hashes[file]}:{variant or ''}"
+            row = cached.get(key, _valid_row)
+            if row is None:
+                row = _summarise(name)
+                cached.put(key, row)
+            rows.append({"name": name, **row})
+        cached.save(prune=not pattern)
 
         def records() -> list[dict[str, Any]]:
             out = []

@@ -158,7 +158,11 @@ class Upsample(Layer[UpsampleConfig]):
         _, h, w = ins[0]
         axes = []
         for ratio, n_in, n_out in zip(self._ratios(a, h, w, out), (h, w), out[1:], strict=True):
-            if a.mode == "nearest":
+            if n_in == 1:
+                # a broadcast: every output unit reads the one input unit, in every mode (ASPP's image
+                # pooling upsampled back to the map's size): the field stands still, a jump of 0
+                axes.append((Fraction(0), Fraction(0), Fraction(0)))
+            elif a.mode == "nearest":
                 # o reads floor(o·r): within [o·r − (q − 1)/q, o·r] for r = p/q in lowest terms
                 axes.append((ratio, Fraction(ratio.denominator - 1, ratio.denominator),
                              -Fraction(ratio.denominator - 1, ratio.denominator)))

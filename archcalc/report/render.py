@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from archcalc.report.fmt import count, human_bytes, shape, si
-from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row
+from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
 
 HEADER = ("MACs are multiply-accumulates (1 fused multiply-add = 1 MAC; the papers' ResNet/VGG 'FLOPs' and"
@@ -217,8 +217,45 @@ def render_tables(report: Report, fmt: str, console: Any = None) -> str:
     raise ValueError(fmt)
 
 
-def render_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+def render_json(report: Report, indent: int | None = None) -> str:
+    """The Report as a JSON document: compact by default, indented with ``indent`` (the same data)."""
+    return "".join(iter_json(report, indent))
+
+
+def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1000) -> Iterator[str]:
+    """The JSON document in pieces (a writer can send each on and forget it), ending with a newline.
+
+    Compact output uses Python's C encoder one row at a time, so the rows' dicts never all exist at
+    once; ``indent`` switches to the pure-Python encoder (4–5× slower) over the whole document.
+    """
+    if indent is not None:
+        yield dumps_json(report.to_dict(), indent) + "\n"
+        return
+    encode = _COMPACT.encode
+    head = report.head()
+    sep = "{"
+    for key, value in head.items():
+        if key != "rows":
+            yield f"{sep}{encode(key)}:{encode(value)}"
+        else:
+            yield f'{sep}"rows":['
+            rows = report.rows
+            for start in range(0, len(rows), rows_per_chunk):
+                chunk = ",".join(encode(row_dict(r)) for r in rows[start:start + rows_per_chunk])
+                yield chunk if start == 0 else "," + chunk
+            yield "]"
+        sep = ","
+    yield "}\n"
+
+
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps_json(data: Any, indent: int | None = None) -> str:
+    """JSON text: compact (Python's C encoder) when ``indent`` is None, else indented by ``indent``."""
+    if indent is None:
+        return _COMPACT.encode(data)
+    return json.dumps(data, indent=indent, ensure_ascii=False)
 
 
 def render_csv(report: Report) -> str:
@@ -293,5 +330,6 @@ def to_html(report: Report) -> str:
 
 TEXT_RENDERERS = {"json": render_json, "csv": render_csv}
 
-__all__ = ["COLUMNS", "HEADER", "TEXT_RENDERERS", "figures_table", "layer_table", "render_csv", "render_json",
-           "render_rich", "render_tables", "rf_text", "to_html", "totals_lines", "totals_table", "tree"]
+__all__ = ["COLUMNS", "HEADER", "TEXT_RENDERERS", "dumps_json", "figures_table", "iter_json", "layer_table",
+           "render_csv", "render_json", "render_rich", "render_tables", "rf_text", "to_html", "totals_lines",
+           "totals_table", "tree"]

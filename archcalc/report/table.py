@@ -60,6 +60,9 @@ class Table:
     full: list[str] | None = None
     #: rows styled in rich only (e.g. a misaligned receptive field), row → column → style
     styles: dict[int, dict[int, str]] = field(default_factory=dict)
+    #: too wide for the terminal: continue the columns in further tables, each repeating the first
+    #: column (compare's specs), instead of leaving columns out
+    continued: bool = False
 
 
 def resolve(fmt: str, is_terminal: bool) -> str:
@@ -169,8 +172,36 @@ def fit(table: Table, width: int) -> tuple[list[int], list[int]]:
     return kept, widths
 
 
+def continuations(table: Table, width: int) -> list[Table]:
+    """A ``continued`` table cut into tables of whole columns that each fit ``width`` (column 0 in each)."""
+    natural = [max([len(c.header), *(len(r[i]) for r in table.rows)]) + _PAD for i, c in enumerate(table.columns)]
+    groups: list[list[int]] = [[]]
+    for i in range(1, len(table.columns)):
+        if groups[-1] and natural[0] + sum(natural[j] for j in groups[-1]) + natural[i] > width:
+            groups.append([])
+        groups[-1].append(i)
+    if len(groups) == 1:
+        return [table]
+    parts = []
+    for n, group in enumerate(groups):
+        cols = [0, *group]
+        parts.append(Table([table.columns[i] for i in cols], [[row[i] for i in cols] for row in table.rows],
+                           title=table.title if n == 0 else "",
+                           caption=f"continued below ({n + 1} of {len(groups)})" if n < len(groups) - 1
+                           else table.caption, bold=table.bold,
+                           styles={r: {cols.index(i): v for i, v in st.items() if i in cols}
+                                   for r, st in table.styles.items()}))
+    return parts
+
+
 def to_rich(table: Table, console: Any) -> None:
     """Print a table fitted to the console's width; the caption names the columns left out."""
+    if table.continued:
+        parts = continuations(table, console.width)
+        if len(parts) > 1:
+            for part in parts:
+                to_rich(part, console)
+            return
     from rich import box
     from rich.table import Table as RichTable
     from rich.text import Text

@@ -53,6 +53,11 @@ VARIANT_META = ("description", "published")
 #: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when", "from")
+#: variables set from the input's shape (C, H, W) that every layer can read
+INPUT_VARIABLES = ("input_c", "input_h", "input_w")
+#: keys of a join's branch given as a mapping; an inline branch opens no group (torchvision's Bottleneck keeps
+#: conv1 … bn3 beside its downsample branch)
+BRANCH_KEYS = ("seq", "name", "when", "inline")
 #: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
@@ -75,6 +80,15 @@ class _Scope:
 
     path: tuple[str, ...]
     counters: Counter[str] = field(default_factory=Counter)
+
+
+def input_variables(shape: Shape) -> dict[str, int]:
+    """What the layers may read of the input's size (after ``--input``): ``input_c``, and for a map
+    ``input_h`` and ``input_w`` — for sizes that follow the input's, as a segmentation head's upsampling
+    back to the input size does."""
+    if len(shape) == 3:
+        return dict(zip(INPUT_VARIABLES, shape, strict=True))
+    return {"input_c": shape[0]}
 
 
 def parse_shape(value: Any, where: SourceLocation | None, what: str = "input") -> Shape:
@@ -153,6 +167,9 @@ class Expander:
         for key, value in raw.items():
             if not _NAME_RE.fullmatch(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
+            if key in INPUT_VARIABLES:
+                raise SpecError(f"'{key}' is the input's size, set by archcalc: a spec cannot declare it",
+                                raw.key_locs[key], f"the layers can read ${key}; name the variable otherwise")
             if key in overrides:
                 env[key] = overrides[key]
             elif key in variant:
@@ -240,6 +257,8 @@ class Expander:
             if doc.get(key) is not None and not isinstance(doc[key], LMap):
                 raise SpecError(f"'{key}' must be a mapping of names to values", doc.value_locs[key])
         name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
+        declared = dict(self.globals)
+        self.globals.update(input_variables(shape))  # the layers (and blocks) see the input's size
         self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
@@ -252,7 +271,7 @@ class Expander:
             else {"paper": str(doc.get("source") or "")},
             published=_plain(self.variant_meta.get("published") or doc.get("published") or {}),
             file=self.filename,
-            variables=dict(self.globals),
+            variables=declared,
             recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
         )
         return Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
@@ -354,20 +373,26 @@ class Expander:
                 continue
             label: Any = None
             body: Any = branch
+            inline = False
             if isinstance(branch, LMap) and "seq" in branch:
                 if "when" in branch and not self._condition(branch["when"], env, branch.value_locs["when"]):
                     continue
+                inline = self._branch_inline(branch, env)
                 label = self._resolve(branch["name"], env, branch.value_locs["name"]) if "name" in branch else None
                 body = branch["seq"]
-            inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
-                                     "branch", bloc)
+            if inline:  # its layers join the enclosing group, as an inline block's do
+                inner = scope
+            else:
+                inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
+                                         "branch", bloc)
             before = len(self.nodes)
             start = current
             if split is not None:  # the branch reads its part of the channels
                 part = layers.split_part_config(k, *split)
                 start = self._emit(part.key, part.config, (current,), None, inner, item.key_locs["split"])
-            ends.append(self._close_group(inner, self._sequence(body, start, inner, env, bloc)))
-            if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
+            end = self._sequence(body, start, inner, env, bloc)
+            ends.append(self._close_group(inner, end) if not inline else end)
+            if len(self.nodes) == before and not inline:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
         if not ends:
@@ -377,6 +402,22 @@ class Expander:
             identity = layers.get("identity")
             return self._emit(identity.key, identity.config(), tuple(ends), name, scope, where)
         return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
+
+    def _branch_inline(self, branch: LMap, env: Mapping[str, Any]) -> bool:
+        """A branch ``{seq: [...], name: …, when: …, inline: …}``: check its keys; is it inline?"""
+        for key in branch:
+            if key not in BRANCH_KEYS:
+                raise SpecError(f"unexpected key '{key}' in a branch", branch.key_locs[key],
+                                did_you_mean(key, BRANCH_KEYS))
+        if "inline" not in branch:
+            return False
+        inline = self._resolve(branch["inline"], env, branch.value_locs["inline"])
+        if not isinstance(inline, bool):
+            raise SpecError(f"a branch's 'inline' is true or false, got {inline!r}", branch.value_locs["inline"])
+        if inline and "name" in branch:
+            raise SpecError("an inline branch has no name: its layers are named in the enclosing group",
+                            branch.key_locs["name"], "drop the name, or inline")
+        return inline
 
     def _split(self, item: LMap, kind: str, branches: int, env: Mapping[str, Any]) -> tuple[tuple[int, ...] | None,
                                                                                            int | None]:

@@ -12,14 +12,16 @@ from archcalc import layers
 from archcalc.spec.expand import STRUCTURAL, TOP_KEYS
 
 _VAR = {"type": "string", "pattern": r"^\$", "description": "a variable reference ($name or ${expression})"}
+_INT_OR_VAR = {"anyOf": [{"type": "integer"}, _VAR]}
+#: one dimension of an input shape: a number, $name or ${expression} (3x${size}x${size})
+_DIM = r"(\d+|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\})"
 _KIND: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
-    "pair": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                                                                 "maxItems": 2}]},
-    "size": {"oneOf": [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                                                                 "maxItems": 2}]},
+    # a pair's entries may each be a variable ([$input_h, $input_w], ["${2 * bh}", "${2 * bw}"])
+    "pair": {"oneOf": [{"type": "integer"}, {"type": "array", "items": _INT_OR_VAR, "minItems": 2, "maxItems": 2}]},
+    "size": {"oneOf": [{"type": "integer"}, {"type": "array", "items": _INT_OR_VAR, "minItems": 2, "maxItems": 2}]},
     "padding": {"oneOf": [{"type": "integer"}, {"enum": ["same", "valid"]},
-                          {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 4}]},
+                          {"type": "array", "items": _INT_OR_VAR, "minItems": 2, "maxItems": 4}]},
     "float": {"type": "number"},
     "bool": {"type": "boolean"},
     "str": {"type": "string"},
@@ -67,7 +69,7 @@ def spec_schema() -> dict[str, Any]:
             "index": {"type": "string"}, "when": {}, "name": {"type": "string"}}, "additionalProperties": False},
         *({"type": "object", "required": [k], "properties": {
             k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
-                                                     {"$ref": "#/$defs/item"}]}},
+                                                     {"$ref": "#/$defs/branch"}, {"$ref": "#/$defs/item"}]}},
             "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
                                 _VAR], "description": "each branch reads its part of the input's channels"},
             "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
@@ -78,6 +80,11 @@ def spec_schema() -> dict[str, Any]:
          "minProperties": 1, "propertyNames": {"not": {"enum": reserved}}},
     ]}
     defs["item"] = item
+    defs["branch"] = {"type": "object", "required": ["seq"], "properties": {
+        "seq": {"$ref": "#/$defs/sequence"}, "name": {"type": "string"}, "when": {},
+        "inline": {"anyOf": [{"type": "boolean"}, _VAR],
+                   "description": "the branch's layers join the enclosing group (no namespace of their own)"}},
+        "additionalProperties": False}
     defs["sequence"] = {"type": "array", "items": {"$ref": "#/$defs/item"}}
     assert set(STRUCTURAL) == {"repeat", "side", "seq", *layers.JOINS}  # each keyword has its schema above
     schema: dict[str, Any] = {
@@ -99,7 +106,7 @@ def spec_schema() -> dict[str, Any]:
                                                                   "rounding": {"type": "number"},
                                                                   "rule": {"enum": ["round", "truncate"]},
                                                                   "source": {"type": "string"}}}},
-            "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
+            "input": {"anyOf": [{"type": "string", "pattern": rf"^\s*{_DIM}\s*([x×,]\s*{_DIM}\s*){{0,2}}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
             "variants": {"type": "object", "description": "named settings of the variables (FILE.yaml:NAME)",

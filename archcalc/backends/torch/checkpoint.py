@@ -51,16 +51,8 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
         raise CheckpointError(f"checkpoint {path} does not exist")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} is not a file")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
-            raise CheckpointError(f"{path} holds Python objects, not just tensors; refusing to load it",
-                                  hint="a checkpoint may not run code when loaded") from None
-        raise CheckpointError(f"{path} is truncated or corrupt ({_first_line(exc)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is truncated or corrupt, or not a torch checkpoint "
-                              f"({_first_line(exc)})") from None
+    state = load_tensors_only(path, CheckpointError, "a checkpoint may not run code when loaded",
+                              "is truncated or corrupt, or not a torch checkpoint", map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an archcalc checkpoint",
                               hint="archcalc train writes last.pt and best.pt in its run directory")
@@ -169,7 +161,21 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
-def _first_line(exc: BaseException) -> str:
+def load_tensors_only(path: Path, error: type[OptionError], hint: str, unreadable: str,
+                      map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load`` that cannot run code (``weights_only``), each failure one line of ``error``."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
+            raise error(f"{path} holds Python objects, not just tensors; refusing to load it", hint=hint) from None
+        raise error(f"{path} is truncated or corrupt ({first_line(exc)})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise error(f"{path} {unreadable} ({first_line(exc)})") from None
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, short enough for a one-line error."""
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
 

@@ -44,6 +44,14 @@ class ERFResult:
     grid: list[list[float]] = field(repr=False, default_factory=list)
     png: str | None = None
 
+    def square(self, radius: int) -> tuple[int, int]:
+        """Rows and columns of the square of ``radius`` about the centre, clipped to the input."""
+        h, w = len(self.grid), len(self.grid[0]) if self.grid else 0
+        cy, cx = self.centre
+        if not h:
+            return 2 * radius + 1, 2 * radius + 1
+        return min(cy + radius, h - 1) - max(cy - radius, 0) + 1, min(cx + radius, w - 1) - max(cx - radius, 0) + 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "spec": self.spec, "layer": self.layer, "unit": list(self.unit), "centre": list(self.centre),
@@ -64,9 +72,9 @@ class ERFResult:
                  f" ({self.source}, mean |∂y/∂x| over {self.runs} runs)",
                  f"  theoretical field: {th}×{tw} (rows {rows[0]}..{rows[1]}, cols {cols[0]}..{cols[1]})"]
         for p, r in self.radii.items():
-            d = 2 * r + 1
-            share = min(1.0, d * d / (th * tw))
-            lines.append(f"  {int(p * 100):>2}% of gradient mass within radius {r} ({d}×{d},"
+            dh, dw = self.square(r)
+            share = min(1.0, dh * dw / (th * tw))
+            lines.append(f"  {int(p * 100):>2}% of gradient mass within radius {r} ({dh}×{dw},"
                          f" {share:.1%} of the theoretical area)")
         if self.png:
             lines.append(f"  heat map: {self.png}")
@@ -216,13 +224,15 @@ def write_png(result: ERFResult, path: Path, dpi: int = 100) -> Path:
     styles = (("#ff7f0e", (0, (4, 2))), ("#d62728", (0, (2, 2))), ("#e377c2", (0, (1, 1.5))))
     for (p, r), (colour, dash) in zip(result.radii.items(), styles, strict=False):
         ax.add_patch(Rectangle((cx - r - 0.5, cy - r - 0.5), 2 * r + 1, 2 * r + 1, fill=False, ec=colour, lw=1.3,
-                               ls=dash, label=f"{int(p * 100)}% of the mass: {2 * r + 1}×{2 * r + 1}"))
+                               ls=dash, label=f"{int(p * 100)}% of the mass: {'×'.join(map(str, result.square(r)))}"))
     ax.plot([cx], [cy], marker="+", color="white", markersize=9, mew=1.5, ls="none",
             label=f"probed unit {result.unit} (centre)")
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_title(f"{result.spec} {result.layer}: effective receptive field", fontsize=9)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.32, 1.0), fontsize=7, frameon=False)
+    # white and pale marks are drawn on the dark map: the legend gets a dark face so that they show there too
+    ax.legend(loc="upper left", bbox_to_anchor=(1.32, 1.0), fontsize=7, frameon=True, facecolor="0.25",
+              edgecolor="none", labelcolor="white", framealpha=1.0)
     try:
         with atomic_path(path, make_parents=True) as tmp:
             fig.savefig(tmp, format="png", bbox_inches="tight", dpi=dpi)

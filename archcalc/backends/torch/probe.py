@@ -123,7 +123,7 @@ def _window(name: str, res: NodeResult, rule: Window) -> nn.Module:
         return WindowProbe(g.kernel, g.stride, g.dilation, (left, right + room_w, top, bottom + room_h),
                            (res.shape[1], res.shape[2]))
     values = (*rule.kernel, *rule.stride, *rule.pad_before)
-    if not all(isinstance(v, int) for v in values):
+    if not all(isinstance(v, int) for v in values) or 0 in rule.stride:  # fractional, or a broadcast
         module = BUILDERS[res.rec.op](Site(name, res.rec, False))
         assert isinstance(module, nn.Module), f"{name}: an upsampling layer builds a module"
         return OwnOpProbe(module, res.rec.ins[0][0])
@@ -195,7 +195,11 @@ def build_probe(analysis: Analysis) -> ProbePlan:
             case Identity():
                 module = None
             case Union(context=context):
-                module = JoinProbe(context)
+                # inputs whose every unit sees the same field (a broadcast) are context, as the field says
+                still = {i for i, src in enumerate(res.node.inputs)
+                         if (f := results[src].rf) is not None and f.broadcast}
+                module = JoinProbe(tuple(sorted(set(context) | still)) if len(still) < len(res.node.inputs)
+                                   else context)
             case Unavailable(reason=reason):
                 unavailable[name] = reason
                 continue

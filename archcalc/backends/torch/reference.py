@@ -4,7 +4,9 @@ A reference is named on the command line (``verify --against``) and built here, 
 it, so that ``archcalc.backends.torch.parity`` can hold the spec-built model against it. Arguments follow
 the factory after commas (``torchvision:googlenet,aux_logits=False``); values are Python literals read
 with ``ast.literal_eval`` (never evaluated as code), anything else is taken as a string. torchvision
-models are always built with ``weights=None``: nothing is downloaded at run time.
+models are always built with ``weights=None``, and those with a pretrained backbone (the segmentation and
+detection models, whose ``weights_backbone`` defaults to ImageNet weights) with ``weights_backbone=None``:
+nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import ast
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import io
 import sys
 import warnings
@@ -26,6 +29,8 @@ from torch import nn
 from archcalc.errors import BackendError, OptionError, did_you_mean
 
 TORCHVISION = "torchvision"
+#: torchvision builder arguments that name weights to download; archcalc sets each one a builder takes to None
+DOWNLOADS = ("weights", "weights_backbone")
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ def parse_reference(text: str) -> Reference:
     kwargs = dict(_argument(text, a) for a in args if a)
     if where == TORCHVISION:
         kind = "torchvision"
-        if kwargs.get("weights") is not None or kwargs.get("pretrained"):
+        if any(kwargs.get(k) is not None for k in DOWNLOADS) or kwargs.get("pretrained"):
             raise OptionError(f"--against '{text}': archcalc never downloads weights",
                               hint="save the weights to a file and pass --weights FILE")
     elif where.endswith(".py"):
@@ -83,7 +88,7 @@ def build_reference(ref: Reference, seed: int = 0) -> nn.Module:
     factory = _factory(ref)
     kwargs = dict(ref.kwargs)
     if ref.kind == "torchvision":
-        kwargs["weights"] = None
+        kwargs.update({k: None for k in DOWNLOADS if k in _keywords(ref.factory)})
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         torch.manual_seed(seed)
         warnings.simplefilter("ignore")  # torchvision's notices about future default initialisations
@@ -120,6 +125,13 @@ def _factory(ref: Reference) -> Any:
         raise OptionError(f"--against {ref}: {ref.where} has no callable '{ref.factory}'",
                           hint=did_you_mean(ref.factory, public))
     return factory
+
+
+def _keywords(name: str) -> set[str]:
+    """The keyword arguments torchvision's builder ``name`` takes (through its decorators)."""
+    import torchvision.models
+
+    return set(inspect.signature(torchvision.models.get_model_builder(name)).parameters)
 
 
 def _load_file(ref: Reference) -> Any:

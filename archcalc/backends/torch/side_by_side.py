@@ -237,7 +237,13 @@ def tensors(out: Any) -> list[Tensor]:
 
 
 def single_tensor(out: Any) -> Tensor | None:
-    found = tensors(out) if not isinstance(out, Mapping) else []
+    """The one tensor a module returns; of a mapping, its ``"out"`` (torchvision's segmentation models and
+    their backbones return ``{"out": …, "aux": …}``) or its only tensor."""
+    if isinstance(out, Mapping):
+        main = out.get("out")
+        if isinstance(main, Tensor):
+            return main
+    found = tensors(out)
     return found[0] if len(found) == 1 else None
 
 
@@ -250,11 +256,16 @@ def tensor_diff(spec: str, ref: str, a: Tensor | None, b: Tensor | None, rtol: f
     if a is None or b is None:
         return Diff(spec, ref, shape_of(a), shape_of(b), ok=False,
                     note="no tensor from the " + ("spec" if a is None else "reference"), firm=firm)
+    note = ""
+    if a.shape != b.shape and channels_last_of(a, b):
+        # the reference computes this layer on the channels-last view of the map (ConvNeXt's LayerNorm and
+        # Linear between its Permutes), the spec on the map itself: the same values, laid out otherwise
+        a, note = a.permute(0, 2, 3, 1), "compared on the channels-last view (the reference's layout)"
     if a.shape != b.shape:
         return Diff(spec, ref, shape_of(a), shape_of(b), ok=False, note="shapes differ", firm=firm)
     a, b = a.detach(), b.detach()
     if a.dtype == b.dtype and torch.equal(a, b):  # the usual case: the same kernels on the same numbers
-        return Diff(spec, ref, shape_of(a), shape_of(b), 0.0, 0.0, True, firm=firm)
+        return Diff(spec, ref, shape_of(a), shape_of(b), 0.0, 0.0, True, note, firm=firm)
     work = torch.float64 if torch.float64 in (a.dtype, b.dtype) else torch.float32
     da, db = a.to(work), b.to(work)
     max_abs = float((da - db).abs().max()) if da.numel() else 0.0
@@ -266,7 +277,12 @@ def tensor_diff(spec: str, ref: str, a: Tensor | None, b: Tensor | None, rtol: f
         max_abs = float((da - db).abs().max()) if da.numel() else 0.0
     scale = float(db.abs().max()) if db.numel() else 0.0
     rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
-    return Diff(spec, ref, shape_of(a), shape_of(b), max_abs, rel, rel <= rtol, firm=firm)
+    return Diff(spec, ref, shape_of(a), shape_of(b), max_abs, rel, rel <= rtol, note, firm=firm)
+
+
+def channels_last_of(a: Tensor, b: Tensor) -> bool:
+    """Is ``b`` shaped as the channels-last view (N, H, W, C) of the map ``a`` (N, C, H, W), and not as ``a``?"""
+    return a.dim() == 4 and b.dim() == 4 and tuple(b.shape) == (a.shape[0], *a.shape[2:], a.shape[1])
 
 
 def fmt_shape(shape: tuple[int, ...] | None) -> str:

@@ -18,8 +18,6 @@ their layer.
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from archcalc.backends.torch.checkpoint import first_line, load_tensors_only
 from archcalc.errors import OptionError
 
 if TYPE_CHECKING:
@@ -93,16 +92,9 @@ def read_state(path: Path) -> dict[str, Tensor]:
         try:
             return dict(load_file(str(path), device="cpu"))
         except Exception as exc:
-            raise WeightsError(f"{path} is not a readable safetensors file ({_first_line(exc)})") from None
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc) or "GLOBAL" in str(exc):
-            raise WeightsError(f"{path} holds Python objects, not just tensors; refusing to load it",
-                               hint="save model.state_dict(), not the model") from None
-        raise WeightsError(f"{path} is truncated or corrupt ({_first_line(exc)})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise WeightsError(f"{path} is not a torch weights file ({_first_line(exc)})") from None
+            raise WeightsError(f"{path} is not a readable safetensors file ({first_line(exc)})") from None
+    obj = load_tensors_only(path, WeightsError, "save model.state_dict(), not the model",
+                            "is not a torch weights file")
     state = _state_dict_in(obj)
     if state is None:
         raise WeightsError(f"{path} holds no state dict (a mapping of names to tensors)")
@@ -223,11 +215,6 @@ def _few(items: list[str], n: int = 3) -> str:
     return shown + (f" (+{len(items) - n} more)" if len(items) > n else "")
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
-
-
 # ---- copying --------------------------------------------------------------------------------------------
 
 def transplant(model: nn.Module, source: Mapping[str, Tensor], smap: StateMap) -> None:
@@ -252,7 +239,7 @@ def load_weights(model: nn.Module, path: str | Path, *, into: str | None = None)
     try:
         transplant(model, state, smap)
     except RuntimeError as exc:
-        raise WeightsError(f"weights {path} do not fit {name}: {_first_line(exc)}") from None
+        raise WeightsError(f"weights {path} do not fit {name}: {first_line(exc)}") from None
     return smap
 
 

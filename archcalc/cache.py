@@ -1,0 +1,105 @@
+"""A small results cache in the user's cache folder: ``$XDG_CACHE_HOME/archcalc`` (else ``~/.cache/archcalc``).
+
+``archcalc list`` keeps each zoo spec's totals there, keyed by the spec file's content hash and variant, so a
+second listing reads 38 small records instead of analysing every network again. The whole cache is tied to
+archcalc's version and to its source files (their sizes and modification times): another version, or an
+edited checkout, starts from an empty cache. The file is replaced atomically (archcalc.fileio); one that
+cannot be read, or holds something unexpected, is ignored and rebuilt, and one that cannot be written is
+skipped silently (a read-only home still lists the zoo). ``ARCHCALC_NO_CACHE=1`` turns the cache off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+#: the layout of a cache file; a different one is ignored
+FORMAT = 1
+
+
+def cache_dir() -> Path | None:
+    """The folder of archcalc's caches, or None where caching is turned off."""
+    if os.environ.get("ARCHCALC_NO_CACHE", "") not in ("", "0"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "archcalc"
+
+
+@cache
+def code_fingerprint() -> str:
+    """archcalc's version and the size and modification time of each of its source files."""
+    from archcalc import __version__
+
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(f"{FORMAT}:{__version__}".encode())
+    for source in sorted(package.rglob("*.py")):
+        st = source.stat()
+        digest.update(f"{source.relative_to(package)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:20]
+
+
+def content_hash(path: Path) -> str:
+    """The hash of a file's content (a key for results computed from it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+
+
+class ResultCache:
+    """One named cache file: a mapping of keys to JSON values, loaded once and saved once."""
+
+    def __init__(self, name: str) -> None:
+        folder = cache_dir()
+        self.path = None if folder is None else folder / f"{name}.json"
+        self.entries: dict[str, Any] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if self.path is not None:
+            self.entries = self._read(self.path)
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # absent, unreadable or corrupt: start again
+        if (not isinstance(data, dict) or data.get("format") != FORMAT or data.get("code") != code_fingerprint()
+                or not isinstance(data.get("entries"), dict)):
+            return {}
+        entries: dict[str, Any] = data["entries"]
+        return entries
+
+    def get(self, key: str, valid: Callable[[Any], bool] = lambda _: True) -> Any | None:
+        """The value stored under ``key``, or None (also where ``valid`` rejects what is stored)."""
+        value = self.entries.get(key)
+        if value is None or not valid(value):
+            return None
+        self.used.add(key)
+        return value
+
+    def put(self, key: str, value: Any) -> None:
+        self.entries[key] = value
+        self.used.add(key)
+        self.dirty = True
+
+    def save(self, prune: bool = False) -> None:
+        """Write the cache if anything was added (``prune``: keep only the entries used in this run)."""
+        if prune and set(self.entries) != self.used:
+            self.entries = {k: v for k, v in self.entries.items() if k in self.used}
+            self.dirty = True
+        if self.path is None or not self.dirty:
+            return
+        from archcalc.errors import OptionError
+        from archcalc.fileio import write_atomic
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            text = json.dumps({"format": FORMAT, "code": code_fingerprint(), "entries": self.entries},
+                              separators=(",", ":"), ensure_ascii=False)
+            write_atomic(self.path, text)
+        except (OSError, OptionError):
+            return  # a cache that cannot be written is only a slower next run
+        self.dirty = False

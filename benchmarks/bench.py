@@ -1,0 +1,325 @@
+"""``make bench``: every performance target of issue 16, each measured against a baseline in the same run.
+
+Each row prints the measured value, its baseline (measured in this run, the two taking turns), the ratio,
+an A/A control (the row's archcalc command measured twice, as two arms, the same way: a ratio outside the
+control's distance from 1 is noise) and ✓/✗ against the target. The 1-minute load average is printed
+before and after every row: on a shared machine a ✗ under load is expected and says so.
+
+Sections (``--only`` picks some):
+
+* ``cold``  — whole process, ``archcalc summary NET --format json`` against torchinfo, fvcore and ptflops
+  (benchmarks/peer_run.py) on vgg16, resnet50, resnet1202; target ≥ 20×. Run twice: with torch's default
+  OpenMP policy and with ``OMP_WAIT_POLICY=PASSIVE``; archcalc and the peers always share the environment.
+* ``warm``  — in process, excluding imports: archcalc ``load`` + ``analyze`` + ``build_report`` + compact
+  JSON of resnet1202 (GC on, as in a notebook) against ``torchinfo.summary`` on the built model (PASSIVE);
+  target ≥ 20×.
+* ``scale`` — ``summary --format json`` of generated chains of 1k, 10k and 100k layers (``repeat`` of a
+  conv + relu block), whole process: at 100k < 2 s and < 300 MB peak RSS (against ``--format text`` of
+  the same spec); the marginal cost per layer from 10k to 100k within 1.25× of that from 1k to 10k (flat).
+* ``list``  — ``archcalc list`` over the zoo, whole process, cache filled (target < 0.5 s), against the
+  same command without the cache (``ARCHCALC_NO_CACHE=1``: what a first run pays).
+* ``vgg16`` — ``archcalc summary vgg16`` whole process, target ≤ 0.1 s (on an idle machine), against
+  ``python -c 'import click, yaml'``, the floor of any click + YAML command line.
+
+Run: ``make bench`` (installs the ``bench`` extra: torchinfo, ptflops; fvcore comes with ``torch``) or
+``.venv/bin/python benchmarks/bench.py [--repeat N] [--only cold,warm,...]``. Figures are medians;
+ratios are medians of the per-pair ratios. Peak RSS is the OS's accounting of each child (``wait4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+ARCHCALC = [PY, "-m", "archcalc"]
+PEER = [PY, str(ROOT / "benchmarks" / "peer_run.py")]
+PEERS = ("torchinfo", "fvcore", "ptflops")
+NETWORKS = ("vgg16", "resnet50", "resnet1202")
+OK, BAD = "✓", "✗"
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    rss: int  # bytes
+
+
+@dataclass
+class Pair:
+    """Two commands measured in turns (A B A B …): their runs and the per-pair ratios B ÷ A."""
+
+    a: list[Run] = field(default_factory=list)
+    b: list[Run] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(y.wall / x.wall for x, y in zip(self.a, self.b, strict=True))
+
+    @staticmethod
+    def med(runs: list[Run], what: str = "wall") -> float:
+        return statistics.median(getattr(r, what) for r in runs)
+
+
+def run_process(cmd: Sequence[str], env: dict[str, str]) -> Run:
+    """One fresh process, output discarded: wall seconds, CPU seconds (user + sys) and peak RSS."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err[-2000:]}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+
+
+def paired(a: Sequence[str], b: Sequence[str], env: dict[str, str], n: int, warmup: bool = True) -> Pair:
+    """A and B in turns, ``n`` pairs, after one uncounted run of each (file caches, lazy imports)."""
+    if warmup:
+        run_process(a, env)
+        run_process(b, env)
+    out = Pair()
+    for _ in range(n):
+        out.a.append(run_process(a, env))
+        out.b.append(run_process(b, env))
+    return out
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def verdict(ok: bool) -> str:
+    return OK if ok else BAD
+
+
+class Table:
+    """Rows of: target, measured, baseline, ratio, A/A, load, verdict (printed as they come)."""
+
+    HEAD = (f"{'target':58s} {'measured':>12s} {'baseline':>12s} {'ratio':>8s} {'A/A':>6s} {'load':>10s}  ")
+
+    def __init__(self, title: str) -> None:
+        print(f"\n{title}\n{self.HEAD}\n{'-' * len(self.HEAD)}", flush=True)
+        self.verdicts: list[bool] = []
+
+    def row(self, target: str, measured: str, baseline: str, ratio: str, aa: str, before: float,
+            ok: bool | None) -> None:
+        if ok is not None:
+            self.verdicts.append(ok)
+            RESULTS.append((target, ok))
+        mark = "" if ok is None else verdict(ok)
+        print(f"{target:58s} {measured:>12s} {baseline:>12s} {ratio:>8s} {aa:>6s} {before:4.1f}→{load1():<4.1f}  "
+              f"{mark}", flush=True)
+
+
+RESULTS: list[tuple[str, bool]] = []
+
+
+def environments() -> dict[str, dict[str, str]]:
+    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    base["PYTHONDONTWRITEBYTECODE"] = "1"  # read the bytecode `make install` compiled; write none
+    return {"PASSIVE": {**base, "OMP_WAIT_POLICY": "PASSIVE"}, "default": base}
+
+
+#: which OpenMP policies the cold section runs (--policies)
+POLICIES = ["PASSIVE", "default"]
+
+
+def cold(n: int) -> None:
+    for policy, env in environments().items():
+        if policy not in POLICIES:
+            continue
+        t = Table(f"Cold, whole process, OMP_WAIT_POLICY={policy} for archcalc and the peers alike"
+                  f" (median of {n} pairs; ratio = peer ÷ archcalc, target ≥ 20×)")
+        run_process([*PEER, "none", "lenet5"], env)  # one uncounted start of torch (file caches)
+        before = load1()
+        aa = paired([*ARCHCALC, "summary", "vgg16", "--format", "json"],
+                    [*ARCHCALC, "summary", "vgg16", "--format", "json"], env, n)
+        t.row("A/A: archcalc summary vgg16 --format json, twice", f"{Pair.med(aa.a):.3f} s",
+              f"{Pair.med(aa.b):.3f} s", f"{aa.ratio:.3f}", "", before, None)
+        spread = abs(aa.ratio - 1)
+        for net in NETWORKS:
+            ours = [*ARCHCALC, "summary", net, "--format", "json"]
+            for peer in PEERS:
+                before = load1()
+                # fvcore traces resnet1202 for 17–55 s: one pair is enough to see where it stands
+                reps = 1 if (peer == "fvcore" and net == "resnet1202") else n
+                p = paired(ours, [*PEER, peer, net], env, reps, warmup=False)
+                t.row(f"{net}: {peer} ÷ archcalc (n={reps})", f"{Pair.med(p.a):.3f} s", f"{Pair.med(p.b):.3f} s",
+                      f"{p.ratio:.1f}×", f"{1 + spread:.3f}", before, p.ratio >= 20)
+
+
+def warm_archcalc(name: str) -> Callable[[], int]:
+    from archcalc.analysis import analyze
+    from archcalc.report import build_report
+    from archcalc.report.render import render_json
+    from archcalc.spec import load
+
+    def call() -> int:
+        return len(render_json(build_report(analyze(load(name)))))
+
+    return call
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def warm(n: int) -> None:
+    env = environments()["PASSIVE"]
+    t = Table("In process, warm, imports excluded: resnet1202 (4,209 layers), archcalc with JSON against"
+              f" torchinfo.summary on the built model, OMP_WAIT_POLICY=PASSIVE (median of {n}; target ≥ 20×)")
+    before = load1()
+    call = warm_archcalc("resnet1202")
+    call()
+    arm_a, arm_b = [], []
+    for _ in range(n):  # the A/A control: the same call as two arms, in turns
+        arm_a += timed(call, 1)
+        arm_b += timed(call, 1)
+    a, b = statistics.median(arm_a), statistics.median(arm_b)
+    t.row("A/A: archcalc load+analyze+report+JSON, twice", f"{1e3 * a:.1f} ms", f"{1e3 * b:.1f} ms",
+          f"{b / a:.3f}", "", before, None)
+    before = load1()
+    out = subprocess.run([*PEER, "torchinfo", "resnet1202", "--warm", str(n)], env=env, capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout.split()
+    peer = float(out[out.index("median_s") + 1])
+    ours = statistics.median(arm_a + arm_b + timed(call, n))
+    ratio = peer / ours
+    t.row("resnet1202 warm: torchinfo ÷ archcalc (JSON)", f"{1e3 * ours:.1f} ms", f"{1e3 * peer:.1f} ms",
+          f"{ratio:.1f}×", f"{max(a, b) / min(a, b):.3f}", before, ratio >= 20)
+
+
+def chain(layers: int, folder: Path) -> Path:
+    """A generated spec of ``layers`` layers: 16×32×32 input, then ``repeat`` of [conv 3×3 16→16, relu]."""
+    path = folder / f"plain_{layers}.yaml"
+    path.write_text(f"""input: 16x32x32
+blocks:
+  unit:
+    body:
+      - conv: {{out: 16, k: 3, pad: 1}}
+      - relu
+layers:
+  - repeat: {layers // 2}
+    body: [unit]
+""", encoding="utf-8")
+    return path
+
+
+def scale(n: int) -> None:
+    env = environments()["PASSIVE"]
+    t = Table(f"Scaling, whole process, summary --format json of a generated chain (median of {n} pairs)")
+    with tempfile.TemporaryDirectory() as tmp:
+        walls: dict[int, float] = {}
+        for layers in (1_000, 10_000, 100_000):
+            spec = str(chain(layers, Path(tmp)))
+            before = load1()
+            js = [*ARCHCALC, "summary", spec, "--format", "json"]
+            if layers < 100_000:
+                walls[layers] = statistics.median(run_process(js, env).wall for _ in range(n))
+                t.row(f"{layers:,} layers: json wall", f"{walls[layers]:.3f} s", "", "", "", before, None)
+                continue
+            p = paired(js, [*ARCHCALC, "summary", spec, "--format", "text"], env, max(n - 1, 1), warmup=False)
+            aa = paired(js, js, env, 1, warmup=False)
+            walls[layers] = Pair.med(p.a)
+            wall_aa = f"{aa.ratio:.3f}"
+            t.row("100k layers: json wall < 2 s (baseline: text)", f"{walls[layers]:.3f} s",
+                  f"{Pair.med(p.b):.3f} s", f"{1 / p.ratio:.2f}", wall_aa, before, walls[layers] < 2)
+            rss, rss_text = Pair.med(p.a, "rss"), Pair.med(p.b, "rss")
+            rss_aa = Pair.med(aa.b, "rss") / Pair.med(aa.a, "rss")
+            t.row("100k layers: json peak RSS < 300 MB (baseline: text)", f"{rss / 1e6:.0f} MB",
+                  f"{rss_text / 1e6:.0f} MB", f"{rss / rss_text:.2f}", f"{rss_aa:.3f}", before, rss < 300e6)
+        low = (walls[10_000] - walls[1_000]) / 9_000
+        high = (walls[100_000] - walls[10_000]) / 90_000
+        t.row("marginal µs/layer 10k→100k ÷ 1k→10k ≤ 1.25 (flat)", f"{1e6 * high:.1f} µs", f"{1e6 * low:.1f} µs",
+              f"{high / low:.2f}", "", load1(), high / low <= 1.25)
+
+
+def listing(n: int) -> None:
+    env = environments()["PASSIVE"]
+    t = Table(f"archcalc list over the zoo, whole process (median of {n} pairs)")
+    with tempfile.TemporaryDirectory() as tmp:
+        cached = {**env, "XDG_CACHE_HOME": tmp}
+        uncached = {**env, "ARCHCALC_NO_CACHE": "1"}
+        cmd = [*ARCHCALC, "list"]
+        run_process(cmd, cached)  # fills the cache, as any earlier listing would have
+        before = load1()
+        aa = paired(cmd, cmd, cached, n)
+        pair = Pair()
+        for _ in range(n):
+            pair.a.append(run_process(cmd, cached))
+            pair.b.append(run_process(cmd, uncached))
+        from archcalc.spec import zoo
+
+        count = len(zoo.names())
+        t.row(f"list, {count} specs, cache filled < 0.5 s (baseline: no cache)", f"{Pair.med(pair.a):.3f} s",
+              f"{Pair.med(pair.b):.3f} s", f"{1 / pair.ratio:.2f}", f"{aa.ratio:.3f}", before,
+              Pair.med(pair.a) < 0.5)
+        t.row(f"list, {count} specs, first run (no cache) < 0.5 s", f"{Pair.med(pair.b):.3f} s", "", "", "",
+              before, Pair.med(pair.b) < 0.5)
+
+
+def vgg16(n: int) -> None:
+    env = environments()["PASSIVE"]
+    t = Table(f"archcalc summary vgg16, whole process (median of {n} pairs)")
+    before = load1()
+    cmd = [*ARCHCALC, "summary", "vgg16"]
+    aa = paired(cmd, cmd, env, n)
+    p = paired(cmd, [PY, "-c", "import click, yaml"], env, n)
+    t.row("summary vgg16 ≤ 0.1 s (baseline: import click, yaml)", f"{Pair.med(p.a):.3f} s",
+          f"{Pair.med(p.b):.3f} s", f"{1 / p.ratio:.2f}", f"{aa.ratio:.3f}", before, Pair.med(p.a) <= 0.1)
+    print(f"{'':58s} CPU {Pair.med(p.a, 'cpu'):.3f} s, peak RSS {Pair.med(p.a, 'rss') / 2**20:.0f} MiB")
+
+
+SECTIONS: dict[str, Callable[[int], None]] = {"vgg16": vgg16, "list": listing, "scale": scale, "warm": warm,
+                                              "cold": cold}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5, help="pairs per row (the peers' rows use 3 at most)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--policies", default=",".join(POLICIES),
+                        help="the cold section's OpenMP policies [PASSIVE,default]")
+    args = parser.parse_args()
+    POLICIES[:] = [p.strip() for p in args.policies.split(",") if p.strip()]
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    cpus = os.cpu_count() or 1
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {platform.processor() or platform.machine()},"
+          f" {cpus} CPUs · Python {platform.python_version()} · load average"
+          f" {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")
+    if load1() > cpus / 2:
+        print(f"warning: the machine is loaded (1-minute load {load1():.1f} on {cpus} CPUs): wall times and the"
+              " A/A controls will spread; compare the CPU figures and rerun when it is quiet")
+    started = time.perf_counter()
+    for name in chosen:
+        SECTIONS[name](min(args.repeat, 3) if name in ("cold", "scale") else args.repeat)
+    passed = sum(ok for _, ok in RESULTS)
+    print(f"\n{passed} of {len(RESULTS)} targets met ({time.perf_counter() - started:.0f} s, load now"
+          f" {load1():.1f})")
+    for target, ok in RESULTS:
+        if not ok:
+            print(f"  {BAD} {target}")
+
+
+if __name__ == "__main__":
+    main()
