@@ -332,6 +332,14 @@ REDUCED_INPUT: dict[str, tuple[int, int, int]] = {
     "convnext_tiny": (3, 64, 64)}
 
 
+#: Family variants that bring no layer rule the family's measured member lacks (widths, depths and the
+#: resolution differ, the layers do not), left out here: each costs up to a minute on 2 cores (EfficientNet-B7
+#: has 1,200 tensors, and at its own 600×600 keeps 7 GiB for backward at batch 2). tests/test_verify.py
+#: checks the saved bytes of EfficientNet B0 and B7 and MnasNet 0.5 and 1.3 at a reduced input.
+REPRESENTED_BY = {**{f"efficientnet_b{i}": "efficientnet_b0" for i in range(1, 8)},
+                  **dict.fromkeys(("mnasnet0_5", "mnasnet0_75", "mnasnet1_3"), "mnasnet1_0")}
+
+
 def _check_saved(name: str) -> None:
     graph = load(name, input_shape=REDUCED_INPUT.get(name))
     a = analyze(graph)
@@ -357,7 +365,8 @@ REPRESENTED = ("convnext_small", "convnext_base", "convnext_large")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo.names() if n not in (*SMALL_ZOO, *REPRESENTED)])
+@pytest.mark.parametrize("name", [_zoo_param(n) for n in zoo.names()
+                                  if n not in (*SMALL_ZOO, *REPRESENTED) and n not in REPRESENTED_BY])
 def test_saved_bytes_equal_prediction_whole_zoo(name: str) -> None:
     _check_saved(name)
 

@@ -279,3 +279,58 @@ def test_named_inputs_wire_any_graph() -> None:
     report = verify(a, batch=2)
     assert report.ok, report.failures()
     assert torch is not None
+
+
+def test_an_inline_join_names_its_branches_layers_in_its_group() -> None:
+    """``inline: true``: unnamed branches open no group (torchvision's ``layer1.0.conv1``), named ones do."""
+    a = analyse_text("""
+        input: 8x8x8
+        layers:
+          - seq:
+              - add:
+                  - seq: [{conv: {out: 8, k: 3, pad: 1, name: conv1}}, {bn: {name: bn1}}]
+                  - name: downsample
+                    seq: [{conv: {out: 8, k: 1, name: "0"}}]
+                inline: true
+                name: add
+              - relu: {name: relu}
+            name: layer1.0
+          - concat: [[], [{conv: {out: 4, k: 1, name: c}}]]
+            split: [4, 4]
+            inline: true
+    """)
+    names = [n.name for n in a.graph.nodes]
+    assert {"layer1.0.conv1", "layer1.0.bn1", "layer1.0.downsample.0", "layer1.0.add", "c"} <= set(names)
+    assert a.graph.node("layer1.0.add").inputs == ("layer1.0.bn1", "layer1.0.downsample.0")
+    assert a.results["concat1"].shape == (8, 8, 8)
+    torch = pytest.importorskip("torch")
+    from archcalc.backends.torch.build import build_model
+
+    model = build_model(a)
+    assert "layer1.0.conv1.weight" in model.state_dict()
+    assert model(torch.zeros(1, 8, 8, 8)).shape == (1, 8, 8, 8)
+
+
+def test_an_opaque_layer_is_analysed_around_and_never_built() -> None:
+    """``archcalc import --allow-opaque``'s layer: traced shape, parameters counted, costs unavailable."""
+    a = analyse_text("""
+        input: 3x8x8
+        layers:
+          - conv: {out: 4, k: 3, pad: 1, name: q}
+          - {conv: {out: 4, k: 3, pad: 1, name: k}, from: input}
+          - opaque: {op: torch.matmul, out: [4, 8, 8], from: [q, k], name: attn}
+          - opaque: {op: nn.MultiheadAttention, out: [4, 8, 8], params: 80, name: mha}
+          - conv: {out: 2, k: 1, name: head}
+    """)
+    assert a.graph.node("attn").inputs == ("q", "k")
+    assert a.results["head"].shape == (2, 8, 8)
+    assert a.totals.weights == 2 * (4 * 3 * 3 * 3) + 80 + 4 * 2
+    assert a.totals.partial  # the totals say what they could not count
+    assert any("torch.matmul" in p for p in a.totals.partial)
+    assert a.results["head"].rf is None  # behind an opaque op the field is unavailable, with the reason
+    pytest.importorskip("torch")
+    from archcalc.backends.torch.build import build_model
+    from archcalc.errors import BackendError
+
+    with pytest.raises(BackendError, match=r"attn: torch\.matmul is opaque"):
+        build_model(a)

@@ -29,6 +29,9 @@ from archcalc.backends.torch.reference import build_reference, parse_reference  
 from archcalc.backends.torch.weights import WeightsError, load_weights, match_state  # noqa: E402
 from archcalc.spec import load, zoo  # noqa: E402
 
+#: torchvision families whose zoo specs take every name from torchvision (EfficientNet is added below)
+MOBILE = ("mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+          "mnasnet0_5", "mnasnet0_75", "mnasnet1_0", "mnasnet1_3")
 #: zoo spec (and --set overrides) → the torchvision model it claims to be. torchvision's GoogLeNet and
 #: Inception-v3 default to auxiliary heads, which the zoo specs add only with --set aux=true.
 ZOO: dict[str, tuple[str, dict[str, Any]]] = {
@@ -42,10 +45,15 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     **{f"convnext_{v}": (f"torchvision:convnext_{v}", {}) for v in ("tiny", "small", "base", "large")},
     "fcn_resnet50": ("torchvision:fcn_resnet50", {}),
     "deeplabv3_resnet50": ("torchvision:deeplabv3_resnet50", {}),
+    **{n: (f"torchvision:{n}", {}) for n in MOBILE},
+    # the function does not depend on the resolution: B4–B7 are held against torchvision at 224×224, not at
+    # their own 380…600 (one training step of B7 at 600×600 keeps GBs)
+    **{f"efficientnet_b{i}": (f"torchvision:efficientnet_b{i}", {"res": 224} if i >= 4 else {}) for i in range(8)},
 }
 #: Specs whose every state-dict key is torchvision's (by key, not by structure).
-BY_KEY: set[str] = {*(f"convnext_{v}" for v in ("tiny", "small", "base", "large")), "fcn_resnet50",
-                    "deeplabv3_resnet50"}
+BY_KEY: set[str] = {*MOBILE, *(f"efficientnet_b{i}" for i in range(8)),
+                    *(f"convnext_{v}" for v in ("tiny", "small", "base", "large")),
+                    "fcn_resnet50", "deeplabv3_resnet50"}
 #: Cases held at another input than the spec's own (the input size of the segmentation models is free, and at
 #: 520×520 a case takes 3.5 minutes on 2 cores): 296 rows give a 37-row map, on which each of ASPP's atrous
 #: rates 12, 24 and 36 reads real rows (a swap of two rates would show); 136 columns keep the case short and

@@ -331,6 +331,7 @@ def test_every_layer_type_in_one_spec() -> None:
     from archcalc.layers import CATALOGUE
 
     graph = load_text(EVERY_TYPE, "every.yaml")
-    assert {n.op for n in graph.nodes} == set(CATALOGUE)
+    # an opaque layer (archcalc import --allow-opaque) is analysed but never built: tests/test_import.py
+    assert {n.op for n in graph.nodes} == set(CATALOGUE) - {"opaque"}
     report = verify(graph, batch=2)
     assert report.ok, report.failures()

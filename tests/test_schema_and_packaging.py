@@ -40,6 +40,14 @@ def test_zoo_specs_validate_against_the_schema(name: str) -> None:
     assert not errors, errors[0].message
 
 
+def test_schema_takes_an_input_shape_with_variables() -> None:
+    """The loader interpolates references in the input (EfficientNet's 3x${res}x${res}); the schema agrees."""
+    validator = jsonschema.Draft202012Validator(spec_schema())
+    for shape in ("3x${res}x${res}", "$shape", "3x224x224"):
+        assert not list(validator.iter_errors({"input": shape, "layers": [{"relu": None}]})), shape
+    assert list(validator.iter_errors({"input": "3xres", "layers": [{"relu": None}]}))
+
+
 def test_schema_rejects_unknown_attributes() -> None:
     bad = {"input": "3x8x8", "layers": [{"conv": {"out": 8, "kernal": 3}}]}
     assert list(jsonschema.Draft202012Validator(spec_schema()).iter_errors(bad))

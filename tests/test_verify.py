@@ -56,7 +56,12 @@ def _zoo_graph(name: str) -> Graph:
 
 #: Family members verified through a representative: ConvNeXt-S/B/L are ConvNeXt-T's blocks at other widths
 #: and depths (each took minutes here; tests/test_zoo_dense.py holds their figures against torchvision's)
-REPRESENTED = {"convnext_small": "convnext_tiny", "convnext_base": "convnext_tiny", "convnext_large": "convnext_tiny"}
+CONVNEXT_BY_TINY = {"convnext_small", "convnext_base", "convnext_large"}
+#: Family variants left to the family's smallest and largest members, whose layers they repeat at other widths,
+#: depths and resolutions: EfficientNet B1–B6 (B0 and B7, which has B5–B7's batch-norm eps and momentum, stay)
+#: and MnasNet 0.75 and 1.0 (0.5 and 1.3 stay). Each costs 25–45 s of CPU here, B7 with 871 layers the most;
+#: their parameters and multiply-adds are held against torchvision and fvcore in tests/test_zoo_mobile.py.
+REPRESENTED = {*CONVNEXT_BY_TINY, *(f"efficientnet_b{i}" for i in range(1, 7)), "mnasnet0_75", "mnasnet1_0"}
 
 
 @pytest.mark.parametrize("name", [n for n in zoo.names() if n not in REPRESENTED])

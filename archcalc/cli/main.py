@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "plot": "archcalc.cli.plot:plot_command",
     "diagram": "archcalc.cli.diagram:diagram_command",
     "report": "archcalc.cli.report:report_command",
+    "import": "archcalc.cli.import_model:import_command",
 }
 
 HELP = {
@@ -45,6 +46,7 @@ HELP = {
     "plot": "Charts of params, MACs, memory and receptive field (PNG/SVG).",
     "diagram": "Block diagram of the network (SVG/PNG).",
     "report": "One self-contained HTML page: foldable table, diagram, receptive fields, charts, figures.",
+    "import": "Trace a PyTorch model (torchvision:NAME, FILE.py:factory) and write it as a spec.",
 }
 
 

@@ -6,7 +6,7 @@ from typing import Any, NamedTuple
 
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
 from archcalc.ir import Node, Shape
-from archcalc.layers import activation, channels, conv, dense, merge, norm, resample, shortcut
+from archcalc.layers import activation, channels, conv, dense, merge, norm, opaque, resample, shortcut
 from archcalc.layers.base import Attr, Config, Layer, numel
 from archcalc.layers.record import (
     Aliasing,
@@ -40,6 +40,7 @@ _TYPES: tuple[type[Layer[Any]], ...] = (
     merge.Concat, merge.Add, merge.Mul, merge.Identity, merge.Input,
     channels.ChannelShuffle, channels.SplitPart, channels.Crop,
     shortcut.PadChannels,
+    opaque.Opaque,
 )
 
 #: canonical key → the (stateless) layer object holding its rules

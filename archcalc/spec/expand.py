@@ -60,8 +60,9 @@ INPUT_VARIABLES = ("input_c", "input_h", "input_w")
 BRANCH_KEYS = ("seq", "name", "when", "inline")
 #: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
-_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+#: layer and group names: letters, digits, _ and -, dots for nested groups ('features.0', as torchvision's;
+#: torchvision's RegNets name their blocks 'block1-0')
+_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
 
 
 @dataclass
@@ -311,6 +312,9 @@ class Expander:
         if structural and structural[0] in layers.JOINS and not isinstance(item[structural[0]], LList):
             return self._wired_join(structural[0], item[structural[0]], item.key_locs[structural[0]], sources,
                                     name, scope, env)
+        if len(sources) > 1 and not structural and len(keys) == 1 and self._takes_several(keys[0]):
+            return self._call(keys[0], item[keys[0]], item.value_locs[keys[0]], name, sources, scope, env,
+                              item.key_locs[keys[0]], where)
         if sources:
             current = self._one_source(sources, item.value_locs["from"])
         if structural:
@@ -323,11 +327,15 @@ class Expander:
         return self._call(word, item[word], item.value_locs[word], name, current, scope, env,
                           item.key_locs[word], where)
 
+    def _takes_several(self, word: str) -> bool:
+        """A layer type (not a join) that reads several inputs named by ``from:`` (an opaque op's operands)."""
+        return word not in self.blocks and layers.is_layer(word) and layers.get(word).arity[1] > 1
+
     def _structural(self, kind: str, item: LMap, name: Any, current: str, scope: _Scope,
                     env: Mapping[str, Any]) -> str:
         allowed = {"repeat": ("repeat", "body", "index", "when", "name", "from"),
                    "seq": ("seq", "when", "name", "from"), "side": ("side", "when", "name", "from")
-                   }.get(kind, (kind, "split", "when", "name", "from"))
+                   }.get(kind, (kind, "split", "inline", "when", "name", "from"))
         for key in item:
             if key not in allowed:
                 raise SpecError(f"unexpected key '{key}' in a '{kind}' entry", item.key_locs[key],
@@ -366,6 +374,7 @@ class Expander:
             raise SpecError(f"'{kind}' takes a list of branches (each a list of layers; [] is the identity)",
                             item.value_locs[kind])
         split = self._split(item, kind, len(branches), env) if "split" in item else None
+        join_inline = self._inline(item, kind, env)
         ends = []
         for k, (branch, bloc) in enumerate(zip(branches, branches.item_locs, strict=True)):
             if split is None and (branch is None or (isinstance(branch, LList) and not branch)):
@@ -380,7 +389,9 @@ class Expander:
                 inline = self._branch_inline(branch, env)
                 label = self._resolve(branch["name"], env, branch.value_locs["name"]) if "name" in branch else None
                 body = branch["seq"]
-            if inline:  # its layers join the enclosing group, as an inline block's do
+            # an inline branch, or an unnamed one of an inline join: its layers join the enclosing group, as an
+            # inline block's do
+            if inline or (join_inline and label is None):
                 inner = scope
             else:
                 inner = self._open_group(scope, str(label) if label is not None else self._auto(scope, "b"),
@@ -391,8 +402,11 @@ class Expander:
                 part = layers.split_part_config(k, *split)
                 start = self._emit(part.key, part.config, (current,), None, inner, item.key_locs["split"])
             end = self._sequence(body, start, inner, env, bloc)
-            ends.append(self._close_group(inner, end) if not inline else end)
-            if len(self.nodes) == before and not inline:  # every layer of the branch was dropped by 'when'
+            if inner is scope:
+                ends.append(end)
+                continue
+            ends.append(self._close_group(inner, end))
+            if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
         if not ends:
@@ -402,6 +416,17 @@ class Expander:
             identity = layers.get("identity")
             return self._emit(identity.key, identity.config(), tuple(ends), name, scope, where)
         return self._emit(kind, layers.CATALOGUE[kind].config(), tuple(ends), name, scope, where)
+
+    def _inline(self, item: LMap, kind: str, env: Mapping[str, Any]) -> bool:
+        """A join's ``inline``: its unnamed branches open no group (their layers take the join's group's names,
+        as a module whose forward branches names its layers: torchvision's ``layer1.0.conv1``)."""
+        if "inline" not in item:
+            return False
+        value = self._resolve(item["inline"], env, item.value_locs["inline"])
+        if not isinstance(value, bool):
+            raise SpecError(f"'{kind}' attribute 'inline' must be true or false, got {value!r}",
+                            item.value_locs["inline"])
+        return value
 
     def _branch_inline(self, branch: LMap, env: Mapping[str, Any]) -> bool:
         """A branch ``{seq: [...], name: …, when: …, inline: …}``: check its keys; is it inline?"""
@@ -440,10 +465,11 @@ class Expander:
         return sizes, parts
 
     # ---- layers and block calls -----------------------------------------------------------------
-    def _call(self, word: str, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
-              scope: _Scope, env: Mapping[str, Any], key_loc: SourceLocation | None,
+    def _call(self, word: str, value: Any, value_loc: SourceLocation | None, name: Any,
+              current: str | tuple[str, ...], scope: _Scope, env: Mapping[str, Any], key_loc: SourceLocation | None,
               where: SourceLocation | None) -> str:
         if word in self.blocks:
+            assert isinstance(current, str)  # several inputs go only to a layer type that takes them
             return self._block(self.blocks[word], value, value_loc, name, current, scope, env, key_loc)
         if not layers.is_layer(word):
             raise SpecError(f"unknown layer type or block '{word}'", key_loc,
@@ -458,10 +484,12 @@ class Expander:
                     continue
                 if key == "when":
                     if not self._condition(v, env, value.value_locs[key]):
-                        return current
+                        return current if isinstance(current, str) else current[0]
                     continue
                 if key == "from":
-                    current = self._one_source(self._from(v, scope, env, value.value_locs[key]), value.value_locs[key])
+                    named = self._from(v, scope, env, value.value_locs[key])
+                    current = named if len(named) > 1 and layer.arity[1] > 1 else self._one_source(
+                        named, value.value_locs[key])
                     continue
                 raw[key] = self._resolve(v, env, value.value_locs[key])
                 locs[key] = value.value_locs[key]
@@ -472,7 +500,7 @@ class Expander:
             raw[layer.primary] = self._resolve(value, env, value_loc)
             locs[layer.primary] = value_loc or where  # type: ignore[assignment]
         attrs = layer.normalize(raw, locs.get, key_loc)
-        return self._emit(layer.key, attrs, (current,), name, scope, key_loc)
+        return self._emit(layer.key, attrs, (current,) if isinstance(current, str) else current, name, scope, key_loc)
 
     def _block(self, block: BlockDef, value: Any, value_loc: SourceLocation | None, name: Any, current: str,
                scope: _Scope, env: Mapping[str, Any], key_loc: SourceLocation | None) -> str:
@@ -599,7 +627,7 @@ class Expander:
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
         if not _LAYER_NAME_RE.fullmatch(label):
-            raise SpecError(f"invalid layer name {label!r}: use letters, digits and _, with dots between"
+            raise SpecError(f"invalid layer name {label!r}: use letters, digits, _ and -, with dots between"
                             " nested groups (as in features.0.1)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:

@@ -12,6 +12,8 @@ from archcalc import layers
 from archcalc.spec.expand import STRUCTURAL, TOP_KEYS
 
 _VAR = {"type": "string", "pattern": r"^\$", "description": "a variable reference ($name or ${expression})"}
+_FROM = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+         "description": "the layer(s) or finished group(s) read instead of the one before"}
 _INT_OR_VAR = {"anyOf": [{"type": "integer"}, _VAR]}
 #: one dimension of an input shape: a number, $name or ${expression} (3x${size}x${size})
 _DIM = r"(\d+|\$[A-Za-z_][A-Za-z0-9_]*|\$\{[^}]*\})"
@@ -44,7 +46,7 @@ def spec_schema() -> dict[str, Any]:
     public = sorted(k for k, t in layers.CATALOGUE.items() if not t.internal)
     for key in public:
         layer = layers.CATALOGUE[key]
-        props: dict[str, Any] = {"name": {"type": "string"}, "when": {}}
+        props: dict[str, Any] = {"name": {"type": "string"}, "when": {}, "from": _FROM}
         for attr_name, attr in layer.attrs.items():
             props[attr_name] = _attr_schema(attr)
             for alias in attr.aliases:
@@ -55,7 +57,7 @@ def spec_schema() -> dict[str, Any]:
             value.append(_attr_schema(layer.attrs[layer.primary]))
         defs[f"layer_{key}"] = {
             "type": "object", "description": layer.doc,
-            "properties": {key: {"anyOf": value}, "name": {"type": "string"}, "when": {}},
+            "properties": {key: {"anyOf": value}, "name": {"type": "string"}, "when": {}, "from": _FROM},
             "required": [key], "additionalProperties": False,
         }
         layer_refs.append({"$ref": f"#/$defs/layer_{key}"})
@@ -66,15 +68,23 @@ def spec_schema() -> dict[str, Any]:
         *layer_refs,
         {"type": "object", "required": ["repeat", "body"], "properties": {
             "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, _VAR]}, "body": {"$ref": "#/$defs/sequence"},
-            "index": {"type": "string"}, "when": {}, "name": {"type": "string"}}, "additionalProperties": False},
+            "index": {"type": "string"}, "when": {}, "name": {"type": "string"}, "from": _FROM},
+         "additionalProperties": False},
         *({"type": "object", "required": [k], "properties": {
-            k: {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
-                                                     {"$ref": "#/$defs/branch"}, {"$ref": "#/$defs/item"}]}},
+            k: {"anyOf": [
+                {"type": "array", "items": {"anyOf": [{"$ref": "#/$defs/sequence"}, {"type": "null"},
+                                                      {"$ref": "#/$defs/branch"}, {"$ref": "#/$defs/item"}]}},
+                {"type": "object", "required": ["from"], "additionalProperties": False,
+                 "properties": {"from": _FROM, "name": {"type": "string"}},
+                 "description": "a join over named layers"}]},
             "split": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "array", "items": {"type": "integer"}},
                                 _VAR], "description": "each branch reads its part of the input's channels"},
-            "when": {}, "name": {"type": "string"}}, "additionalProperties": False} for k in layers.JOINS),
+            "inline": {"anyOf": [{"type": "boolean"}, _VAR],
+                       "description": "unnamed branches open no group: their layers take the join's group's names"},
+            "when": {}, "name": {"type": "string"}, "from": _FROM}, "additionalProperties": False}
+          for k in layers.JOINS),
         *({"type": "object", "required": [k], "properties": {
-            k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}},
+            k: {"$ref": "#/$defs/sequence"}, "when": {}, "name": {"type": "string"}, "from": _FROM},
            "additionalProperties": False} for k in ("side", "seq")),
         {"type": "object", "description": "a block call: {block_name: [args] | {arg: value} | value}",
          "minProperties": 1, "propertyNames": {"not": {"enum": reserved}}},

@@ -406,6 +406,12 @@ def _crop(site: Site) -> nn.Module:
     return CentreCrop(top, left, a.size)
 
 
+def _opaque(site: Site) -> nn.Module:
+    """An op archcalc has no rules for (``import --allow-opaque``): its function is not in the spec."""
+    raise BackendError(f"{site.name}: {site.rec.config.op} is opaque (imported with --allow-opaque):"
+                       " archcalc can analyse around it but cannot build it")
+
+
 def _pad_channels(site: Site) -> nn.Module:
     a: PadChannelsConfig = site.rec.config
     before, after = PadChannelsRule.padding(a, site.rec.ins)
@@ -456,6 +462,7 @@ BUILDERS: dict[str, Builder] = {
     "channel_shuffle": lambda site: nn.ChannelShuffle(site.rec.config.groups),
     "split_part": _split_part,
     "crop": _crop,
+    "opaque": _opaque,
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archcalc.backends.torch.correspond import Pair
@@ -49,6 +50,7 @@ class SideBySide:
             if train:
                 stack.enter_context(fixed_dropout(self.model, self.seed))
                 stack.enter_context(fixed_dropout(self.reference, self.seed))
+                stack.enter_context(fixed_functional_dropout(self.seed))
             yield
 
     def run(self, train: bool) -> tuple[Any, Any, list[Diff]]:
@@ -201,13 +203,33 @@ def fixed_dropout(model: nn.Module, seed: int) -> Iterator[None]:
 
 def _mask_hook(p: float, channel: bool, seed: int) -> Callable[..., Tensor]:
     def hook(_m: nn.Module, args: Any, _out: Any) -> Tensor:
-        x: Tensor = args[0]
-        shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2) if channel else tuple(x.shape)
-        gen = torch.Generator().manual_seed(seed + zlib.crc32(repr((shape, p, channel)).encode()))
-        keep = torch.rand(shape, generator=gen) >= p
-        scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-        return x * (keep.to(x.dtype) * scale)
+        return _masked(args[0], p, channel, seed)
     return hook
+
+
+def _masked(x: Tensor, p: float, channel: bool, seed: int) -> Tensor:
+    shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2) if channel else tuple(x.shape)
+    gen = torch.Generator().manual_seed(seed + zlib.crc32(repr((shape, p, channel)).encode()))
+    keep = torch.rand(shape, generator=gen) >= p
+    scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
+    return x * (keep.to(x.dtype) * scale)
+
+
+@contextlib.contextmanager
+def fixed_functional_dropout(seed: int) -> Iterator[None]:
+    """``F.dropout(x, p, training)`` (a model that calls the functional) draws the same seeded masks as the modules."""
+    original = F.dropout
+
+    def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+        if not training or p == 0.0:
+            return input
+        return _masked(input, float(p), False, seed)
+
+    F.dropout = dropout
+    try:
+        yield
+    finally:
+        F.dropout = original
 
 
 def probe_loss(outputs: Any, seed: int) -> Tensor:
@@ -262,10 +284,14 @@ def tensor_diff(spec: str, ref: str, a: Tensor | None, b: Tensor | None, rtol: f
         # Linear between its Permutes), the spec on the map itself: the same values, laid out otherwise
         a, note = a.permute(0, 2, 3, 1), "compared on the channels-last view (the reference's layout)"
     if a.shape != b.shape:
-        return Diff(spec, ref, shape_of(a), shape_of(b), ok=False, note="shapes differ", firm=firm)
+        if a.numel() != b.numel() or [d for d in a.shape if d != 1] != [d for d in b.shape if d != 1]:
+            return Diff(spec, ref, shape_of(a), shape_of(b), ok=False, note="shapes differ", firm=firm)
+        # a vector here, the same values as a C×1×1 map there (an imported squeeze-excitation gate)
+        note = f"the same values shaped {fmt_shape(shape_of(a))} here, {fmt_shape(shape_of(b))} in the reference"
+        b = b.reshape(a.shape)
     a, b = a.detach(), b.detach()
     if a.dtype == b.dtype and torch.equal(a, b):  # the usual case: the same kernels on the same numbers
-        return Diff(spec, ref, shape_of(a), shape_of(b), 0.0, 0.0, True, note, firm=firm)
+        return Diff(spec, ref, shape_of(a), shape_of(b), 0.0, 0.0, True, note=note, firm=firm)
     work = torch.float64 if torch.float64 in (a.dtype, b.dtype) else torch.float32
     da, db = a.to(work), b.to(work)
     max_abs = float((da - db).abs().max()) if da.numel() else 0.0
@@ -277,7 +303,7 @@ def tensor_diff(spec: str, ref: str, a: Tensor | None, b: Tensor | None, rtol: f
         max_abs = float((da - db).abs().max()) if da.numel() else 0.0
     scale = float(db.abs().max()) if db.numel() else 0.0
     rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
-    return Diff(spec, ref, shape_of(a), shape_of(b), max_abs, rel, rel <= rtol, note, firm=firm)
+    return Diff(spec, ref, shape_of(a), shape_of(b), max_abs, rel, rel <= rtol, note=note, firm=firm)
 
 
 def channels_last_of(a: Tensor, b: Tensor) -> bool:

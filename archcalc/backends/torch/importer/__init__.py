@@ -1,0 +1,1 @@
+"""``archcalc import``: a PyTorch model becomes an archcalc spec (see ``archcalc.backends.torch.importer.api``)."""
