@@ -7,6 +7,7 @@ stderr and exits with ``err.exit_code``. Nothing user-caused may end in a traceb
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -48,12 +49,12 @@ class ArchcalcError(Exception):
         self.hint = hint
 
     def format(self) -> str:
-        """One line: ``file:line:col: message (hint)``."""
-        text = self.message
+        """One line: ``file:line:col: message (hint)``, control characters escaped and long text cut."""
+        text = one_line(self.message)
         if self.hint:
-            text = f"{text} ({self.hint})"
+            text = f"{text} ({one_line(self.hint)})"
         if self.location is not None:
-            return f"{self.location}: {text}"
+            return f"{_CONTROL.sub('?', str(self.location))}: {text}"
         return f"archcalc: {text}"
 
     def __str__(self) -> str:
@@ -80,6 +81,18 @@ class CheckFailed(ArchcalcError):
     """A verification found a disagreement; the report was already printed."""
 
     exit_code = ExitCode.FAILURE
+
+
+#: The longest message or hint printed: an error that quotes a 1 MB value must still be one readable line.
+MAX_MESSAGE = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` made safe for one terminal line: control characters shown escaped (a newline as the two
+    characters backslash and n), then cut to ``limit`` characters with an ellipsis."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text[: limit + 1])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:

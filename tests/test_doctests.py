@@ -7,7 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["archcalc.arith", "archcalc.report.fmt", "archcalc.analysis", "archcalc.plots.charts"]
+MODULES = ["archcalc.arith", "archcalc.report.fmt", "archcalc.layers.conv", "archcalc.analysis",
+           "archcalc.plots.charts"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from archcalc.arith import AxisRF, Num, merge_axis
 from archcalc.layers import Identity, RFRule, Unavailable, Union, Window, unreachable
@@ -61,6 +62,10 @@ class RF:
 
 
 ORIGIN = RF(AxisRF(), AxisRF())
+#: Largest field size or jump computed (and largest denominator of a fractional one): beyond it, strides of
+#: 2⁶² chained (or upsampling by as much) would grow the numbers by 62 bits per layer, to megabytes each over
+#: a deep spec, and mean nothing for any image.
+MAX_FIELD = 2**63
 NORMALISED_OVER_MAP = "plus global context: each unit is normalised by statistics of the whole map"
 GLOBAL_CONTEXT = ("plus global context: a gate computed from the whole map (squeeze-excitation) scales"
                   " every unit")
@@ -103,8 +108,21 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
             return known[0], None
         case Window(kernel=kernel, stride=stride, pad_before=pad):
             field = known[0]
+            h, w = field.h.through(kernel[0], stride[0], pad[0]), field.w.through(kernel[1], stride[1], pad[1])
+            if _out_of_range(h) or _out_of_range(w):  # strides multiply: unbounded over depth
+                return None, f"receptive field beyond {MAX_FIELD:.1e} pixels (strides multiply past any image)"
             upsampling = not all(isinstance(v, int) for v in (*kernel, *stride, *pad))
-            return RF(field.h.through(kernel[0], stride[0], pad[0]), field.w.through(kernel[1], stride[1], pad[1]),
-                      field.aligned, field.context, field.fractional or upsampling), None
+            return RF(h, w, field.aligned, field.context, field.fractional or upsampling), None
         case _:
             unreachable(rule)
+
+
+def _out_of_range(axis: AxisRF) -> bool:
+    """A size or jump past MAX_FIELD, or a fraction whose denominator is (upsampling chained)."""
+    for value in (axis.size, axis.jump):
+        if isinstance(value, Fraction):
+            if value.denominator > MAX_FIELD or abs(value.numerator) > MAX_FIELD * value.denominator:
+                return True
+        elif abs(value) > MAX_FIELD:
+            return True
+    return False

@@ -16,7 +16,8 @@ from rich.text import Text
 
 from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, passive_openmp, require_torch, spec_options
-from archcalc.cli.output import stdout_console
+from archcalc.cli.output import plain_console, stdout_console
+from archcalc.cli.paths import check_output
 from archcalc.errors import BackendError, OptionError
 from archcalc.report.fmt import human_bytes, parse_bytes, si
 from archcalc.vocab import DEVICES, OPTIMIZERS, PRECISIONS
@@ -298,7 +299,8 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
     if out_path is not None:
         from archcalc.backends.torch.bench_out import out_format
 
-        out_format(out_path)  # fail before measuring, not after
+        check_output(out_path, "--out")  # fail before measuring, not after
+        out_format(out_path)
     analysis = load_analysis(spec, input_text, assignments, strict)
     passive_openmp()
     require_torch()
@@ -324,7 +326,7 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
     torch.manual_seed(seed)
     runner = Runner(analysis, analysis.graph.meta.name or spec, opts, [])  # checks device and options first
     runner.subjects = _subjects(analysis, vs, seed, weights)
-    err_console = Console(stderr=True, soft_wrap=False)
+    err_console = plain_console(stderr=True, soft_wrap=False)
     results = _run(runner, err_console)
     out = stdout_console()
     cpu_threads = f", {threads} CPU thread{'s' if threads != 1 else ''}"

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_any
 from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.model import build_report
@@ -46,7 +46,7 @@ Examples:
   archcalc compare resnet18 resnet50 --batch 32 --format markdown""")
 @click.argument("specs", nargs=-1, required=True, shell_complete=spec_argument_completion)
 @spec_options
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--batch", type=BATCH, default=1, show_default=True)
 @FORMAT_OPTION
 def compare_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
                     batch: int, fmt: str) -> None:

@@ -6,6 +6,8 @@ import click
 
 from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, spec_options
+from archcalc.cli.paths import check_output, default_output
+from archcalc.report.fmt import literal_text
 
 
 @click.command("diagram", epilog="""\b
@@ -23,6 +25,7 @@ Examples:
               help="Also draw activations, batch norm, dropout and flatten (the slides leave them out).")
 @click.option("--no-collapse", "no_collapse", is_flag=True,
               help="Draw every block, not one block marked ×N for a run of identical ones.")
+@literal_text()
 @click.option("--dpi", type=click.IntRange(min=50, max=1200), default=100, show_default=True,
               help="PNG resolution (300 for print; SVG is resolution-free).")
 def diagram_command(spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool,
@@ -31,15 +34,17 @@ def diagram_command(spec: str, input_text: str | None, assignments: tuple[str, .
 
     SVG needs nothing extra; PNG is rendered with matplotlib (install archcalc[plot]).
     """
-    from archcalc.plots import diagram
+    from archcalc.plots import FORMATS, diagram
 
+    if output not in (None, "-"):
+        check_output(output, suffixes=FORMATS)  # before the network is loaded or laid out
     analysis = load_analysis(spec, input_text, assignments, strict)
     drawing = diagram.layout(analysis, depth=None if depth is None else depth - 1, show_all=show_all,
                              collapse=not no_collapse)
     if output == "-":
         click.echo(diagram.to_svg(drawing), nl=False)
         return
-    out = output or f"{analysis.graph.meta.name}-diagram.svg"
+    out = output or str(check_output(default_output(analysis.graph.meta.name, "-diagram.svg")))
     diagram.write(drawing, out, dpi)
     levels = None if drawing.depth is None else drawing.depth + 1
     folded = "" if levels is None else f", {levels} level{'s' if levels > 1 else ''} of nesting shown"

@@ -9,6 +9,7 @@ import click
 
 from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import BackendError
 from archcalc.fileio import atomic_path
 from archcalc.vocab import INIT_SCHEMES
@@ -27,7 +28,7 @@ Examples:
 @click.option("--format", "fmt", type=click.Choice(list(SUFFIXES)), default="pt2", show_default=True,
               help="pt2: a torch.export program (torch.export.load, no archcalc needed); onnx: an ONNX graph"
                    " (the 'onnx' extra), with a dynamic batch dimension.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", metavar="FILE", default=None,
               help="Output file (default: NAME.pt2 or NAME.onnx in the current directory).")
 @click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
               help="Weight initialisation (default: the spec's recipe, else torch's).")
@@ -38,8 +39,11 @@ Examples:
 def export_command(spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool, fmt: str,
                    output: str | None, init: str | None, seed: int, weights: str | None) -> None:
     """Build SPEC and export it for inference (main output only), as torch.export's .pt2 or ONNX."""
+    if output is not None:
+        check_output(output)  # before the network is loaded or built
     analysis = load_analysis(spec, input_text, assignments, strict)
     graph = analysis.graph
+    path = Path(output) if output else check_output(default_output(graph.meta.name, f".{SUFFIXES[fmt]}"))
     if fmt == "onnx":
         missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
         if missing:
@@ -53,7 +57,6 @@ def export_command(spec: str, input_text: str | None, assignments: tuple[str, ..
 
     model, _ = build_with_weights(analysis, weights, init=init, seed=seed)
     model.eval()
-    path = Path(output) if output else Path(f"{graph.meta.name}.{SUFFIXES[fmt]}")
     example = torch.randn(2, *graph.input_shape)
     with atomic_path(path) as tmp:
         if fmt == "pt2":

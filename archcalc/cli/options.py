@@ -8,14 +8,19 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-import yaml
 
 from archcalc.analysis import Analysis
 from archcalc.errors import BackendError, OptionError, SpecError
 from archcalc.ir import Graph, Shape
 from archcalc.spec import load, parse_shape
+from archcalc.spec.loader import parse_value
+from archcalc.spec.numbers import MAX_INT
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: --batch of the symbolic commands: within 64 bits, like every number in a spec (a 4,300-digit batch made
+#: figures JSON cannot print: ValueError from int-to-string conversion).
+BATCH = click.IntRange(min=1, max=MAX_INT)
 
 
 def spec_options(func: F) -> F:
@@ -30,17 +35,17 @@ def spec_options(func: F) -> F:
 
 
 def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
-    """NAME=VALUE pairs; values are read as YAML scalars (10 → int, 0.5 → float, true → bool)."""
+    """NAME=VALUE pairs; values are read as YAML 1.2 values, as in a spec (10 → int, 0.5 → float,
+    true → bool, 010 → 10, on → 'on'), with a spec's bounds on numbers and tags."""
     out: dict[str, Any] = {}
     for item in assignments:
         if "=" not in item:
             raise OptionError(f"--set expects NAME=VALUE, got '{item}'")
         key, _, raw = item.partition("=")
         try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        out[key.strip()] = value
+            out[key.strip()] = parse_value(raw, f"--set {key.strip()}")
+        except SpecError as exc:
+            raise OptionError(f"--set {key.strip()}: {exc.message}", None, exc.hint) from None
     return out
 
 

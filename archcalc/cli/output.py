@@ -22,10 +22,16 @@ FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), defa
 JSON_SCHEMA_VERSION = 1
 
 
-def stdout_console() -> Console:
+def plain_console(**options: Any) -> Console:
+    """A rich console that prints strings as they are: spec text is data, so no markup ('[/x]' raised
+    MarkupError, '[link=…]' made a hyperlink) and no emoji codes. Styling goes through Text objects."""
     from rich.console import Console
 
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    return Console(markup=False, emoji=False, **options)
+
+
+def stdout_console() -> Console:
+    return plain_console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
 
 
 def warn(message: str) -> None:

@@ -7,7 +7,9 @@ import click
 from archcalc.analysis import Analysis
 from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import load_analysis, spec_options
+from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import OptionError
+from archcalc.report.fmt import literal_text
 
 
 @click.command("plot", epilog="""\b
@@ -30,6 +32,7 @@ Examples:
               help="PNG resolution (300 for print; SVG is resolution-free).")
 @click.option("-o", "--output", metavar="FILE.png|FILE.svg", default=None,
               help="Image to write; the extension picks the format (default: NAME-KIND.png).")
+@literal_text()
 def plot_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
                  compare: bool, kind: str, log: bool, depth: int | None, dpi: int, output: str | None) -> None:
     """Draw SPEC's per-layer parameters, MACs and memory (or its receptive field) as PNG or SVG.
@@ -37,7 +40,10 @@ def plot_command(specs: tuple[str, ...], input_text: str | None, assignments: tu
     With --compare, draw every SPEC as one point: MACs against parameters, marker area for activation
     memory, colour for depth, and the published top-5 error where the spec cites one.
     """
-    from archcalc.plots import charts
+    from archcalc.plots import FORMATS, charts
+
+    if output is not None:
+        check_output(output, suffixes=FORMATS)  # before any network is loaded or drawn
 
     def analysis(ref: str) -> Analysis:
         return load_analysis(ref, input_text, assignments, strict)
@@ -59,7 +65,7 @@ def plot_command(specs: tuple[str, ...], input_text: str | None, assignments: tu
                           hint="add --compare to draw them side by side")
     a = analysis(specs[0])
     fold = None if depth is None else depth - 1  # the report's folding depth (0: the top level)
-    out = output or f"{a.graph.meta.name}-{kind}.png"
+    out = output or str(check_output(default_output(a.graph.meta.name, f"-{kind}.png")))
     if kind == "rf":
         curve = charts.plot_rf(a, out, dpi)
         click.echo(f"wrote {out}: receptive field {curve.size_h[-1]} px at {curve.names[-1]}"

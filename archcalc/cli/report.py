@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import warn
+from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import OptionError
 from archcalc.vocab import DTYPE_BYTES
 
@@ -16,8 +15,8 @@ PAGE_SUFFIXES = (".html", ".htm")
 
 
 def _check_output(path: str) -> None:
-    if path != "-" and Path(path).suffix.lower() not in PAGE_SUFFIXES:
-        raise OptionError(f"the report is an HTML page: '{path}' should end in .html")
+    if path != "-":
+        check_output(path, suffixes=PAGE_SUFFIXES)
 
 
 @click.command("report", epilog="""\b
@@ -33,7 +32,7 @@ Examples:
               help="Page to write ('-' prints it; default: NAME-report.html, or compare-report.html).")
 @click.option("--compare", "compare", is_flag=True,
               help="Compare the SPECs: their totals side by side and params against MACs.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=BATCH, default=1, show_default=True,
               help="Batch size for memory figures.")
 @click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Activation data type for memory figures.")
@@ -76,7 +75,7 @@ def report_command(specs: tuple[str, ...], input_text: str | None, assignments: 
             as_published = analysis if not (input_text or assignments) else None
             report.figures = published_figures(specs[0], graph.meta.published, as_published)
             page = html.report_page(analysis, report, report.figures, picture)
-            out = output or f"{graph.meta.name}-report.html"
+            out = output or default_output(graph.meta.name, "-report.html")
             what = f"{len(report.rows)} layers, {len(report.groups)} groups"
     if out == "-":
         click.echo(page, nl=False)

@@ -11,11 +11,13 @@ from archcalc.arith import AxisRF, Num
 from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_any, emit_json, warn
+from archcalc.cli.paths import check_output
 from archcalc.errors import OptionError, did_you_mean
 from archcalc.report.fmt import json_number, shape
 from archcalc.report.table import Column, Table
 
-_TOKEN = re.compile(r"^(?:(pool|p|conv|c))?(\d+)(?:x(\d+))?(?:/(\d+))?(?:d(\d+))?$")
+#: sizes of at most 18 digits: within 64 bits (a 5,000-digit size was a ValueError from int())
+_TOKEN = re.compile(r"(?:(pool|p|conv|c))?(\d{1,18})(?:x(\d{1,18}))?(?:/(\d{1,18}))?(?:d(\d{1,18}))?")
 
 
 def parse_stack(text: str) -> list[tuple[str, int, int, int, int]]:
@@ -23,9 +25,11 @@ def parse_stack(text: str) -> list[tuple[str, int, int, int, int]]:
     out = []
     for raw in text.split(","):
         token = raw.strip().lower()
-        m = _TOKEN.match(token)
+        m = _TOKEN.fullmatch(token)
         if not m:
-            raise OptionError(f"--stack item '{raw}' is not KxK[/S][dD] (e.g. 3x3, 7x7/2, pool2/2, 3x3d2)")
+            shown = raw if len(raw) <= 40 else raw[:39] + "…"
+            raise OptionError(f"--stack item '{shown}' is not KxK[/S][dD] (e.g. 3x3, 7x7/2, pool2/2, 3x3d2)",
+                              hint="each size a whole number of at most 18 digits")
         kind = "pool" if m.group(1) in ("pool", "p") else "conv"
         kh = int(m.group(2))
         kw = int(m.group(3) or kh)
@@ -66,7 +70,7 @@ Examples:
 @click.option("--effective", is_flag=True, help="Also measure the effective receptive field (needs torch).")
 @click.option("--weights", "--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --effective: weights to measure (archcalc checkpoint or state dict, .pt/.safetensors).")
-@click.option("--heatmap", type=click.Path(dir_okay=False),
+@click.option("--heatmap", metavar="FILE.png|none",
               help="With --effective: the heat map's file [NAME-erf.png; 'none' writes none].")
 @click.option("--dpi", type=click.IntRange(min=50, max=1200), default=None,
               help="With --effective: the heat map's resolution (e.g. 300 for print) [100].")
@@ -93,6 +97,8 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
             return
         if spec is None:
             raise OptionError("rf needs a SPEC (zoo name or YAML file) or --stack")
+        if effective and heatmap is not None and heatmap.lower() != "none":
+            check_output(heatmap, "--heatmap", suffixes=(".png",))  # before the network is loaded or measured
         analysis = load_analysis(spec, input_text, assignments, strict)
         graph = analysis.graph
         for w_ in analysis.warnings:

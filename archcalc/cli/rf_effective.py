@@ -9,9 +9,12 @@ import click
 
 from archcalc.analysis import Analysis
 from archcalc.cli.options import require_torch
+from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import BackendError
+from archcalc.report.fmt import literal_text
 
 
+@literal_text()
 def show_effective(analysis: Analysis, layer: str | None, checkpoint: str | None,
                    heatmap: str | None, fmt: str, dpi: int | None = None) -> None:
     """Measure the effective receptive field of ``layer`` (default: the last feature map) and print it.
@@ -24,7 +27,7 @@ def show_effective(analysis: Analysis, layer: str | None, checkpoint: str | None
     if layer is None and analysis.last_spatial is None:
         raise BackendError(f"{analysis.graph.meta.name} has no feature map to measure")
     if heatmap is None:
-        heatmap = f"{analysis.graph.meta.name}-erf.png"
+        heatmap = str(check_output(default_output(analysis.graph.meta.name, "-erf.png"), "--heatmap"))
     png = None if heatmap.lower() == "none" else heatmap
     result = effective_rf(analysis, layer=layer, checkpoint=checkpoint, png=png, dpi=dpi or 100)
     if fmt == "json":

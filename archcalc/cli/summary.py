@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit
 from archcalc.report.fmt import parse_bytes
 from archcalc.report.model import build_report
@@ -24,7 +24,7 @@ Examples:
 @click.option("--depth", type=click.IntRange(min=1), default=None,
               help="Show this many levels of nesting, folding the groups below into one row each"
                    " (1: the top level, e.g. one row per ResNet stage; default: every layer).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=BATCH, default=1, show_default=True,
               help="Batch size for memory figures.")
 @click.option("--dtype", type=click.Choice(sorted(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Activation data type for memory figures (parameters are counted at fp32).")

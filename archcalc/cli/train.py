@@ -105,16 +105,16 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
 
     require_torch("torch,train")
     import torch
-    from rich.console import Console
 
     from archcalc.analysis import Analysis
     from archcalc.backends.torch import checkpoint
     from archcalc.backends.torch import data as datasets
     from archcalc.backends.torch.trainer import Run
     from archcalc.backends.torch.weights import build_with_weights
+    from archcalc.cli.output import plain_console
     from archcalc.spec import load
 
-    console = Console(highlight=False, soft_wrap=True)
+    console = plain_console(highlight=False, soft_wrap=True)
     if eval_only and resume is None:
         raise OptionError("--eval-only needs --resume CKPT (the checkpoint to evaluate)")
     if weights is not None and resume is not None:
@@ -173,10 +173,14 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
 def _config(spec: str | None, given: dict[str, Any], state: dict[str, Any] | None,
             resume: str | None, assignments: tuple[str, ...], input_text: str | None, console: Any) -> Any:
     """The run's configuration: the checkpoint's when resuming, with the options given on top."""
+    from archcalc.backends.torch.checkpoint import CheckpointError
     from archcalc.backends.torch.trainer import Config
     from archcalc.cli.options import parse_assignments, parse_input
 
     if state is not None and resume is not None:
+        problem = Config.type_problem(state["config"])
+        if problem:
+            raise CheckpointError(f"{resume} is not a checkpoint archcalc wrote: {problem}")
         values = {**state["config"], **given}
         if "run_dir" not in given:
             values["run_dir"] = str(Path(resume).parent)

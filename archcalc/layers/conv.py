@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from typing import ClassVar, TypeVar
 
@@ -419,6 +420,21 @@ def _adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
     return [((i * size) // out, -(-((i + 1) * size) // out)) for i in range(out)]
 
 
+def _adaptive_span(size: int, out: int) -> int:
+    """Σ of the window lengths along one axis, in closed form (``out`` is unbounded: 10^12 windows were a
+    MemoryError): Σ ceil((i+1)n/o) − Σ floor(i·n/o) = n + o − gcd(n, o).
+
+    >>> all(_adaptive_span(n, o) == sum(e - s for s, e in _adaptive_windows(n, o))
+    ...     for n in range(1, 30) for o in range(1, 30))
+    True
+    """
+    return size + out - math.gcd(size, out)
+
+
+#: above this many windows per axis the receptive field is not worked out window by window
+MAX_ADAPTIVE_WINDOWS = 1 << 16
+
+
 class AdaptiveAvgPool(Layer[AdaptiveConfig]):
     key = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool", "adaptiveavgpool")
@@ -435,8 +451,7 @@ class AdaptiveAvgPool(Layer[AdaptiveConfig]):
     def cost(self, a: AdaptiveConfig, ins: Sequence[Shape], out: Shape) -> Cost:
         _, h, w = need_map(self.key, ins)
         # the windows are separable: Σ over (row, col) windows of rows·cols = (Σ rows)·(Σ cols)
-        rows = sum(r1 - r0 for r0, r1 in _adaptive_windows(h, a.out[0]))
-        cols = sum(c1 - c0 for c0, c1 in _adaptive_windows(w, a.out[1]))
+        rows, cols = _adaptive_span(h, a.out[0]), _adaptive_span(w, a.out[1])
         n = rows * cols * ins[0][0]
         return Cost(ops=n, bwd_ops=n)
 
@@ -447,6 +462,9 @@ class AdaptiveAvgPool(Layer[AdaptiveConfig]):
             return Identity()
         spans = []
         for size, n_out in ((h, oh), (w, ow)):
+            if n_out > MAX_ADAPTIVE_WINDOWS:
+                return Unavailable(f"adaptive pooling {size}→{n_out}: receptive fields are worked out for at"
+                                   f" most {MAX_ADAPTIVE_WINDOWS} windows per axis")
             wins = _adaptive_windows(size, n_out)
             extents = {e - s for s, e in wins}
             starts = [s for s, _ in wins]

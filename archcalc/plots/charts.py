@@ -260,7 +260,7 @@ def _draw_bars(axes: list[Any], data: BarData, log: bool) -> None:
         ("Activation memory (forward, per image)", data.memory_bytes, data.totals["activation_bytes"], True),
     )
     for ax, (title, values, total, is_bytes) in zip(axes, panels, strict=True):
-        ax.bar(xs, values, color=colours, width=0.8)
+        ax.bar(xs, [float(v) for v in values], color=colours, width=0.8)  # ints past 2⁶³ overflow numpy
         total_text = human_bytes(total) if is_bytes else si(total)
         ax.set_title(f"{title} — total {total_text}", loc="left", fontsize=11)
         if log:

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc.report.fmt import escape
+
 TABULATE_FORMATS = {"plain": "plain", "simple": "simple", "github": "pipe", "markdown": "pipe",
                     "latex": "latex_booktabs", "grid": "grid", "rst": "rst"}
 TABLE_FORMATS = ("rich", "text", *TABULATE_FORMATS)
@@ -112,11 +114,12 @@ def to_tabulate(table: Table, fmt: str) -> str:
     colalign = ["right" if c.right else "left" for c in table.columns]
     body = tabulate(rows, headers=[c.header for c in table.columns], tablefmt=TABULATE_FORMATS[fmt],
                     colalign=colalign, disable_numparse=True)
+    heading = escape(" ".join(table.title.split("\n")), fmt)  # spec text: one line, inert in markup
     if fmt in ("markdown", "github"):
-        title = f"### {table.title}\n\n" if table.title else ""
+        title = f"### {heading}\n\n" if table.title else ""
         caption = f"\n\n_{table.caption}_" if table.caption else ""
     elif fmt == "latex":
-        title = f"% {table.title}\n" if table.title else ""
+        title = f"% {heading}\n" if table.title else ""
         caption = f"\n% {table.caption}" if table.caption else ""
     else:
         title = f"{table.title}\n" if table.title else ""

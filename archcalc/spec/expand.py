@@ -34,10 +34,17 @@ from archcalc.errors import SourceLocation, SpecError, did_you_mean
 from archcalc.ir import INPUT, Graph, Group, Node, Shape, SpecMeta
 from archcalc.spec.expr import evaluate, has_refs, substitute
 from archcalc.spec.loader import LList, LMap, loc_of
+from archcalc.spec.numbers import MAX_DIGITS, MAX_INT
 
 MAX_LAYERS = 250_000
 MAX_REPEAT = 100_000
 MAX_CALL_DEPTH = 32
+#: Steps of expansion work: items visited, repeat iterations, values resolved, expression characters
+#: (÷32). It bounds work that emits nothing (empty bodies, items dropped by 'when', block fan-out),
+#: which the layer limit cannot see; a spec at the layer limit needs a few million.
+MAX_WORK = 5_000_000
+#: Groups (block calls, branches, named seqs): a block with an empty body opens one and emits nothing.
+MAX_GROUPS = 100_000
 
 TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "variants", "blocks", "layers",
             "init", "recipe")
@@ -51,7 +58,8 @@ INPUT_VARIABLES = ("input_c", "input_h", "input_w")
 #: keys of a join's branch given as a mapping; an inline branch opens no group (torchvision's Bottleneck keeps
 #: conv1 … bn3 beside its downsample branch)
 BRANCH_KEYS = ("seq", "name", "when", "inline")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: layer and group names: letters, digits, _ and -, dots for nested groups ('features.0', as torchvision's;
 #: torchvision's RegNets name their blocks 'block1-0')
 _LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
@@ -94,12 +102,16 @@ def parse_shape(value: Any, where: SourceLocation | None, what: str = "input") -
         dims = list(value)
     else:
         raise SpecError(f"{what} must look like 3x224x224, got {value!r}", where)
+    if len(dims) > 3 or any(isinstance(d, str) and len(d) > MAX_DIGITS for d in dims):
+        raise SpecError(f"{what} must be C×H×W with sizes up to {MAX_INT:,}, got {value!r}", where)
     try:
         shape = tuple(int(d) for d in dims)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SpecError(f"{what} must look like 3x224x224 (C×H×W), got {value!r}", where) from None
     if len(shape) not in (1, 3) or any(d <= 0 for d in shape):
         raise SpecError(f"{what} must be C×H×W with positive sizes, got {value!r}", where)
+    if any(d > MAX_INT for d in shape):
+        raise SpecError(f"{what} must be C×H×W with sizes up to {MAX_INT:,}, got {value!r}", where)
     return shape
 
 
@@ -113,6 +125,7 @@ class Expander:
                             loc_of(doc) or SourceLocation(filename, 1, 1))
         self.doc = doc
         self.filename = filename
+        self.work = 0
         for key in doc:
             if key not in TOP_KEYS:
                 raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
@@ -153,7 +166,7 @@ class Expander:
                                 f" (it has: {', '.join(raw) or 'none'})", where, did_you_mean(key, raw))
         env: dict[str, Any] = {}
         for key, value in raw.items():
-            if not _NAME_RE.match(key):
+            if not _NAME_RE.fullmatch(key):
                 raise SpecError(f"invalid variable name '{key}'", raw.key_locs[key])
             if key in INPUT_VARIABLES:
                 raise SpecError(f"'{key}' is the input's size, set by archcalc: a spec cannot declare it",
@@ -192,7 +205,7 @@ class Expander:
         for name, given in raw.items():
             where = raw.value_locs[name]
             spec = given
-            if not _NAME_RE.match(name):
+            if not _NAME_RE.fullmatch(name):
                 raise SpecError(f"invalid block name '{name}'", raw.key_locs[name])
             if layers.is_layer(name) or name in STRUCTURAL:
                 raise SpecError(f"block name '{name}' shadows a layer type or keyword", raw.key_locs[name])
@@ -222,7 +235,7 @@ class Expander:
                 raise SpecError(f"block '{name}' args must be a list of names or a mapping of defaults",
                                 spec.value_locs.get("args", where))
             for p in params:
-                if not _NAME_RE.match(p):
+                if not _NAME_RE.fullmatch(p):
                     raise SpecError(f"invalid argument name '{p}' in block '{name}'", spec.value_locs.get("args"))
             out[name] = BlockDef(name, params, defaults, spec["body"], bool(spec.get("inline", False)), where)
         return out
@@ -241,6 +254,9 @@ class Expander:
             shape = parse_shape(value, doc.value_locs["input"])
         else:
             raise SpecError("spec has no 'input' (for example input: 3x224x224)", top)
+        for key in ("published", "recipe"):
+            if doc.get(key) is not None and not isinstance(doc[key], LMap):
+                raise SpecError(f"'{key}' must be a mapping of names to values", doc.value_locs[key])
         name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
         declared = dict(self.globals)
         self.globals.update(input_variables(shape))  # the layers (and blocks) see the input's size
@@ -275,6 +291,7 @@ class Expander:
 
     def _item(self, item: Any, current: str, scope: _Scope, env: Mapping[str, Any],
               where: SourceLocation | None) -> str:
+        self._spend(1, where)
         if isinstance(item, str):
             word = str(substitute(item, env, where)) if has_refs(item) else str(item)
             return self._call(word, None, None, None, current, scope, env, where, where)
@@ -333,8 +350,11 @@ class Expander:
                 raise SpecError(f"repeat count {count} exceeds the limit of {MAX_REPEAT}", item.value_locs["repeat"])
             if "body" not in item:
                 raise SpecError("repeat needs a 'body' (the list of layers to repeat)", where)
-            index = str(item.get("index") or "i")
+            index = item.get("index") or "i"
+            if not isinstance(index, str) or not _NAME_RE.fullmatch(index):
+                raise SpecError(f"invalid repeat index name {index!r}", item.value_locs.get("index", where))
             for i in range(1, count + 1):
+                self._spend(1, where)
                 current = self._sequence(item["body"], current, scope, {**env, index: i}, item.value_locs["body"])
             return current
         if kind == "seq":
@@ -389,6 +409,8 @@ class Expander:
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
+        if not ends:
+            raise SpecError(f"every branch of this '{kind}' was dropped by 'when'", where)
         if len(ends) == 1 and split is None:
             # the other branches were dropped by 'when': a join of one path is that path (named as the join)
             identity = layers.get("identity")
@@ -617,6 +639,8 @@ class Expander:
         return full
 
     def _open_group(self, scope: _Scope, label: str, kind: str, where: SourceLocation | None) -> _Scope:
+        if len(self.groups) >= MAX_GROUPS:
+            raise SpecError(f"spec opens more than {MAX_GROUPS} groups (block calls, branches)", where)
         full = self._full(scope, label, where)
         path = tuple(full.split("."))
         self.groups.append(Group(path, kind, where))
@@ -634,9 +658,17 @@ class Expander:
         return full
 
     # ---- values ---------------------------------------------------------------------------------
+    def _spend(self, steps: int, where: SourceLocation | None) -> None:
+        """Count expansion work; past MAX_WORK the spec is refused where the work was being done."""
+        self.work += steps
+        if self.work > MAX_WORK:
+            raise SpecError(f"spec takes more than {MAX_WORK:,} steps to expand (repeats, block calls,"
+                            " expressions)", where, "a repeat or block call nested too deeply?")
+
     def _condition(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> bool:
         """A ``when`` value: a boolean, or an expression where ``$x`` and ``x`` mean the same."""
         if isinstance(value, str):
+            self._spend(1 + len(value) // 32, where)
             expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
             expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
             return bool(evaluate(expr, env, loc_of(value) or where))
@@ -644,8 +676,12 @@ class Expander:
 
     def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
         """Substitute variables in a value (recursively for lists and mappings)."""
+        self._spend(1, where)
         if isinstance(value, str):
-            return substitute(value, env, loc_of(value) or where) if has_refs(value) else str(value)
+            if not has_refs(value):
+                return str(value)
+            self._spend(len(value) // 32, where)
+            return substitute(value, env, loc_of(value) or where)
         if isinstance(value, LList):
             return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
         if isinstance(value, LMap):

@@ -9,6 +9,7 @@ torn one. It holds only tensors and plain containers (RNG states included), so `
 from __future__ import annotations
 
 import contextlib
+import math
 import pickle
 import random
 import zipfile
@@ -61,7 +62,103 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(f"{path} is incomplete: no {missing[0]!r}")
+    problem = structure_problem(state)
+    if problem:
+        raise CheckpointError(f"{path} is not a checkpoint archcalc wrote: {problem}",
+                              hint="was it edited or damaged? train again, or resume from another checkpoint")
     return state
+
+
+# ---- the structure save() writes, checked before any of it is used ----------------------------------------
+#: keys and what each holds, for the messages
+_HISTORY_KEYS = ("epoch", "lr", "train_loss", "train_top1", "train_top5", "val_loss", "val_top1", "val_top5",
+                 "time_s", "images_per_s")
+_LIMIT = 2**62  # epochs, steps, classes: anything near 64 bits is not a count a run wrote
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value < _LIMIT
+
+
+def _number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value) and abs(value) < 1e300
+
+
+def _numbers(value: Any, n: int | None = None) -> bool:
+    return isinstance(value, list) and (n is None or len(value) == n) and all(_number(v) for v in value)
+
+
+def _rng_problem(rng: Any) -> str | None:
+    if not isinstance(rng, Mapping):
+        return "'rng' is not a mapping"
+    py = rng.get("python")
+    if not (isinstance(py, list) and len(py) == 3 and type(py[0]) is int and isinstance(py[1], list)
+            and len(py[1]) == 625 and all(type(v) is int and 0 <= v < 2**32 for v in py[1])
+            and (py[2] is None or _number(py[2]))):
+        return "'rng.python' is not Python's random state"
+    np_ = rng.get("numpy")
+    if not (isinstance(np_, list) and len(np_) == 5 and np_[0] == "MT19937" and isinstance(np_[1], torch.Tensor)
+            and tuple(np_[1].shape) == (624,) and _count(np_[2]) and np_[2] <= 624 and _count(np_[3])
+            and _number(np_[4])):
+        return "'rng.numpy' is not numpy's random state"
+    if not (isinstance(rng.get("torch"), torch.Tensor) and rng["torch"].dtype == torch.uint8):
+        return "'rng.torch' is not torch's random state (a byte tensor)"
+    cuda = rng.get("cuda")
+    if cuda is not None and not (isinstance(cuda, list)
+                                 and all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in cuda)):
+        return "'rng.cuda' is not a list of byte tensors"
+    return None
+
+
+def structure_problem(state: Mapping[str, Any]) -> str | None:
+    """What in ``state`` is not the way :func:`save` (from ``Run.state``) writes it, or None.
+
+    Every field a resume reads is checked here, so a damaged or hand-edited checkpoint is one line, not a
+    TypeError deep in the trainer (issue 15: 37 of 69 wrongly typed fields gave tracebacks).
+    """
+    model = state["model"]
+    if not (isinstance(model, Mapping) and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                               for k, v in model.items())):
+        return "'model' is not a mapping of names to tensors"
+    if not _count(state["epoch"]):
+        return f"'epoch' is {_show(state['epoch'])}, not a count"
+    if not isinstance(state["config"], Mapping) or not all(isinstance(k, str) for k in state["config"]):
+        return "'config' is not a mapping of option names to values"
+    if "step" in state and not _count(state["step"]):
+        return f"'step' is {_show(state['step'])}, not a count"
+    for key in ("best", "partial_time"):
+        if key in state and not _number(state[key]):
+            return f"{key!r} is {_show(state[key])}, not a finite number"
+    for key in ("optimizer", "scheduler", "scaler"):
+        if state.get(key) is not None and not isinstance(state[key], Mapping):
+            return f"{key!r} is {_show(state[key])}, not a state mapping"
+    history = state.get("history", [])
+    if not isinstance(history, list):
+        return "'history' is not a list of epoch records"
+    for i, record in enumerate(history):
+        if not isinstance(record, Mapping) or not _count(record.get("epoch")):
+            return f"'history' record {i} is not an epoch record"
+        bad = [k for k in _HISTORY_KEYS[1:] if k in record and not _number(record[k])]
+        if bad or "val_top1" not in record:
+            return f"'history' record {i}: {(bad or ['val_top1'])[0]!r} is missing or not a finite number"
+    if state.get("partial") is not None and not _numbers(state["partial"], 4):
+        return "'partial' is not the four running sums of an interrupted epoch"
+    if "rng" in state:
+        problem = _rng_problem(state["rng"])
+        if problem:
+            return problem
+    stats = state.get("data_stats")
+    if stats is not None and not (isinstance(stats, Mapping) and _numbers(stats.get("mean"))
+                                  and _numbers(stats.get("std")) and len(stats["mean"]) == len(stats["std"])):
+        return "'data_stats' is not per-channel mean and std lists"
+    if "num_classes" in state and not (_count(state["num_classes"]) and state["num_classes"] >= 1):
+        return f"'num_classes' is {_show(state['num_classes'])}, not a count"
+    return None
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if not isinstance(value, torch.Tensor) else f"a tensor of shape {tuple(value.shape)}"
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def load_tensors_only(path: Path, error: type[OptionError], hint: str, unreadable: str,

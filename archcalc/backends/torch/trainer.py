@@ -83,6 +83,33 @@ class Config:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
+    @classmethod
+    def type_problem(cls, values: Mapping[str, Any]) -> str | None:
+        """The first value in ``values`` (a checkpoint's saved configuration) of the wrong type, or None."""
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            value = values[f.name]
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            kind = type(default)
+            if f.name == "input":
+                ok = value is None or (isinstance(value, list) and all(type(v) is int and 0 < v < 2**62
+                                                                       for v in value))
+            elif f.name == "init":
+                ok = value is None or isinstance(value, str)
+            elif kind is dict:
+                ok = isinstance(value, dict) and all(isinstance(k, str) for k in value)
+            elif kind is float:
+                ok = type(value) in (int, float) and math.isfinite(value)
+            elif kind is int:
+                ok = type(value) is int and abs(value) < 2**62
+            else:
+                ok = type(value) is kind
+            if not ok:
+                shown = repr(value)
+                return f"config {f.name!r} is {shown if len(shown) <= 40 else shown[:39] + '…'}, not {_KIND[kind]}"
+        return None
+
     def check(self) -> None:
         """Reject impossible option values with one-line errors, before any work."""
         for name, value, choices in (("optimizer", self.optimizer, OPTIMIZERS),
@@ -98,6 +125,21 @@ class Config:
             raise OptionError(f"--clip {self.clip} must be ≥ 0")
         if self.stop_patience < 0:
             raise OptionError(f"--patience {self.stop_patience} must be ≥ 0")
+
+
+@contextmanager
+def _restoring(part: str) -> Iterator[None]:
+    """Restoring one part of a checkpoint: torch's complaints about its contents as one line."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise checkpoint.CheckpointError(f"the checkpoint's {part} state cannot be restored ({detail})",
+                                         hint="was it edited or damaged? resume from another checkpoint") from None
+
+
+_KIND = {int: "an integer", float: "a number", str: "a string", bool: "true or false", dict: "a mapping",
+         type(None): "a value"}
 
 
 class Interrupted(ArchcalcError):
@@ -335,18 +377,24 @@ class Run:
             raise checkpoint.CheckpointError(
                 f"the checkpoint's weights do not fit this network ({str(exc).splitlines()[0]})",
                 hint="resume with the spec and --set/--input it was trained with") from None
-        if "optimizer" in state:
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state.get("scheduler") or {})
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
+        # the structure was checked when the file was read (checkpoint.structure_problem); what torch's own
+        # state formats hold inside is checked by torch, and any complaint is one line naming the part
+        with _restoring("optimizer"):
+            if "optimizer" in state:
+                self.optimizer.load_state_dict(state["optimizer"])
+        with _restoring("scheduler"):
+            self.schedule.load_state_dict(state.get("scheduler") or {})
+        with _restoring("scaler"):
+            if state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step_in_epoch = int(state["epoch"]), int(state.get("step", 0))
         self.best = float(state.get("best", -1.0))
         self.history = list(state.get("history", []))
         self.partial = state.get("partial")
         self.partial_time = float(state.get("partial_time", 0.0))
         if "rng" in state:
-            checkpoint.set_rng_state(state["rng"])
+            with _restoring("random-number generator"):
+                checkpoint.set_rng_state(state["rng"])
             self.resume_rng = state["rng"]
 
     def save(self, name: str) -> Path:
