@@ -51,16 +51,21 @@ def unread_tail(size: int, kernel: int, stride: int, pad_before: int, pad_after:
     When W − F + 2P is not divisible by S the frameworks floor, and what is dropped is the padded
     input's tail. That matters only if the tail holds real pixels: a 7×7/2 conv with padding 3 on 224
     (ResNet) drops padding only, while 11×11/4 without padding on 224 (AlexNet) never reads the last
-    input column. A kernel smaller than its stride skips pixels everywhere; its tail is no different.
+    input column. A kernel smaller than its stride skips pixels everywhere; its tail is no different,
+    unless there is one window only (a stride larger than the extent left after the first window):
+    then nothing beyond it is read at all.
 
     >>> unread_tail(224, 11, 4, 0, 0), unread_tail(224, 7, 2, 3, 3), unread_tail(32, 1, 2, 0, 0)
     (1, 0, 0)
+    >>> unread_tail(32, 3, 64, 0, 0), unread_tail(32, 3, 5, 0, 0)
+    (29, 4)
     """
     keff = effective_kernel(kernel, dilation)
     out = conv_out(size, kernel, stride, pad_before, pad_after, dilation)
     last_read = (out - 1) * stride + keff - 1
     tail = (pad_before + size - 1) - last_read
-    return tail if tail > max(0, stride - keff) else 0
+    gap = max(0, stride - keff) if out > 1 else 0
+    return tail if tail > gap else 0
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:

@@ -241,30 +241,47 @@ def test_torch_compile_works() -> None:
         assert torch.allclose(compiled(x), model(x))
 
 
-def test_export_pt_roundtrip(tmp_path: Path) -> None:
-    out = tmp_path / "lenet.pt"
-    result = CliRunner().invoke(export_command, ["lenet5", "--format", "pt", "-o", str(out)])
+def test_export_pt2_roundtrip(tmp_path: Path) -> None:
+    # torch.export replaces TorchScript (deprecated in torch 2.13); the program loads without archcalc
+    out = tmp_path / "lenet.pt2"
+    result = CliRunner().invoke(export_command, ["lenet5", "-o", str(out)])
     assert result.exit_code == 0, result.output
-    loaded = torch.jit.load(str(out))
+    program = torch.export.load(str(out))
     graph = load("lenet5")
-    x = torch.randn(1, *graph.input_shape)
     ref = build_model(graph).eval()
-    with torch.no_grad():
-        assert torch.allclose(loaded(x), ref(x), atol=1e-6)
+    for batch in (1, 5):  # the batch dimension is dynamic
+        x = torch.randn(batch, *graph.input_shape)
+        with torch.no_grad():
+            assert torch.allclose(program.module()(x), ref(x), atol=1e-6)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
-def test_export_onnx_needs_the_exporter(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["lenet5", "resnet18"])
+def test_export_onnx_runs_in_onnxruntime_like_torch(tmp_path: Path, name: str) -> None:
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "m.onnx"
+    result = CliRunner().invoke(export_command, [name, "--format", "onnx", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "checked with onnxruntime" in result.output
+    graph = load(name)
+    ref = build_model(graph).eval()
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = torch.randn(3, *graph.input_shape)
+    got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    with torch.no_grad():
+        assert torch.allclose(got, ref(x), atol=1e-4, rtol=1e-4)
+
+
+def test_export_onnx_without_the_extra_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxscript" else real(name, *a))
     result = CliRunner().invoke(export_command, ["lenet5", "--format", "onnx", "-o", str(tmp_path / "m.onnx")])
-    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxscript") is None:
-        assert isinstance(result.exception, BackendError)
-        assert "pip install" in result.exception.format()
-        assert not (tmp_path / "m.onnx").exists()
-    else:
-        assert result.exit_code == 0, result.output
-        assert (tmp_path / "m.onnx").stat().st_size > 0
+    assert isinstance(result.exception, BackendError)
+    assert "pip install 'archcalc[onnx]'" in result.exception.format()
+    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_effective_rf_radii_grow_and_stay_inside_the_field(tmp_path: Path) -> None:

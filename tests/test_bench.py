@@ -83,6 +83,7 @@ def test_parse_batches() -> None:
     assert parse_batches("1,32,256") == ((1, 32, 256), False)
     assert parse_batches("auto") == ((), True)
     assert parse_batches("4,4,2") == ((4, 2), False)
+    assert parse_batches("1,64,auto") == ((1, 64), True)  # the README's own example
     for bad in ("0", "a,b", ""):
         with pytest.raises(OptionError):
             parse_batches(bad)
@@ -309,7 +310,7 @@ def test_plain_twin_matches_its_spec(name: str) -> None:
     model = build_plain(name, classes)
     assert model is not None
     assert sum(p.numel() for p in model.parameters()) == a.totals.params
-    assert same_architecture(graph, name, classes)
+    assert same_architecture(a, name, classes)  # it takes the Analysis since "resolve once" (was a Graph)
     x = torch.randn(2, *graph.input_shape)
     model.eval()
     with torch.no_grad():
@@ -524,3 +525,27 @@ def test_cuda_spec_within_3_percent_of_plain(tmp_path: Path, name: str) -> None:
                     "--seconds", "3", "--precision", "bf16", "--channels-last")
     for r in rows:
         assert r["vs_plain_ratio"] >= 0.97, r
+
+
+def test_fixed_sizes_then_auto(tmp_path: Path, tiny: str) -> None:
+    rows = run_rows(tmp_path, tiny, "--batch", "1,2,auto", "--iters", "2", "--warmup", "0", "--budget", "64MB")
+    assert [r["batch"] for r in rows][:2] == [1, 2] and len(rows) == 3
+    assert rows[2]["auto_batch_note"]
+
+
+def test_threads_are_pinned_reported_and_a_busy_cpu_warns(tmp_path: Path, tiny: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    out = tmp_path / "rows.jsonl"
+    result = CliRunner().invoke(bench_command, [tiny, "--threads", "1", "--iters", "2", "--warmup", "0",
+                                                "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 CPU thread" in result.output
+    assert "warning: the CPU is busy (load average 9.0" in result.output
+    row = json.loads(out.read_text().splitlines()[0])
+    assert row["threads"] == 1 and row["load_avg_1min"] == 9.0
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    result = CliRunner().invoke(bench_command, [tiny, "--threads", "1", "--iters", "2", "--warmup", "0"])
+    assert "CPU is busy" not in result.output

@@ -166,3 +166,30 @@ def test_names_may_be_digits_and_dotted_as_torchvision() -> None:
     assert {"features.0.0.weight", "features.0.1.running_mean", "classifier.1.weight"} <= keys
     assert model(torch.zeros(1, 3, 8, 8)).shape == (1, 2, 6, 6)
     torch.jit.script(model)  # digit names are reached by indexing, which TorchScript accepts
+
+
+def test_named_inputs_wire_any_graph() -> None:
+    """``from:`` reads an earlier layer (or a finished group's output); a join reads several."""
+    a = analyse_text("""
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, pad: 1, name: enc1}
+          - maxpool: {k: 2, name: down}
+          - {seq: [{conv: {out: 8, k: 3, pad: 1}}, relu], name: enc2}
+          - upsample: {scale: 2, name: up}
+          - concat: {from: [enc1, up], name: skip}
+          - conv: {out: 4, k: 1, name: head}
+          - {conv: {out: 4, k: 3, pad: 1, name: side}, from: enc2}
+          - upsample: {scale: 2, name: up2}
+          - add: {from: [head, up2], name: out}
+    """)
+    assert a.graph.node("skip").inputs == ("enc1", "up")
+    assert a.graph.node("side").inputs == ("enc2.relu1",)  # a group's output is its last layer
+    assert a.results["skip"].shape == (16, 16, 16)
+    assert a.graph.outputs == ("out",)
+    torch = pytest.importorskip("torch")
+    from archcalc.backends.torch.verify import verify
+
+    report = verify(a, batch=2)
+    assert report.ok, report.failures()
+    assert torch is not None

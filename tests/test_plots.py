@@ -342,7 +342,13 @@ def test_cli_plot_writes_png_and_svg(tmp_path: Path) -> None:
     svg_size(out)
     out = tmp_path / "all.png"
     assert run_cli("plot", "lenet5", "--kind", "all", "--log", "-o", str(out)).exit_code == 0
-    assert run_cli("plot", "alexnet", "--depth", "0", "-o", str(tmp_path / "d.png")).exit_code == 0
+    assert run_cli("plot", "alexnet", "--depth", "1", "-o", str(tmp_path / "d.png")).exit_code == 0
+    result = run_cli("plot", "resnet50", "--depth", "1", "--dpi", "200", "-o", str(tmp_path / "r.png"))
+    assert result.exit_code == 0 and "1 level of nesting" in result.output  # one bar per stage, as summary
+    width = struct.unpack(">I", (tmp_path / "r.png").read_bytes()[16:20])[0]
+    plain = run_cli("plot", "resnet50", "--depth", "1", "-o", str(tmp_path / "r100.png"))
+    assert plain.exit_code == 0
+    assert width == 2 * struct.unpack(">I", (tmp_path / "r100.png").read_bytes()[16:20])[0]  # --dpi 200
 
 
 @needs_mpl
@@ -371,11 +377,22 @@ def test_cli_diagram(cli_main: InvokeMain, tmp_path: Path) -> None:
     svg_size(out)
     result = run_cli("diagram", "googlenet", "--set", "aux=true", "-o", "-")
     assert result.exit_code == 0 and result.output.startswith("<svg") and "side output" in result.output
-    result = run_cli("diagram", "resnet50", "--depth", "1", "--no-collapse", "--all-layers",
+    result = run_cli("diagram", "resnet50", "--depth", "2", "--no-collapse", "--all-layers",
                      "-o", str(tmp_path / "r50.svg"))
-    assert result.exit_code == 0 and "folded to depth 1" in result.output
+    assert result.exit_code == 0 and "2 levels of nesting shown" in result.output
     code, _, err = cli_main("diagram", "vgg16", "-o", str(tmp_path / "missing" / "x.svg"))
     assert code == 2 and "does not exist" in err
+
+
+def test_diagram_names_stages_and_modules_and_explains_its_lines(tmp_path: Path) -> None:
+    result = run_cli("diagram", "resnet50", "-o", "-")
+    svg = result.output
+    for stage in ("layer1", "layer2", "layer3", "layer4"):
+        assert f">{stage}</text>" in svg
+    assert "identity shortcut" in svg and "shortcut with layers (projection)" in svg
+    svg = run_cli("diagram", "googlenet", "-o", "-").output
+    for module in ("inception_3a", "inception_4e", "inception_5b"):
+        assert f">{module}</text>" in svg
 
 
 @pytest.mark.parametrize("command", ["plot", "diagram"])
@@ -402,3 +419,18 @@ def test_diagram_labels_read_the_resolved_stride() -> None:
     labels = [b.label for b in _boxes(diagram.structure(a, collapse=False))]
     assert labels == ["Input", "3×3 conv, 8", "2×2 max pool, /2", "2×2 max pool, /2", "3×3 avg pool"]
     assert "2×2 max pool, /2" in diagram.to_svg(diagram.layout(a))
+
+
+@needs_mpl
+def test_zoo_scatter_labels_never_overlap(tmp_path: Path) -> None:
+    # the review: "zfnet · top-5 11.7%" drawn over "vgg13_bn", far from zfnet's own point
+    points = charts.plot_compare([analysis(n) for n in zoo.names()], tmp_path / "zoo.png")
+    boxes = [p.label_box for p in points if p.label_box is not None]
+    assert len(boxes) >= len(points) * 2 // 3
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (a, b)
+
+
+def test_tick_labels_say_the_tick_value() -> None:
+    assert [charts.tick_text(v) for v in (1.25e9, 1.75e9, 2e9, 5e8)] == ["1.25G", "1.75G", "2G", "500M"]

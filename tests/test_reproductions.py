@@ -35,9 +35,35 @@ def test_module_entry_point_prints_the_page() -> None:
     (7_570_194_432, 7.6e9, 0.1e9, ROUNDED),
     (15_237_608, 24e6, 1e6, NOT),
     (3_550_000_000, 3.6e9, 0.1e9, ROUNDED),       # exactly half a unit below still rounds up
+    (159.5, 159, 1, TRUNCATED),                   # half a unit above rounds up to 160: a tie is not rounding
 ])
 def test_verdicts(computed: int, published: float, tolerance: float | None, expected: str) -> None:
     assert verdict(computed, published, tolerance) == expected
+
+
+def test_a_rule_excludes_the_other_convention() -> None:
+    # GoogLeNet 4a: 73.6M against the printed 73M in a column that rounds
+    assert verdict(73.608192, 73, 1) == TRUNCATED
+    assert verdict(73.608192, 73, 1, "round") == NOT
+    assert verdict(3.66, 3.7, 0.1, "truncate") == NOT
+
+
+@pytest.mark.parametrize(("spec", "label", "expected"), [
+    ("googlenet", "t1_inception_3a_params", TRUNCATED),   # the audit's D3: 159.5K is a tie
+    ("googlenet", "t1_inception_4a_ops", NOT),            # D4: a misprint, not a truncation
+    ("alexnet", "params_cs231n", TRUNCATED),              # D1: the 60M belongs to the two-GPU network
+    ("lenet5_1998", "params_seeds", EXACT),               # D2: the 60k is the 1998 count
+    ("lenet5_1998", "connections", EXACT),                # D11: the RBF output's 840 connections count
+])
+def test_the_fidelity_audit_verdicts(spec: str, label: str, expected: str) -> None:
+    found = {(f.spec, f.label): f for f in reproductions.figures()}
+    assert found[(spec, label)].verdict == expected
+
+
+def test_figures_sit_on_the_network_they_describe() -> None:
+    # the 60M (two-GPU AlexNet) and the 60k (the 1998 LeNet-5) are not held against the variants
+    whole = [f for f in reproductions.figures() if f.layer is None and f.metric in ("params", "trainable_params")]
+    assert not any(f.spec in ("alexnet_1gpu", "lenet5") for f in whole)
 
 
 @pytest.mark.parametrize(("value", "rounding", "unit", "text"), [

@@ -20,3 +20,14 @@ def test_effective_field_is_inside_the_theoretical_one(cli_main, tmp_path: Path)
     assert radii == sorted(radii) and radii[0] >= 1
     assert data["effective"]["50%"]["share_of_theoretical_area"] < 1.0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_picture_is_written_by_default(cli_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    # README: "archcalc rf resnet50 --effective" used to draw nothing without --heatmap
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli_main("rf", "lenet5", "--effective", "--dpi", "72")
+    assert code == 0, err
+    assert "heat map: lenet5-erf.png" in out
+    assert (tmp_path / "lenet5-erf.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, out, err = cli_main("rf", "lenet5", "--effective", "--heatmap", "none", "--format", "json")
+    assert code == 0 and json.loads(out)["png"] is None and json.loads(out)["schema_version"] == 1

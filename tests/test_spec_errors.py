@@ -132,6 +132,26 @@ CASES = [
           - conv: {out: 8, k: 3}
           - crop: 15
      """, 5, "crop to 15×15 is larger than its 14×14 input", None),
+    ("from an unknown layer", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: c1}
+          - conv: {out: 8, k: 3, from: c2, name: c2}
+     """, 5, "from: no layer or finished group named 'c2' before this point", None),
+    ("a layer from two", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: a}
+          - conv: {out: 8, k: 3, name: b}
+          - {relu: {}, from: [a, b]}
+     """, 6, "a layer reads one input; 'from' names 2 (a, b)", "a join reads several"),
+    ("a layer nothing reads", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: a}
+          - conv: {out: 8, k: 3, name: b}
+          - {conv: {out: 8, k: 3, name: c}, from: a}
+     """, 5, "layer 'b' is read by no other layer and is not an output", "wire it with 'from:'"),
     ("layer name", """
         input: 3x16x16
         layers:
@@ -241,3 +261,33 @@ def test_flooring_that_drops_only_padding_is_not_a_warning(cli_main, tmp_path: P
     """)
     code, out, err = cli_main("summary", path, "--strict", "--format", "json")
     assert code == 0 and err == "" and '"params"' in out
+
+
+@pytest.mark.parametrize("stride", [40, 64])
+def test_a_stride_larger_than_the_remaining_extent_warns(cli_main, tmp_path: Path, stride: int) -> None:  # type: ignore[no-untyped-def]
+    # 3×3 at stride 64 on 32×32: one window reads rows 0..2, the other 29 rows are never read
+    path = _write(tmp_path, f"""
+        input: 3x32x32
+        layers:
+          - conv: {{out: 16, k: 3, s: {stride}}}
+    """)
+    code, _, err = cli_main("summary", path, "--format", "json")
+    assert code == 0
+    assert "warning: conv1: stride doesn't fit" in err
+    assert f"stride {stride} is larger than the 29 positions left after the first window" in err
+    assert "the last 29 of 32 input rows never read" in err
+    code, _, err = cli_main("summary", path, "--strict")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_unquoted_expression_in_a_flow_mapping_gets_the_quoting_hint(cli_main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = _write(tmp_path, """
+        input: 3x32x32
+        vars: {w: 16}
+        layers:
+          - conv: {out: ${2*w}, k: 3}
+    """)
+    code, _, err = cli_main("summary", path)
+    assert code == 2
+    assert "invalid YAML" in err and len(err.strip().splitlines()) == 1
+    assert 'quote ${…} inside a {…} flow mapping: out: "${2*w}"' in err

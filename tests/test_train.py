@@ -28,7 +28,7 @@ from archcalc import fileio  # noqa: E402
 from archcalc.backends.torch import augment, checkpoint  # noqa: E402
 from archcalc.backends.torch import data as D  # noqa: E402
 from archcalc.backends.torch.trainer import Config, Interrupted, LrSchedule, Run  # noqa: E402
-from archcalc.errors import ArchcalcError  # noqa: E402
+from archcalc.errors import ArchcalcError, OptionError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -318,8 +318,8 @@ class TinyNet(nn.Module):
 
 
 def tiny_run(run_dir: Path, epochs: int = 3, resume: dict[str, Any] | None = None, **kw: Any) -> Run:
-    cfg = Config(spec="tiny", data="digits", epochs=epochs, batch=64, lr=0.05, device="cpu",
-                 run_dir=str(run_dir), **kw)
+    cfg = Config(**{"spec": "tiny", "data": "digits", "epochs": epochs, "batch": 64, "lr": 0.05, "device": "cpu",
+                    "run_dir": str(run_dir), **kw})
     return Run(TinyNet(), D.load("digits", (1, 8, 8)), cfg, (1, 8, 8), resume=resume)
 
 
@@ -365,8 +365,31 @@ def test_ctrl_c_mid_epoch_saves_and_resumes_exactly(tmp_path: Path) -> None:
     assert info.value.exit_code == 130 and "--resume" in one_line(info.value)
     state = checkpoint.load(tmp_path / "cut" / "last.pt")
     assert (state["epoch"], state["step"]) == (1, 7)
+    assert (tmp_path / "cut" / "curves.png").exists()  # the epochs that finished, drawn after Ctrl-C too
     tiny_run(tmp_path / "cut", epochs=2, resume=state).fit()
     assert losses(tmp_path / "cut") == losses(tmp_path / "full")
+
+
+def test_patience_stops_early_and_names_the_best_epoch(tmp_path: Path) -> None:
+    # a learning rate of zero: validation never improves after the first epoch
+    run = tiny_run(tmp_path / "flat", epochs=10, stop_patience=2, lr=1e-12)
+    run.fit()
+    assert run.best_epoch == 1 and run.stopped_early == 3
+    assert len(losses(tmp_path / "flat")) == 3
+    assert (tmp_path / "flat" / "curves.png").exists()
+    with pytest.raises(OptionError):
+        Config(stop_patience=-1).check()
+
+
+def test_cli_patience_and_the_final_line(tmp_path: Path) -> None:
+    from archcalc.cli.train import train_command
+
+    result = CliRunner().invoke(train_command, ["lenet5", "--epochs", "4", "--data", "synthetic", "--run-dir",
+                                                str(tmp_path / "r"), "--device", "cpu", "--patience", "1",
+                                                "--lr", "1e-12"])
+    assert result.exit_code == 0, result.output
+    assert "stopped early after epoch 2" in result.output
+    assert "at epoch 1;" in result.output
 
 
 @pytest.mark.parametrize("options", [

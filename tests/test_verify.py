@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from functools import cache
 from pathlib import Path
@@ -59,7 +61,7 @@ def test_verify_reports_every_figure() -> None:
     assert set(conv1.checks) == {"shape", "params", "macs", "rf"}
     assert conv1.checks["macs"].symbolic == 5 * 5 * 1 * 6 * 28 * 28  # 117,600: LeNet-5 C1
     assert conv1.checks["macs"].fvcore == 117_600
-    assert conv1.checks["rf"].torch == "5×5 /1,1 @0,0"
+    assert conv1.checks["rf"].torch == "5 /1 @0"  # measured exactly: every unit of C1 sees no padding
     assert report.totals["params"].torch == 61_706
     text = render(report)
     assert "✓ all checks agree" in text and "✗" not in text
@@ -135,8 +137,9 @@ def test_cli_verify_exits_nonzero_on_disagreement(monkeypatch: pytest.MonkeyPatc
 
     real = verify_module.verify
 
-    def broken(graph: Graph, **kwargs: object) -> object:
-        return real(graph, model=_broken_model(graph), **kwargs)  # type: ignore[arg-type]
+    def broken(source: Any, **kwargs: object) -> object:
+        graph: Graph = getattr(source, "graph", source)  # the CLI passes its Analysis
+        return real(source, model=_broken_model(graph), **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(verify_module, "verify", broken)
     spec = "input: 1x10x10\nlayers: [{conv: {out: 2, k: 3}}, relu, {conv: {out: 2, k: 3}}]\n"
@@ -162,3 +165,29 @@ def test_through_the_cli_group(cli_main: Any) -> None:
     assert "✓ all checks agree" in out
     code, out, err = cli_main("verify", "lenet9")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_verify_table_fits_100_columns_and_says_each_note_once() -> None:
+    # the review: rows up to 220 characters, misaligned sub-columns, 23 repeated padding notes
+    result = CliRunner().invoke(verify_command, ["resnet18", "--format", "text"])
+    assert result.exit_code == 0, result.output
+    table = result.output.split("\n\n")[0].splitlines()
+    assert max(len(line) for line in table[1:]) <= 100, max(table, key=len)
+    padding = [line for line in result.output.splitlines() if "every unit sees padding" in line]
+    assert len(padding) == 1 and "layers:" in padding[0]
+    header = table[1]
+    rows = [line for line in table[3:] if line.startswith("layer1.block1.residual.conv")]
+    # columns line up: each row's Params value ends where the header's Params column ends
+    end = header.index("Params") + len("Params")
+    assert all(row[:end].endswith("✓") for row in rows)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown"])
+def test_verify_formats(fmt: str) -> None:
+    result = CliRunner().invoke(verify_command, ["lenet5", "--no-rf", "--format", fmt])
+    assert result.exit_code == 0, result.output
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.output)))
+        assert rows[0]["name"] == "conv1" and rows[0]["params"] == "156" and rows[0]["params_torch"] == "156"
+    else:
+        assert "| conv1" in result.output and "---:|" in result.output

@@ -100,4 +100,4 @@ def test_cold_list_and_resnet1202_summary_work() -> None:
     assert "19,421,274" in proc.stdout  # He et al. 2016 Table 6: 19.4M (option A shortcuts)
     proc = _child("list", "--format", "json")
     assert proc.returncode == 0, proc.stderr
-    assert {row["name"] for row in json.loads(proc.stdout)} == set(NAMES)
+    assert {row["name"] for row in json.loads(proc.stdout)["specs"]} == set(NAMES)

@@ -173,8 +173,8 @@ def _resnet_section() -> list[str]:
         "- ResNet-50 stays unexplained: its exact 3.858×10⁹ rounds to 3.9, and only truncation gives 3.8,"
         " while truncating ResNet-101 and ResNet-152 would give 7.5 and 11.2 instead of the printed 7.6 and"
         " 11.3. (torchvision's v1.5, with the stride on the 3×3, has 4.09×10⁹.)",
-        "- The golden tests therefore accept each Table 1 figure within one unit of its last printed digit,"
-        " and this page states which rule each one follows.", "",
+        "- The golden tests therefore check each Table 1 figure exactly against the rule it follows (rounded"
+        " half-up, or truncated), and this page states which.", "",
     ]
 
 

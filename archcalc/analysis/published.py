@@ -2,12 +2,14 @@
 
 A spec lists the figures its publication prints under ``published:``; an entry is
 
-    label: {value: 3.6e9, rounding: 0.1e9, source: "...", metric: macs, layer: conv1, unit: 1024,
+    label: {value: 3.6e9, rounding: 0.1e9, rule: round, source: "...", metric: macs, layer: conv1, unit: 1024,
             vars: {aux: true}, as_published: "2.7K", note: "...", option_a: true}
 
 ``metric`` defaults to the label. ``value`` is in units of ``unit`` (default 1); ``rounding`` is the
 publication's last printed digit in the same units (none: the figure is exact). ``layer`` restricts the
 figure to one layer or group (its name and everything under it); ``vars`` sets spec variables first.
+``rule`` (round or truncate) is the convention the publication follows for the figure, where its other
+figures show it (GoogLeNet's ops column rounds); without it, either is accepted and the verdict says which.
 ``option_a`` (CIFAR ResNets) counts the network without its projection shortcuts (groups named
 ``shortcut``), i.e. with the paper's parameter-free option A shortcuts.
 
@@ -172,16 +174,22 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 # ---- verdicts --------------------------------------------------------------------------------------
 
-def verdict(computed: float, published: float, tolerance: float | None) -> str:
-    """Exact, within rounding (|x − v| ≤ r/2), truncated (v ≤ x < v + r), or not reproduced."""
+def verdict(computed: float, published: float, tolerance: float | None, rule: str | None = None) -> str:
+    """Exact, within rounding, truncated, or not reproduced.
+
+    Rounding is half-up: ``v`` is ``x`` rounded when v − r/2 ≤ x < v + r/2, so an exact half above
+    (GoogLeNet 3a: 159.5K) rounds away from the printed 159K and only truncation gives it. ``rule``
+    ("round" or "truncate") is the convention the publication is known to follow for this figure (a
+    table column that rounds everywhere else); None accepts either.
+    """
     eps = 1e-9 * max(abs(published), 1.0)
     if abs(computed - published) <= eps:
         return EXACT
     if tolerance is None:
         return NOT
-    if abs(computed - published) <= tolerance / 2 + eps:
+    if rule != "truncate" and published - tolerance / 2 - eps <= computed < published + tolerance / 2 - eps:
         return ROUNDED
-    if published - eps <= computed < published + tolerance - eps:
+    if rule != "round" and published - eps <= computed < published + tolerance - eps:
         return TRUNCATED
     return NOT
 
@@ -224,7 +232,10 @@ def figure(spec: str, label: str, entry: Mapping[str, Any], analysis: Analysis, 
         v = EXACT if text == as_published else NOT
         return Figure(**base, computed=computed, computed_text=text, verdict=v,  # type: ignore[arg-type]
                       explanation=note if v == EXACT or note else f"archcalc gives {text}")
-    v = verdict(computed, published, tolerance)
+    rule = entry.get("rule")
+    if rule not in (None, "round", "truncate"):
+        raise ValueError(f"rule must be 'round' or 'truncate', not {rule!r}")
+    v = verdict(computed, published, tolerance, rule)
     text = format_computed(computed, rounding, unit, unit_name)
     parts = []
     if entry.get("option_a"):

@@ -27,6 +27,9 @@ class RF:
     aligned: bool = True
     #: a broadcast gate (squeeze-excitation) brought global context into this field on the way
     context: bool = False
+    #: behind upsampling: the envelope of the units' fields (each unit sees the pixels inside it, some a little
+    #: less), even where the figures came out whole
+    envelope: bool = False
 
     @property
     def size(self) -> tuple[Num, Num]:
@@ -42,8 +45,8 @@ class RF:
 
     @property
     def fractional(self) -> bool:
-        """An envelope behind upsampling: adjacent units are a fraction of a pixel apart."""
-        return self.h.fractional or self.w.fractional
+        """Behind upsampling: an envelope (adjacent units are a fraction of a pixel apart somewhere on the way)."""
+        return self.envelope or self.h.fractional or self.w.fractional
 
     def region(self, y: int, x: int) -> tuple[tuple[int, int], tuple[int, int]]:
         """Inclusive (rows, cols) input interval seen by output unit (y, x)."""
@@ -73,9 +76,10 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
                 return ORIGIN, None  # a source: each unit sees itself
             local = [f for i, f in enumerate(known) if i not in context]
             gated = len(local) < len(known) or any(f.context for f in known)
+            envelope = any(f.fractional for f in local)
             note = GLOBAL_CONTEXT if len(local) < len(known) else None
             if len(local) == 1:
-                return RF(local[0].h, local[0].w, local[0].aligned, gated), note
+                return RF(local[0].h, local[0].w, local[0].aligned, gated, envelope), note
             try:
                 h, h_ok = merge_axis([f.h for f in local])
                 w, w_ok = merge_axis([f.w for f in local])
@@ -84,17 +88,18 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
             aligned = h_ok and w_ok and all(f.aligned for f in local)
             if not aligned:
                 note = "paths merge misaligned: field is the union of their fields"
-            return RF(h, w, aligned, gated), note
+            return RF(h, w, aligned, gated, envelope), note
         case Identity(context=context):
             if context:
-                return RF(known[0].h, known[0].w, known[0].aligned, True), NORMALISED_OVER_MAP
+                return RF(known[0].h, known[0].w, known[0].aligned, True, known[0].envelope), NORMALISED_OVER_MAP
             return known[0], None
         case Window(kernel=kernel, stride=stride, pad_before=pad):
             field = known[0]
+            upsampling = not all(isinstance(v, int) for v in (*kernel, *stride, *pad))
             h, w = field.h.through(kernel[0], stride[0], pad[0]), field.w.through(kernel[1], stride[1], pad[1])
             if _out_of_range(h) or _out_of_range(w):  # strides multiply: unbounded over depth
                 return None, f"receptive field beyond {MAX_FIELD:.1e} pixels (strides multiply past any image)"
-            return RF(h, w, field.aligned, field.context), None
+            return RF(h, w, field.aligned, field.context, field.fractional or upsampling), None
         case _:
             unreachable(rule)
 

@@ -14,7 +14,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.cli.completion import spec_argument_completion
+from archcalc.cli.options import load_analysis, passive_openmp, require_torch, spec_options
 from archcalc.cli.output import plain_console, stdout_console
 from archcalc.errors import BackendError, OptionError
 from archcalc.report.fmt import human_bytes, parse_bytes, si
@@ -27,16 +28,16 @@ if TYPE_CHECKING:
 
 
 def parse_batches(text: str) -> tuple[tuple[int, ...], bool]:
-    """'1,32,256' → ((1, 32, 256), False); 'auto' → ((), True)."""
-    if text.strip().lower() == "auto":
-        return (), True
+    """'1,32,256' → ((1, 32, 256), False); 'auto' → ((), True); '1,64,auto' → ((1, 64), True)."""
+    parts = [part.strip().lower() for part in text.split(",") if part.strip()]
+    auto = "auto" in parts
     try:
-        batches = tuple(int(part) for part in text.split(",") if part.strip())
+        batches = tuple(int(part) for part in parts if part != "auto")
     except ValueError:
-        raise OptionError(f"--batch expects sizes like 1,32,256 or 'auto', got '{text}'") from None
-    if not batches or min(batches) < 1:
+        raise OptionError(f"--batch expects sizes like 1,32,256, 'auto', or both (1,64,auto), got '{text}'") from None
+    if (not batches and not auto) or (batches and min(batches) < 1):
         raise OptionError(f"--batch sizes must be positive integers, got '{text}'")
-    return tuple(dict.fromkeys(batches)), False
+    return tuple(dict.fromkeys(batches)), auto
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -174,16 +175,16 @@ def same_architecture(network: Analysis | Graph, name: str, num_classes: int) ->
             and _structure(zoo_analysis) == _structure(analysis))
 
 
-def _subjects(analysis: Analysis, vs: str | None, seed: int) -> list[Subject]:
-    """The spec-built model, and with ``--vs plain`` its hand-written twin (same parameter count)."""
+def _subjects(analysis: Analysis, vs: str | None, seed: int, weights: str | None = None) -> list[Subject]:
+    """The spec-built model (with ``weights`` loaded), and with ``--vs plain`` its hand-written twin."""
     import torch
 
     from archcalc.backends.torch.bench import Subject
-    from archcalc.backends.torch.build import build_model
     from archcalc.backends.torch.plain import PLAIN, build_plain
+    from archcalc.backends.torch.weights import build_with_weights
 
     graph = analysis.graph
-    subjects = [Subject("spec", build_model(analysis, seed=seed))]
+    subjects = [Subject("spec", build_with_weights(analysis, weights, seed=seed)[0])]
     if vs == "plain":
         name = graph.meta.name
         out = analysis.output.shape
@@ -245,8 +246,12 @@ def _rows(results: list[BenchResult], env: dict[str, Any], opts: BenchOptions,
              "warmup": opts.warmup, "optimizer": opts.optimizer, **r.as_dict()} for r in results]
 
 
-@click.command("bench")
-@click.argument("spec")
+@click.command("bench", epilog="""\b
+Examples:
+  archcalc bench resnet18                           # CPU, inference, batch 32
+  archcalc bench resnet50 --device cuda --precision bf16 --channels-last --batch 1,64,auto
+  archcalc bench alexnet --mode both --vs plain --out runs/bench.jsonl""")
+@click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="Where to run.")
@@ -258,8 +263,8 @@ def _rows(results: list[BenchResult], env: dict[str, Any], opts: BenchOptions,
 @click.option("--compile", "compile_", is_flag=True,
               help="torch.compile the model; the compile time is reported apart, never in throughput.")
 @click.option("--compile-backend", default="inductor", show_default=True, help="torch.compile backend.")
-@click.option("--batch", "batch_text", default="32", show_default=True, metavar="N[,N...]|auto",
-              help="Batch sizes to sweep (1,32,256), or 'auto': the largest that fits.")
+@click.option("--batch", "batch_text", default="32", show_default=True, metavar="N[,N...][,auto]",
+              help="Batch sizes to sweep (1,32,256); 'auto' adds the largest that fits (1,64,auto).")
 @click.option("--iters", type=click.IntRange(min=1), default=None,
               help="Measured iterations per configuration [default: 20 unless --seconds].")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -274,14 +279,17 @@ def _rows(results: list[BenchResult], env: dict[str, Any], opts: BenchOptions,
               help="Also bench the hand-written torch equivalent in the same run and print the ratio.")
 @click.option("--train-flops", type=click.Choice(["3x", "exact"]), default="3x", show_default=True,
               help="Train FLOPs: 3× forward, or archcalc's exact backward MAC count.")
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads for torch [torch's default: one per core]; shown in the table and every --out row.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and inputs.")
 @click.option("--out", "out_path", metavar="FILE", help="Append results to FILE (.jsonl or .csv).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Load weights into the spec-built model (archcalc checkpoint or state dict, .pt/.safetensors).")
 def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, ...], strict: bool,
                   device: str, mode: str, precision: str, channels_last: bool, compile_: bool,
                   compile_backend: str, batch_text: str, iters: int | None, seconds: float | None,
                   warmup: int, optimizer: str, budget: str | None, vs: str | None, train_flops: str,
-                  threads: int | None, seed: int, out_path: str | None) -> None:
+                  threads: int | None, seed: int, out_path: str | None, weights: str | None) -> None:
     """Measure SPEC (a zoo name or a YAML file) in torch: images/s, latency, memory, FLOP/s and MFU,
     each beside archcalc's prediction."""
     batches, auto = parse_batches(batch_text)
@@ -292,6 +300,7 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
 
         out_format(out_path)  # fail before measuring, not after
     analysis = load_analysis(spec, input_text, assignments, strict)
+    passive_openmp()
     require_torch()
     import torch
 
@@ -304,17 +313,24 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
         auto_batch=auto, warmup=warmup, iters=iters if iters is not None or seconds is not None else 20,
         seconds=seconds, optimizer=optimizer, budget=parse_bytes(budget) if budget else None,
         vs_plain=vs == "plain", train_flops=train_flops)
-    if threads is not None:
-        torch.set_num_threads(threads)
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)  # pinned: the table and every --out row say how many
+    if device == "cpu":
+        from archcalc.backends.torch.bench_env import load_warning
+
+        busy = load_warning(threads)
+        if busy:
+            click.echo(busy, err=True)
     torch.manual_seed(seed)
     runner = Runner(analysis, analysis.graph.meta.name or spec, opts, [])  # checks device and options first
-    runner.subjects = _subjects(analysis, vs, seed)
+    runner.subjects = _subjects(analysis, vs, seed, weights)
     err_console = plain_console(stderr=True, soft_wrap=False)
     results = _run(runner, err_console)
     out = stdout_console()
+    cpu_threads = f", {threads} CPU thread{'s' if threads != 1 else ''}"
     out.print(results_table(results, title=f"archcalc bench {runner.spec_name} — {runner.device_name},"
                             f" {precision}{', channels-last' if channels_last else ''}"
-                            f"{', compiled' if compile_ else ''}"))
+                            f"{', compiled' if compile_ else ''}{cpu_threads}"))
     for line in notes(results):
         out.print(line, highlight=False, markup=False)
     if out_path is not None:

@@ -54,6 +54,18 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if _available(name)]
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                           list[str]]:
+        """click's lookup, with a did-you-mean for a mistyped command (archcalc summry → summary)."""
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and name not in COMMANDS and not ctx.resilient_parsing:
+            from archcalc.errors import did_you_mean
+
+            hint = did_you_mean(name, COMMANDS)
+            ctx.fail(f"no such command '{name}'" + (f" ({hint})" if hint else "")
+                     + "; 'archcalc --help' lists them")
+        return super().resolve_command(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
@@ -80,7 +92,15 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(module_name) is not None
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]}, epilog="""\b
+Examples:
+  archcalc summary vgg16
+  archcalc rf vgg16 --layer conv5_3 --at 3,4
+  archcalc list resnet
+
+\b
+Shell completion (commands, options, zoo names and spec files):
+  eval "$(_ARCHCALC_COMPLETE=bash_source archcalc)"    # in ~/.bashrc; zsh_source, fish_source likewise""")
 @click.version_option(__version__, prog_name="archcalc")
 def cli() -> None:
     """archcalc: declare a CNN once as a YAML spec; get every number about it.

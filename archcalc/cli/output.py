@@ -1,22 +1,26 @@
-"""Where output goes: a stdout console for results, a stderr console for warnings and progress."""
+"""Where output goes: a stdout console for results, a stderr console for warnings and progress, and the
+one ``--format`` option every table command shares (``archcalc.report.table``)."""
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from archcalc.report.model import Report
-from archcalc.report.render import FORMATS, TEXT_RENDERERS, render_rich
+from archcalc.report.table import FORMAT_HELP, FORMATS, Table, render, resolve
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-FORMAT_OPTION = click.option(
-    "--format", "fmt", type=click.Choice(["auto", *FORMATS]), default="auto", show_default=True,
-    help="auto: rich in a terminal, aligned text otherwise; tabulate's formats (plain, simple, github,"
-         " markdown, latex, grid, rst); json or csv for scripts.")
+FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+                             help=FORMAT_HELP)
+
+#: the version of every JSON document archcalc prints (docs/json-output.md)
+JSON_SCHEMA_VERSION = 1
 
 
 def plain_console(**options: Any) -> Console:
@@ -36,13 +40,66 @@ def warn(message: str) -> None:
     click.echo(message, err=True)
 
 
+def table_format(fmt: str) -> str:
+    """The format to use: ``auto`` is rich on a terminal (not a dumb one), aligned text otherwise."""
+    import os
+
+    return resolve(fmt, sys.stdout.isatty() and os.environ.get("TERM") != "dumb")
+
+
 def emit(report: Report, fmt: str, bars: bool = False) -> None:
     """Render a report in the requested format (auto: rich on a terminal, plain text otherwise)."""
+    from archcalc.report import render as r
+
     for w in report.warnings:
         warn(w)
-    if fmt == "auto":
-        fmt = "rich" if sys.stdout.isatty() else "text"
+    fmt = table_format(fmt)
+    if bars and fmt != "rich":
+        warn(f"note: --bars draws in the rich format only (this output is {fmt}); add --format rich")
     if fmt == "rich":
-        render_rich(report, stdout_console(), bars=bars)
-        return
-    click.echo(TEXT_RENDERERS[fmt](report), nl=False)
+        r.render_rich(report, stdout_console(), bars=bars)
+    elif fmt == "json":
+        click.echo(r.render_json(report), nl=False)
+    elif fmt == "csv":
+        click.echo(r.render_csv(report), nl=False)
+    else:
+        click.echo(r.render_tables(report, fmt), nl=False)
+
+
+def emit_json(kind: str, data: dict[str, Any]) -> None:
+    """A JSON document: ``{"schema_version": 1, "kind": ..., ...}`` (docs/json-output.md)."""
+    click.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, "kind": kind, **data}, indent=2,
+                          ensure_ascii=False))
+
+
+def emit_csv(columns: Sequence[str], records: Sequence[dict[str, Any]]) -> None:
+    """Records as CSV: one header row, numbers as numbers, empty cells for missing values."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for rec in records:
+        writer.writerow(["" if rec.get(c) is None else rec.get(c) for c in columns])
+    click.echo(out.getvalue(), nl=False)
+
+
+def emit_tables(tables: Sequence[Table], fmt: str) -> None:
+    """Tables in a table format (rich to the terminal, the others as text)."""
+    fmt = table_format(fmt)
+    if fmt == "rich":
+        render(tables, fmt, stdout_console())
+    else:
+        click.echo(render(tables, fmt), nl=False)
+
+
+def emit_any(fmt: str, kind: str, data: Callable[[], dict[str, Any]], columns: Sequence[str],
+             records: Callable[[], Sequence[dict[str, Any]]], tables: Callable[[], Sequence[Table]]) -> None:
+    """The one dispatch of a table command over the format vocabulary."""
+    if fmt == "json":
+        emit_json(kind, data())
+    elif fmt == "csv":
+        emit_csv(columns, records())
+    else:
+        emit_tables(tables(), fmt)

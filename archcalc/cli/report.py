@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import gc_paused, load_analysis, spec_options
 from archcalc.cli.output import warn
 from archcalc.errors import OptionError
@@ -25,7 +26,8 @@ Examples:
   archcalc report resnet50 --image cat.jpg -o resnet50.html
   archcalc report my_net.yaml --input 3x32x32 --set num_classes=10 -o my_net.html
   archcalc report --compare resnet34 plain34 vgg19 -o compare.html""")
-@click.argument("specs", nargs=-1, required=True, metavar="SPEC | --compare SPEC SPEC…")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC | --compare SPEC SPEC…",
+                shell_complete=spec_argument_completion)
 @spec_options
 @click.option("-o", "--output", metavar="FILE.html|-", default=None,
               help="Page to write ('-' prints it; default: NAME-report.html, or compare-report.html).")
@@ -70,7 +72,10 @@ def report_command(specs: tuple[str, ...], input_text: str | None, assignments: 
             for w in analysis.warnings:
                 warn(w.format())
             report = build_report(analysis, batch=batch)
-            page = html.report_page(analysis, report, published_figures(specs[0], graph.meta.published), picture)
+            # the JSON embedded is the one `summary --format json` prints, published figures included
+            as_published = analysis if not (input_text or assignments) else None
+            report.figures = published_figures(specs[0], graph.meta.published, as_published)
+            page = html.report_page(analysis, report, report.figures, picture)
             out = output or f"{graph.meta.name}-report.html"
             what = f"{len(report.rows)} layers, {len(report.groups)} groups"
     if out == "-":

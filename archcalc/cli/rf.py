@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import click
 
 from archcalc.analysis import NodeResult
 from archcalc.arith import AxisRF, Num
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.cli.options import gc_paused, load_analysis, spec_options
-from archcalc.cli.output import stdout_console, warn
+from archcalc.cli.output import FORMAT_OPTION, emit_any, emit_json, warn
 from archcalc.errors import OptionError, did_you_mean
 from archcalc.report.fmt import json_number, shape
+from archcalc.report.table import Column, Table
 
 _TOKEN = re.compile(r"^(?:(pool|p|conv|c))?(\d+)(?:x(\d+))?(?:/(\d+))?(?:d(\d+))?$")
 
@@ -51,19 +52,28 @@ def _size(h: Num, w: Num) -> str:
     return str(h) if h == w else f"{h}×{w}"
 
 
-@click.command("rf")
-@click.argument("spec", required=False)
+@click.command("rf", epilog="""\b
+Examples:
+  archcalc rf vgg16
+  archcalc rf vgg16 --layer conv5_3 --at 3,4     # the input region one unit sees
+  archcalc rf --stack 3x3,3x3,3x3                # prints 7
+  archcalc rf resnet50 --effective               # measured field; writes resnet50-erf.png""")
+@click.argument("spec", required=False, shell_complete=spec_argument_completion)
 @spec_options
 @click.option("--layer", help="Show only this layer (full dotted name).")
 @click.option("--at", "at", metavar="Y,X", help="With --layer: the input region seen by output unit (Y, X).")
 @click.option("--stack", metavar="K,K,...", help="Quick form without a spec: 3x3,3x3,3x3 or 7x7/2,pool3/2.")
 @click.option("--effective", is_flag=True, help="Also measure the effective receptive field (needs torch).")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), help="With --effective: weights to measure.")
-@click.option("--heatmap", type=click.Path(dir_okay=False), help="With --effective: write a PNG heat map.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--weights", "--checkpoint", "checkpoint", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --effective: weights to measure (archcalc checkpoint or state dict, .pt/.safetensors).")
+@click.option("--heatmap", type=click.Path(dir_okay=False),
+              help="With --effective: the heat map's file [NAME-erf.png; 'none' writes none].")
+@click.option("--dpi", type=click.IntRange(min=50, max=1200), default=None,
+              help="With --effective: the heat map's resolution (e.g. 300 for print) [100].")
+@FORMAT_OPTION
 def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str, ...], strict: bool,
                layer: str | None, at: str | None, stack: str | None, effective: bool, checkpoint: str | None,
-               heatmap: str | None, fmt: str) -> None:
+               heatmap: str | None, dpi: int | None, fmt: str) -> None:
     """Receptive field (size, jump, start) of every layer of SPEC, or of a --stack of kernels."""
     with gc_paused():
         if stack is not None:
@@ -73,8 +83,8 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
             fields = stack_fields(items)
             h, w = fields[-1]
             if fmt == "json":
-                click.echo(json.dumps({"size": [h.size, w.size], "jump": [h.jump, w.jump],
-                                       "growth": [[f[0].size, f[1].size] for f in fields]}))
+                emit_json("rf_stack", {"size": [h.size, w.size], "jump": [h.jump, w.jump],
+                                       "growth": [[f[0].size, f[1].size] for f in fields]})
                 return
             click.echo(_size(h.size, w.size))
             growth = " → ".join(_size(f[0].size, f[1].size) for f in fields)
@@ -101,12 +111,11 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
         if effective:
             from archcalc.cli.rf_effective import show_effective
 
-            show_effective(analysis, layer, checkpoint, heatmap, fmt)
+            show_effective(analysis, layer, checkpoint, heatmap, fmt, dpi)
             return
-        if fmt == "json":
-            click.echo(json.dumps([_as_dict(r) for r in results], indent=2))
-            return
-        _table(results)
+        emit_any(fmt, "rf", lambda: {"spec": graph.meta.name, "input": list(graph.input_shape),
+                                     "layers": [_as_dict(r) for r in results]},
+                 CSV_COLUMNS, lambda: [_record(r) for r in results], lambda: [_table(results)])
 
 
 def _as_dict(r: NodeResult) -> dict[str, object]:
@@ -118,22 +127,36 @@ def _as_dict(r: NodeResult) -> dict[str, object]:
             "note": r.rf_note}
 
 
-def _table(results: list[NodeResult]) -> None:
-    from rich.table import Table
+CSV_COLUMNS = ("layer", "type", "out_c", "out_h", "out_w", "rf_h", "rf_w", "jump_h", "jump_w", "start_h", "start_w",
+               "aligned", "note")
 
-    table = Table(title="Receptive fields (input pixels)", header_style="bold",
-                  caption="size: pixels one unit sees · jump: input distance between adjacent units ·"
-                          " start: first input index of unit 0 (negative = padding)", caption_justify="left")
-    for col in ("Layer", "Type", "Output", "Size", "Jump", "Start", "Note"):
-        table.add_column(col, justify="right" if col in ("Size", "Jump", "Start") else "left")
+
+def _record(r: NodeResult) -> dict[str, object]:
+    dims = [*r.shape, None, None][:3]
+    rf = r.rf
+    return {"layer": r.node.name, "type": r.rec.op, "out_c": dims[0], "out_h": dims[1], "out_w": dims[2],
+            "rf_h": rf.size[0] if rf else None, "rf_w": rf.size[-1] if rf else None,
+            "jump_h": rf.jump[0] if rf else None, "jump_w": rf.jump[-1] if rf else None,
+            "start_h": rf.start[0] if rf else None, "start_w": rf.start[-1] if rf else None,
+            "aligned": rf.aligned if rf else None, "note": r.rf_note}
+
+
+def _table(results: list[NodeResult]) -> Table:
+    cols = [Column("Layer", shrink=True, min_width=14), Column("Type", drop=1), Column("Output", drop=2),
+            Column("Size", right=True), Column("Jump", right=True), Column("Start", right=True)]
+    notes = any(r.rf_note for r in results)  # the column only when some layer has a note
+    if notes:
+        cols.append(Column("Note", shrink=True, min_width=12, drop=3))
+    rows = []
     for r in results:
         rf = r.rf
-        if rf is None:
-            table.add_row(r.node.name, r.rec.op, shape(r.shape), "n/a", "", "", r.rf_note or "")
-            continue
-        table.add_row(r.node.name, r.rec.op, shape(r.shape), _size(*rf.size), _size(*rf.jump),
-                      f"{rf.start[0]},{rf.start[1]}", r.rf_note or "")
-    stdout_console().print(table)
+        cells = ([r.node.name, r.rec.op, shape(r.shape), "n/a", "", ""] if rf is None else
+                 [r.node.name, r.rec.op, shape(r.shape), _size(*rf.size), _size(*rf.jump),
+                  f"{rf.start[0]},{rf.start[1]}"])
+        rows.append(cells + ([r.rf_note or ""] if notes else []))
+    return Table(cols, rows, title="Receptive fields (input pixels)", full=[r.node.name for r in results],
+                 caption="size: pixels one unit sees · jump: input distance between adjacent units ·"
+                         " start: first input index of unit 0 (negative = padding)")
 
 
 def _show_unit(r: NodeResult, at: str, image: tuple[int, ...], fmt: str) -> None:
@@ -152,9 +175,9 @@ def _show_unit(r: NodeResult, at: str, image: tuple[int, ...], fmt: str) -> None
     inside = max(cr1 - cr0 + 1, 0) * max(cc1 - cc0 + 1, 0)
     padding = full - inside
     if fmt == "json":
-        click.echo(json.dumps({"layer": r.node.name, "unit": [y, x], "rows": [r0, r1], "cols": [c0, c1],
-                               "clipped_rows": [cr0, cr1], "clipped_cols": [cc0, cc1],
-                               "padding_fraction": padding / full}))
+        emit_json("rf_unit", {"layer": r.node.name, "unit": [y, x], "rows": [r0, r1], "cols": [c0, c1],
+                              "clipped_rows": [cr0, cr1], "clipped_cols": [cc0, cc1],
+                              "padding_fraction": padding / full})
         return
     click.echo(f"{r.node.name} unit ({y}, {x}) sees input rows {r0}..{r1}, cols {c0}..{c1}"
                f" ({r1 - r0 + 1}×{c1 - c0 + 1})")

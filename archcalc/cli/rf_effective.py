@@ -17,15 +17,21 @@ from archcalc.report.fmt import literal_text
 
 @literal_text()
 def show_effective(analysis: Analysis, layer: str | None, checkpoint: str | None,
-                   heatmap: str | None, fmt: str) -> None:
-    """Measure the effective receptive field of ``layer`` (default: the last feature map) and print it."""
+                   heatmap: str | None, fmt: str, dpi: int | None = None) -> None:
+    """Measure the effective receptive field of ``layer`` (default: the last feature map) and print it.
+
+    The heat map goes to ``heatmap``, by default NAME-erf.png in the current folder ('none': no picture).
+    """
     require_torch()
     from archcalc.backends.torch.erf import effective_rf
 
     if layer is None and analysis.last_spatial is None:
         raise BackendError(f"{analysis.graph.meta.name} has no feature map to measure")
-    result = effective_rf(analysis, layer=layer, checkpoint=checkpoint, png=heatmap)
+    if heatmap is None:
+        heatmap = f"{analysis.graph.meta.name}-erf.png"
+    png = None if heatmap.lower() == "none" else heatmap
+    result = effective_rf(analysis, layer=layer, checkpoint=checkpoint, png=png, dpi=dpi or 100)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps({"schema_version": 1, "kind": "rf_effective", **result.to_dict()}, indent=2))
     else:
         click.echo(result.render(), nl=False)

@@ -9,7 +9,9 @@ import click
 from archcalc.spec.schema import spec_schema
 
 
-@click.command("schema")
+@click.command("schema", epilog="""\b
+Examples:
+  archcalc schema > archcalc-spec.schema.json   # then point your editor's YAML plugin at it""")
 def schema_command() -> None:
     """Print the JSON Schema of the spec language (save it for your editor's YAML support)."""
     click.echo(json.dumps(spec_schema(), indent=2, ensure_ascii=False))

@@ -6,20 +6,24 @@ seeds' AlexNet/VGG recipe (see ``archcalc.backends.torch.trainer``).
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
+from archcalc.cli.completion import spec_argument_completion
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 
 
-@click.command("train")
-@click.argument("spec", required=False)
+@click.command("train", epilog="""\b
+Examples:
+  archcalc train lenet5                                # bundled 8×8 digits, no download
+  archcalc train lenet5 --epochs 30 --patience 5       # stop after 5 epochs without a better val top-1
+  archcalc train resnet20 --data cifar10:~/data/cifar10 --device cuda
+  archcalc train --resume runs/lenet5-…/last.pt        # continue an interrupted run""")
+@click.argument("spec", required=False, shell_complete=spec_argument_completion)
 @click.option("--data", default=None, metavar="SOURCE",
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
@@ -34,6 +38,8 @@ from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 @click.option("--schedule", type=click.Choice(["plateau", "step", "cosine", "none"]), default=None,
               help="Learning rate ÷10 on a validation plateau [plateau], ÷10 at each third, or cosine.")
 @click.option("--warmup", type=click.IntRange(min=0), default=None, help="Epochs of linear warm-up [0].")
+@click.option("--patience", "stop_patience", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Stop early after N epochs without a better validation top-1 [0: off].")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
               help="Label smoothing [0].")
 @click.option("--clip", type=click.FloatRange(min=0), default=None, help="Clip the gradient norm (0: off).")
@@ -62,37 +68,40 @@ from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
               help="Train without random crops and flips.")
 @click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
               help="Weight initialisation [the spec's recipe, else torch's].")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Start from these weights (fine-tuning): a state dict in the spec's or the reference's"
+                   " layout (.pt/.pth/.safetensors), or an archcalc checkpoint.")
 def train_command(
         spec: str | None, data: str | None, epochs: int | None, batch: int | None, lr: float | None,
                   optimizer: str | None, schedule: str | None, warmup: int | None,
-                  label_smoothing: float | None, clip: float | None, device: str | None,
+                  label_smoothing: float | None, clip: float | None, stop_patience: int | None,
+                  device: str | None,
                   precision: str | None, channels_last: bool | None, compile_: bool | None,
                   run_dir: str | None, resume: str | None, eval_only: bool, seed: int | None,
                   assignments: tuple[str, ...], input_text: str | None, workers: int | None,
                   scale_jitter: bool | None, ten_crop: bool | None, augment: bool | None,
-                  init: str | None) -> None:
+                  init: str | None, weights: str | None) -> None:
     """Train SPEC (a zoo name or a YAML file), or evaluate a checkpoint with --eval-only --resume CKPT."""
     given: dict[str, Any] = {
         "data": data, "epochs": epochs, "batch": batch, "lr": lr, "optimizer": optimizer,
         "schedule": schedule, "warmup": warmup, "label_smoothing": label_smoothing, "clip": clip,
+        "stop_patience": stop_patience,
         "device": device, "precision": precision, "channels_last": channels_last, "compile": compile_,
         "run_dir": run_dir, "seed": seed, "workers": workers, "scale_jitter": scale_jitter,
         "ten_crop": ten_crop, "augment": augment, "init": init}
     given = {k: v for k, v in given.items() if v is not None}
     try:
-        _train(spec, given, resume, eval_only, assignments, input_text)
+        _train(spec, given, resume, eval_only, assignments, input_text, weights)
     except ArchcalcError as err:
         click.echo(err.format(), err=True)
         raise SystemExit(int(err.exit_code)) from None
 
 
 def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_only: bool,
-           assignments: tuple[str, ...], input_text: str | None) -> None:
-    if "torch" not in sys.modules:
-        # OpenMP threads that spin while waiting starve each other on a busy CPU (measured on a loaded
-        # 2-core machine: lenet5 257 s → 37 s); sleeping waits cost little on an idle one.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from archcalc.cli.options import require_torch
+           assignments: tuple[str, ...], input_text: str | None, weights: str | None = None) -> None:
+    from archcalc.cli.options import passive_openmp, require_torch
+
+    passive_openmp()
 
     require_torch("torch,train")
     import torch
@@ -100,14 +109,16 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
     from archcalc.analysis import Analysis
     from archcalc.backends.torch import checkpoint
     from archcalc.backends.torch import data as datasets
-    from archcalc.backends.torch.build import build_model
     from archcalc.backends.torch.trainer import Run
+    from archcalc.backends.torch.weights import build_with_weights
     from archcalc.cli.output import plain_console
     from archcalc.spec import load
 
     console = plain_console(highlight=False, soft_wrap=True)
     if eval_only and resume is None:
         raise OptionError("--eval-only needs --resume CKPT (the checkpoint to evaluate)")
+    if weights is not None and resume is not None:
+        raise OptionError("give --weights (start a new run from weights) or --resume (continue a run), not both")
     state = checkpoint.load(Path(resume)) if resume is not None else None
     cfg = _config(spec, given, state, resume, assignments, input_text, console)
 
@@ -123,13 +134,16 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
                           " classifier")
     classes = out[0]
     torch.manual_seed(cfg.seed)
-    model = build_model(analysis, init=cfg.init, seed=cfg.seed)
+    model, loaded = build_with_weights(analysis, weights, init=cfg.init, seed=cfg.seed)
     data = datasets.load(cfg.data, input_shape, num_classes=classes)
     if data.num_classes < classes:
         data.notes.append(f"{data.name} has {data.num_classes} classes; the classifier has {classes} outputs "
                           f"(--set num_classes={data.num_classes} matches them)")
     run = Run(model, data, cfg, input_shape, console=console, resume=state,
-              extra_config={"spec_name": graph.meta.name, "input_shape": list(input_shape)})
+              extra_config={"spec_name": graph.meta.name, "input_shape": list(input_shape),
+                            **({"weights": str(weights)} if weights is not None else {})})
+    if loaded is not None and run.dist.main:
+        console.print(f"weights from {weights}: matched {loaded.describe()}")
     try:
         if eval_only:
             metrics = run.evaluate()
@@ -148,9 +162,10 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
         start = time.perf_counter()
         run.fit()
         if run.dist.main:
-            console.print(f"done in {time.perf_counter() - start:.1f}s: "
-                          f"best val top-1 {100 * run.best:.2f}%; {run.run_dir}/ has last.pt, best.pt, "
-                          "metrics.jsonl, config.json, curves.png")
+            stopped = f" (stopped early after epoch {run.stopped_early})" if run.stopped_early else ""
+            console.print(f"done in {time.perf_counter() - start:.1f}s{stopped}: "
+                          f"best val top-1 {100 * run.best:.2f}% at epoch {run.best_epoch}; {run.run_dir}/ has"
+                          " last.pt, best.pt, metrics.jsonl, config.json, curves.png")
     finally:
         run.close()
 

@@ -116,9 +116,13 @@ class Windowed(Layer[W]):
             unread = arith.unread_tail(size, kk, ss, pb, pa, dd)
             if unread:
                 span = size + pb + pa - arith.effective_kernel(kk, dd)
+                what = f"{'row' if axis == 'height' else 'column'}{'s' if unread > 1 else ''}"
+                if ss > span:
+                    bad.append(f"{axis}: stride {ss} is larger than the {span} positions left after the"
+                               f" first window: one output, the last {unread} of {size} input {what} never read")
+                    continue
                 bad.append(f"{axis}: ({size} − {arith.effective_kernel(kk, dd)} + {pb + pa}) = {span}"
-                           f" is not divisible by stride {ss}, the last {unread} input"
-                           f" {'row' if axis == 'height' else 'column'}{'s' if unread > 1 else ''} never read")
+                           f" is not divisible by stride {ss}, the last {unread} input {what} never read")
         if not bad:
             return None
         return "stride doesn't fit, output floored as the frameworks do: " + "; ".join(bad)

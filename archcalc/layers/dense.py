@@ -134,3 +134,7 @@ class RBF(Layer[RBFConfig]):
 
     def label(self, a: RBFConfig, ins: Sequence[Shape], out: Shape) -> str:
         return f"RBF {a.out}"
+
+    def connections(self, a: RBFConfig, ins: Sequence[Shape], out: Shape, cost: Cost) -> int:
+        # each output unit reads every input once, and has no bias: LeNet-5's 84·10 = 840
+        return ins[0][0] * a.out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,8 @@ class ComparePoint:
     depth: int
     top5_error: float | None
     top5_source: str | None
+    #: where its label was drawn, in pixels (x0, y0, x1, y1); None: left unlabelled (no free spot)
+    label_box: tuple[float, float, float, float] | None = None
 
 
 def _is_drawn(row: Row) -> bool:
@@ -194,10 +197,11 @@ def _margins(fig: Any, labels: list[str], fontsize: float, legend: bool) -> None
                         bottom=min(bottom, height * 0.45) / height, hspace=0.3)
 
 
-def _save(fig: Any, out: str | Path) -> None:
+def _save(fig: Any, out: str | Path, dpi: int = 100) -> None:
+    """Write a figure by ``out``'s extension; ``dpi`` is the PNG's resolution (300 for print; SVG has none)."""
     fmt = output_format(out)
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=100)
+    fig.savefig(buf, format=fmt, dpi=dpi)
     write_atomic(out, buf.getvalue())
 
 
@@ -213,10 +217,29 @@ def _si_formatter(bytes_: bool = False) -> Any:
     def fmt(value: float, _pos: int) -> str:
         if value <= 0:
             return "0"
-        text = human_bytes(value) if bytes_ else si(value, 1 if value >= 1e3 else 0)
-        return _trim(text)
+        return tick_text(value, bytes_)
 
     return FuncFormatter(fmt)
+
+
+def tick_text(value: float, bytes_: bool = False) -> str:
+    """A tick label that says the tick's value: 1.25G at 1.25G (not '1.2G'), 1.5G, 750M, 2 MB.
+
+    >>> tick_text(1.25e9), tick_text(1.75e9), tick_text(1.5e9), tick_text(7.5e8), tick_text(2e6, True)
+    ('1.25G', '1.75G', '1.5G', '750M', '2 MB')
+    """
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"), (1, "")):
+        if abs(value) >= factor or factor == 1:
+            scaled = value / factor
+            for digits in range(4):
+                if abs(round(scaled, digits) - scaled) <= 1e-9 * max(abs(scaled), 1):
+                    break
+            number = f"{scaled:.{digits}f}"
+            if bytes_:
+                unit = {"T": " TB", "G": " GB", "M": " MB", "K": " KB", "": " B"}[suffix]
+                return number + unit
+            return number + suffix
+    return f"{value:g}"
 
 
 def _short(name: str) -> str:
@@ -296,11 +319,12 @@ def _bars_width(n: int) -> float:
 
 
 def _subtitle(data: BarData) -> str:
-    fold = "every layer" if data.depth is None else f"blocks folded to depth {data.depth}"
+    fold = "every layer" if data.depth is None else f"{data.depth + 1} level{'s' if data.depth else ''} of nesting"
     return f"{data.spec} — {len(data.names)} layers with weights, work or memory ({fold})"
 
 
-def plot_bars(analysis: Analysis, out: str | Path, log: bool = False, depth: int | None = None) -> BarData:
+def plot_bars(analysis: Analysis, out: str | Path, log: bool = False, depth: int | None = None,
+              dpi: int = 100) -> BarData:
     """Per-layer bars of parameters, MACs and activation memory; returns the plotted data."""
     data = bar_data(analysis, depth)
     labels = [_short(s) for s in data.names]
@@ -309,11 +333,11 @@ def plot_bars(analysis: Analysis, out: str | Path, log: bool = False, depth: int
     _draw_bars(axes, data, log)
     _margins(fig, labels, _tick_size(len(labels)), legend=True)
     fig.suptitle(_subtitle(data), fontsize=13)
-    _save(fig, out)
+    _save(fig, out, dpi)
     return data
 
 
-def plot_rf(analysis: Analysis, out: str | Path) -> RFCurve:
+def plot_rf(analysis: Analysis, out: str | Path, dpi: int = 100) -> RFCurve:
     """Receptive-field growth beside the input size; returns the plotted curve."""
     curve = rf_data(analysis)
     labels = [_short(s) for s in curve.names]
@@ -321,12 +345,12 @@ def plot_rf(analysis: Analysis, out: str | Path) -> RFCurve:
     _draw_rf(fig.subplots(1, 1), curve)
     _margins(fig, labels, _tick_size(len(labels)), legend=False)
     fig.suptitle(f"{curve.spec} — input {curve.input_h}×{curve.input_w}", fontsize=13)
-    _save(fig, out)
+    _save(fig, out, dpi)
     return curve
 
 
 def plot_all(analysis: Analysis, out: str | Path, log: bool = False,
-             depth: int | None = None) -> tuple[BarData, RFCurve | None]:
+             depth: int | None = None, dpi: int = 100) -> tuple[BarData, RFCurve | None]:
     """Bars and receptive field in one figure (bars alone for a network without feature maps)."""
     data = bar_data(analysis, depth)
     try:
@@ -342,52 +366,73 @@ def plot_all(analysis: Analysis, out: str | Path, log: bool = False,
     if curve is not None:
         _draw_rf(axes[3], curve)
     fig.suptitle(_subtitle(data), fontsize=13)
-    _save(fig, out)
+    _save(fig, out, dpi)
     return data, curve
 
 
-def _label_offsets(anchors: list[tuple[float, float]], boxes: list[tuple[float, float]],
-                   bounds: tuple[float, float], radii: list[float]) -> list[tuple[float, float, str, str]]:
-    """Greedy label placement (inches): the first nearby spot not covering an earlier label or a point.
+def _place_labels(fig: Any, ax: Any, points: list[ComparePoint], xs: Sequence[float], ys: Sequence[float],
+                  labels: list[str], order: list[int], radii_pt: list[float]) -> list[str]:
+    """Place each label at the first spot around its point that overlaps no other label, no marker centre
+    and stays inside the axes, measured on the drawn text (pixels); a label with no free spot is left
+    out and returned, never drawn over another. Sets each point's ``label_box``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    Returns per label (dx, dy, ha, va) relative to its point; crowded clusters get longer leader lines.
-    """
+    canvas: Any = FigureCanvasAgg(fig)
+    canvas.draw()  # the constrained layout settles the axes first: positions are measured on it
+    renderer = canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    to_px = ax.transData.transform
+    centres = [tuple(to_px((x, y))) for x, y in zip(xs, ys, strict=True)]
+    scale = fig.dpi / 72
     placed: list[tuple[float, float, float, float]] = []
-    out: list[tuple[float, float, str, str]] = []
     dirs = [(1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    left_out = []
 
-    def hits(r: tuple[float, float, float, float]) -> bool:
-        x0, y0, x1, y1 = r
-        if x0 < 0 or y0 < 0 or x1 > bounds[0] or y1 > bounds[1]:
-            return True
+    def free(box: tuple[float, float, float, float], own: int) -> bool:
+        x0, y0, x1, y1 = box
+        if x0 < frame.x0 or y0 < frame.y0 or x1 > frame.x1 or y1 > frame.y1:
+            return False
         if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in placed):
-            return True
-        return any(x0 - 0.05 < ax < x1 + 0.05 and y0 - 0.05 < ay < y1 + 0.05 for ax, ay in anchors)
+            return False
+        return not any(k != own and x0 - 2 < cx < x1 + 2 and y0 - 2 < cy < y1 + 2
+                       for k, (cx, cy) in enumerate(centres))
 
-    for (x, y), (w, h), own in zip(anchors, boxes, radii, strict=True):
-        best: tuple[float, float, float, float, float, float] | None = None
-        for radius in (0.12, 0.3, 0.5, 0.75, 1.0, 1.4, 1.9):
+    for i in order:
+        bold = points[i].top5_error is not None
+        text = ax.text(0, 0, labels[i], fontsize=8, fontweight="bold" if bold else "normal")
+        bbox = text.get_window_extent(renderer)
+        text.remove()
+        w, h = bbox.width, bbox.height
+        cx, cy = centres[i]
+        found = None
+        for reach_pt in (2, 6, 14, 24, 36, 52, 72, 96):
+            reach = (reach_pt + radii_pt[i] * 0.75) * scale
             for ux, uy in dirs:
-                reach = radius + own * 0.7  # clear of the point's own marker
-                dx, dy = ux * reach, uy * reach
-                x0 = x + dx if ux > 0 else (x + dx - w if ux < 0 else x - w / 2)
-                y0 = y + dy if uy > 0 else (y + dy - h if uy < 0 else y - h / 2)
-                rect = (x0, y0, x0 + w, y0 + h)
-                if not hits(rect):
-                    best = (*rect, dx, dy)
+                x0 = cx + ux * reach - (w if ux < 0 else (w / 2 if ux == 0 else 0))
+                y0 = cy + uy * reach - (h if uy < 0 else (h / 2 if uy == 0 else 0))
+                box = (x0, y0, x0 + w, y0 + h)
+                if free(box, i):
+                    found = (box, ux, uy, reach)
                     break
-            if best is not None:
+            if found:
                 break
-        if best is None:
-            best = (x + 0.12, y + 0.12, x + 0.12 + w, y + 0.12 + h, 0.12, 0.12)
-        placed.append(best[:4])
-        dx, dy = best[4], best[5]
-        out.append((dx, dy, "left" if dx > 0 else ("right" if dx < 0 else "center"),
-                    "bottom" if dy > 0 else ("top" if dy < 0 else "center")))
-    return out
+        if found is None:
+            left_out.append(points[i].name)
+            continue
+        box, ux, uy, reach = found
+        placed.append(box)
+        points[i].label_box = box
+        dx, dy = ux * reach / scale, uy * reach / scale
+        far = reach_pt > 14
+        ax.annotate(labels[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
+                    ha="left" if ux > 0 else ("right" if ux < 0 else "center"),
+                    va="bottom" if uy > 0 else ("top" if uy < 0 else "center"), fontsize=8,
+                    fontweight="bold" if bold else "normal",
+                    arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.6} if far else None, zorder=4)
+    return left_out
 
 
-def plot_compare(analyses: list[Analysis], out: str | Path) -> list[ComparePoint]:
+def plot_compare(analyses: list[Analysis], out: str | Path, dpi: int = 100) -> list[ComparePoint]:
     """MACs against parameters (log-log: the zoo spans five orders), one point per network.
 
     Marker area follows activation memory, colour the depth in weight layers (the revolution of depth),
@@ -422,22 +467,6 @@ def plot_compare(analyses: list[Analysis], out: str | Path) -> list[ComparePoint
     ax.set_yscale("log")
     ax.set_xlim(10 ** lx[0], 10 ** lx[1])
     ax.set_ylim(10 ** ly[0], 10 ** ly[1])
-    # label placement in inches of the (approximate) axes box
-    box_w, box_h = width * 0.78, height * 0.8
-    anchors = [((math.log10(x) - lx[0]) / (lx[1] - lx[0]) * box_w, (math.log10(y) - ly[0]) / (ly[1] - ly[0])
-                * box_h) for x, y in zip(xs, ys, strict=True)]
-    labels = [p.name + (f" · top-5 {p.top5_error:g}%" if p.top5_error is not None else "") for p in points]
-    sizes = [(len(t) * 8 * 0.55 / 72, 8 * 1.3 / 72) for t in labels]
-    order = sorted(range(len(points)), key=lambda i: (points[i].top5_error is None, -points[i].params))
-    radii = [math.sqrt(area(p.activation_bytes) / math.pi) / 72 for p in points]
-    offsets = _label_offsets([anchors[i] for i in order], [sizes[i] for i in order], (box_w, box_h),
-                             [radii[i] for i in order])
-    for i, (dx, dy, ha, va) in zip(order, offsets, strict=True):
-        far = abs(dx) + abs(dy) > 0.3 + radii[i]
-        ax.annotate(labels[i], (xs[i], ys[i]), xytext=(dx * 72, dy * 72), textcoords="offset points",
-                    ha=ha, va=va, fontsize=8,
-                    fontweight="bold" if points[i].top5_error is not None else "normal",
-                    arrowprops={"arrowstyle": "-", "color": "#777777", "lw": 0.6} if far else None, zorder=4)
     ax.xaxis.set_major_formatter(_si_formatter())
     ax.yaxis.set_major_formatter(_si_formatter())
     ax.set_xlabel("MACs per image (multiply-accumulates)")
@@ -451,7 +480,14 @@ def plot_compare(analyses: list[Analysis], out: str | Path) -> list[ComparePoint
               title_fontsize=8, labelspacing=1.6, borderpad=1.0, frameon=True)
     ax.set_title("Networks compared: work against size; marker area ∝ activation memory", loc="left",
                  fontsize=11)
-    _save(fig, out)
+    labels = [p.name + (f" · top-5 {p.top5_error:g}%" if p.top5_error is not None else "") for p in points]
+    order = sorted(range(len(points)), key=lambda i: (points[i].top5_error is None, -points[i].params))
+    radii_pt = [math.sqrt(area(p.activation_bytes) / math.pi) for p in points]
+    unlabelled = _place_labels(fig, ax, points, xs, ys, labels, order, radii_pt)
+    if unlabelled:
+        ax.text(0.99, 0.01, "no room for a label: " + ", ".join(unlabelled), transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=7, color="#555555", wrap=True)
+    _save(fig, out, dpi)
     return points
 
 

@@ -323,10 +323,27 @@ def _box_w(box: Box) -> float:
     return max(120.0, _text_w(box.label) + _text_w(box.detail, SMALL) + 30 + (12 if box.group else 0))
 
 
+#: the left-hand column naming the stages and modules (layer1…layer4, inception_3a…5b), in pixels
+GUTTER = 96
+
+
 class _Layout:
-    def __init__(self) -> None:
+    def __init__(self, gutter: float = 0.0) -> None:
         self.prims: list[Prim] = []
         self._sizes: dict[int, tuple[float, float]] = {}
+        self.gutter = gutter  # x of the names' column (0: no names)
+        self._named = ""
+        self.dashed = self.solid = False  # which kinds of shortcut were drawn (the legend's entries)
+
+    def name_group(self, names: list[str], y: float) -> None:
+        """Write the top-level group of ``names`` in the left column when it changes (a stage, a module)."""
+        if not self.gutter or not names:
+            return
+        first = names[0].split(".")[0]
+        if "." not in names[0] or first == self._named:
+            return
+        self._named = first
+        self.prims.append(Text(self.gutter, y + 17, first, SMALL, "start", "#555555", True))
 
     # measuring: (width, height); a sequence's width is its column width plus side outputs' reach
     def size(self, item: Item) -> tuple[float, float]:
@@ -391,6 +408,8 @@ class _Layout:
         return self._parallel(item, x, y, w, h)
 
     def _box(self, box: Box, x: float, y: float, w: float) -> None:
+        if box.group:
+            self.name_group(box.names, y)
         title = ", ".join(box.names) + (f" ({box.layers} layers)" if box.group else "")
         self.prims.append(Rect(x - w / 2, y, w, BOX_H, FILL.get(box.kind, FILL["other"]), title,
                                double=bool(box.group), layer=" ".join(box.names)))
@@ -408,6 +427,7 @@ class _Layout:
         bottom = top + inner_h
         join_y = bottom + FAN
         title = ", ".join(par.names)
+        self.name_group(par.names, y)
         if par.elementwise and cols:
             main_i = max(range(len(cols)), key=lambda i: (len(cols[i][0]), -i))
             order = [cols[main_i], *[c for i, c in enumerate(cols) if i != main_i]]
@@ -422,12 +442,14 @@ class _Layout:
                     end = self.seq(items, x, top)
                     self.prims.append(Line([("M", (x, end)), ("L", (x, join_y))], arrow=True))
                 else:  # a shortcut with layers on it: round the corner out, down through them, back in
+                    self.dashed = True
                     self.prims.append(Line([("M", (x, y)), ("Q", (cx, y, cx, top))], arrow=True, dashed=True))
                     end = self.seq(items, cx, top)
                     self.prims.append(Line([("M", (cx, end)), ("L", (cx, join_y)),
                                             ("Q", (cx, join_y + JOIN_R, x + JOIN_R, join_y + JOIN_R))],
                                            arrow=True, dashed=True))
             for j in range(idents):
+                self.solid = True
                 ax = right + ARC * (j + 1)
                 self.prims.append(Line([("M", (x, y)), ("Q", (ax, y, ax, top)), ("L", (ax, join_y)),
                                         ("Q", (ax, join_y + JOIN_R, x + JOIN_R, join_y + JOIN_R))], arrow=True))
@@ -486,17 +508,32 @@ def layout(analysis: Analysis, depth: int | None = None, show_all: bool = False,
     t = report.totals
     title = (f"{graph.meta.name}: {t['depth']} weight layers, {si(t['params'])} params,"
              f" {si(t['macs'])} MACs")
-    lay = _Layout()
+    gutter = GUTTER if analysis.group_kinds else 0.0
+    lay = _Layout(MARGIN if gutter else 0.0)
     w, _h = lay.seq_size(items)
-    width = max(w, _text_w(title, TITLE)) + 2 * MARGIN
+    width = max(w + gutter, _text_w(title, TITLE)) + 2 * MARGIN
     top = MARGIN + TITLE + 14
     lay.prims.append(Text(width / 2, MARGIN + TITLE, title, TITLE, bold=True))
-    x = width / 2
+    x = MARGIN + gutter + (width - 2 * MARGIN - gutter) / 2
     if any(isinstance(i, Side) for i in items):  # side columns hang to the right: shift the main line left
-        x = MARGIN + lay.col_width(items) / 2 + max(0.0, (width - 2 * MARGIN - w) / 2)
+        x = MARGIN + gutter + lay.col_width(items) / 2 + max(0.0, (width - 2 * MARGIN - gutter - w) / 2)
     bottom = lay.seq(items, x, top)
+    bottom = _legend(lay, bottom + 10)
     return Diagram(title=title, width=math.ceil(width), height=math.ceil(bottom + MARGIN), prims=lay.prims,
                    items=items, depth=chosen, boxes=count_boxes(items))
+
+
+def _legend(lay: _Layout, y: float) -> float:
+    """What the two kinds of shortcut line mean, under the drawing (only those drawn)."""
+    x = float(MARGIN)
+    for drawn, dashed, text in ((lay.solid, False, "identity shortcut"),
+                                (lay.dashed, True, "shortcut with layers (projection)")):
+        if not drawn:
+            continue
+        lay.prims.append(Line([("M", (x, y)), ("L", (x + 28, y))], dashed=dashed))
+        lay.prims.append(Text(x + 34, y + 4, text, SMALL, "start", "#444444"))
+        x += 34 + _text_w(text, SMALL) + 24
+    return y + 12 if (lay.solid or lay.dashed) else y
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -560,8 +597,8 @@ def to_svg(diagram: Diagram) -> str:
 _ANCHOR = {"start": "left", "middle": "center", "end": "right"}
 
 
-def to_png(diagram: Diagram) -> bytes:
-    """The same primitives rasterised by matplotlib (Agg), 1 px = 1 SVG unit."""
+def to_png(diagram: Diagram, out_dpi: int = 100) -> bytes:
+    """The same primitives rasterised by matplotlib (Agg), 1 px = 1 SVG unit at ``out_dpi`` 100 (300: ×3)."""
     if max(diagram.width, diagram.height) > MAX_PNG_PIXELS:
         raise OptionError(f"the diagram is {diagram.width:.0f}×{diagram.height:.0f} px, too large for PNG",
                           hint="write .svg, or fold blocks with --depth")
@@ -603,7 +640,7 @@ def to_png(diagram: Diagram) -> bytes:
             ax.text(p.x, p.y, p.text, fontsize=p.size * pt, ha=_ANCHOR[p.anchor], va="baseline", color=p.colour,
                     fontweight="bold" if p.bold else "normal")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    fig.savefig(buf, format="png", dpi=out_dpi)
     return buf.getvalue()
 
 
@@ -620,10 +657,10 @@ def _png_via_cairosvg(diagram: Diagram) -> bytes:
     return data
 
 
-def write(diagram: Diagram, out: str | Path) -> str:
-    """Write ``diagram`` as SVG or PNG by ``out``'s extension; returns the format."""
+def write(diagram: Diagram, out: str | Path, dpi: int = 100) -> str:
+    """Write ``diagram`` as SVG or PNG by ``out``'s extension (``dpi``: the PNG's resolution); returns the format."""
     fmt = output_format(out)
-    data = to_svg(diagram).encode() if fmt == "svg" else to_png(diagram)
+    data = to_svg(diagram).encode() if fmt == "svg" else to_png(diagram, dpi)
     write_atomic(out, data)
     return fmt
 

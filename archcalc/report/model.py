@@ -40,6 +40,8 @@ class RFData:
     jump: list[int | float]
     start: list[int | float]
     aligned: bool
+    #: behind upsampling: the envelope of the units' fields (each sees the pixels inside it, some fewer)
+    envelope: bool = False
 
 
 @dataclass
@@ -77,23 +79,75 @@ class Report:
     conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
     warnings: list[str] = field(default_factory=list)
     #: the spec's groups (blocks, branches, side outputs) in order: {"path": dotted path, "kind": "block:<name>",
-    #: "branch", "side" or "group"}; rows under a group have names starting with its path (the report page's tree)
-    groups: list[dict[str, str]] = field(default_factory=list)
+    #: "branch", "side" or "group"}; rows under a group have names starting with its path (the report page's tree).
+    #: Each also carries its subtotals over every layer under it: "layers", "params", "macs", "ops",
+    #: "activations", and its output's "shape" and "rf" (the last layer's; the text tables' group rows)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    #: the spec's published figures beside archcalc's values and verdicts (archcalc.analysis.published)
+    figures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rows"}
-        # rows by hand: dataclasses.asdict deep-copies every value and dominates 4,000-row reports
-        data["rows"] = [{**vars(r), "rf": vars(r.rf).copy() if r.rf is not None else None} for r in self.rows]
-        return copy.deepcopy(data) | {"rows": data["rows"]}
+        """Plain JSON-able data (the document ``summary --format json`` prints)."""
+        skip = ("rows", "groups", "figures")
+        data = copy.deepcopy({f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip})
+        # rows and groups by hand: deepcopy of every value dominates 4,000-row reports
+        data["rows"] = [{**vars(r), "shape": list(r.shape), "rf": _rf_dict(r.rf)} for r in self.rows]
+        data["groups"] = [{**g, "shape": list(g["shape"]), "rf": dict(g["rf"]) if g.get("rf") else g.get("rf")}
+                          if "shape" in g else dict(g) for g in self.groups]
+        data["figures"] = [dict(f) for f in self.figures]
+        return data
+
+    def records(self) -> list[dict[str, Any]]:
+        """One flat dict per row, numbers as numbers (shape and field split per axis): the CSV's rows."""
+        return [_record(r) for r in self.rows]
+
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame (pandas is not a dependency of archcalc: install it to use this)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            from archcalc.errors import OptionError
+
+            raise OptionError("to_dataframe() needs pandas, which is not installed (pip install pandas)") from None
+        return pd.DataFrame.from_records(self.records(), columns=list(RECORD_COLUMNS))
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the layer table and the totals."""
+        from archcalc.report.render import to_html
+
+        return to_html(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The Report a JSON document describes (older documents without groups or figures included)."""
         rows = []
         for raw in data["rows"]:
             row = dict(raw)
             row["rf"] = RFData(**row["rf"]) if row["rf"] is not None else None
             rows.append(Row(**row))
         return cls(**{**data, "rows": rows})
+
+
+RECORD_COLUMNS = ("name", "type", "family", "depth", "group", "layers", "out_c", "out_h", "out_w", "params",
+                  "weights", "biases", "trainable", "macs", "ops", "flops", "bwd_macs", "activations",
+                  "memory_bytes", "rf_h", "rf_w", "jump_h", "jump_w", "start_h", "start_w", "rf_aligned",
+                  "location")
+
+
+def _rf_dict(rf: RFData | None) -> dict[str, Any] | None:
+    return None if rf is None else {"size": list(rf.size), "jump": list(rf.jump), "start": list(rf.start),
+                                    "aligned": rf.aligned, "envelope": rf.envelope}
+
+
+def _record(r: Row) -> dict[str, Any]:
+    shape = list(r.shape) + [None] * (3 - len(r.shape))
+    rf: list[Any] = [None] * 7
+    if r.rf is not None:
+        rf = [r.rf.size[0], r.rf.size[-1], r.rf.jump[0], r.rf.jump[-1], r.rf.start[0], r.rf.start[-1], r.rf.aligned]
+    return dict(zip(RECORD_COLUMNS, (
+        r.name, r.type, r.family, r.depth, r.group, r.layers, *shape[:3], r.params, r.weights, r.biases,
+        r.trainable, r.macs, r.ops, r.flops, r.bwd_macs, r.activations, r.memory_bytes, *rf, r.location),
+        strict=True))
 
 
 def weight_depth(analysis: Analysis) -> int:
@@ -108,7 +162,8 @@ def weight_depth(analysis: Analysis) -> int:
 def _row(r: NodeResult, itemsize: int) -> Row:
     rf = None
     if r.rf is not None:
-        rf = RFData(size=[json_number(v) for v in r.rf.size], jump=[json_number(v) for v in r.rf.jump],
+        rf = RFData(envelope=r.rf.fractional, size=[json_number(v) for v in r.rf.size],
+                    jump=[json_number(v) for v in r.rf.jump],
                     start=[json_number(v) for v in r.rf.start], aligned=r.rf.aligned)
     return Row(
         name=r.node.name, type=r.rec.op, family=r.rec.family.value, depth=len(r.node.scope), shape=list(r.shape),
@@ -153,9 +208,58 @@ def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> lis
     return out
 
 
+def group_subtotals(leaves: list[Row], kinds: dict[str, str]) -> list[dict[str, Any]]:
+    """Each group with the sums of every layer under it and its output (its last layer's).
+
+    Linear: the rows are summed per parent path first (one update per row), then each parent's sums are
+    added to the groups enclosing it (one per parent and level).
+    """
+    acc: dict[str, dict[str, Any]] = {path: {"path": path, "kind": kind, "layers": 0, "params": 0, "macs": 0,
+                                             "ops": 0, "activations": 0, "shape": [], "rf": None}
+                                      for path, kind in kinds.items()}
+    # parent path → [layers, params, macs, ops, activations, last row, its index], in order of first appearance
+    per_parent: dict[str, list[Any]] = {}
+    for i, row in enumerate(leaves):
+        parent = row.name.rpartition(".")[0]
+        if not parent:
+            continue
+        sums = per_parent.get(parent)
+        if sums is None:
+            per_parent[parent] = [1, row.params, row.macs, row.ops, row.activations, row, i]
+            continue
+        sums[0] += 1
+        sums[1] += row.params
+        sums[2] += row.macs
+        sums[3] += row.ops
+        sums[4] += row.activations
+        sums[5], sums[6] = row, i
+    last: dict[str, tuple[int, Row]] = {}
+    for parent, (n, params, macs, ops, acts, row, index) in per_parent.items():
+        prefix = ""
+        for part in parent.split("."):
+            prefix = f"{prefix}.{part}" if prefix else part
+            g = acc.get(prefix)
+            if g is None:
+                continue
+            g["layers"] += n
+            g["params"] += params
+            g["macs"] += macs
+            g["ops"] += ops
+            g["activations"] += acts
+            seen = last.get(prefix)
+            if seen is None or index > seen[0]:
+                last[prefix] = (index, row)
+    for path, g in acc.items():
+        found = last.get(path)
+        g["shape"] = list(found[1].shape) if found is not None else []
+        g["rf"] = _rf_dict(found[1].rf) if found is not None else None
+    return list(acc.values())
+
+
 def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, optimizer: str = "momentum",
                  memory_budget: int | None = None) -> Report:
-    """Turn an analysis into a Report (rows folded to ``depth``; None shows every layer)."""
+    """Turn an analysis into a Report (rows nested deeper than ``depth`` folded, 0: top level only;
+    None shows every layer). The CLI's ``--depth N`` counts levels shown, i.e. passes N − 1."""
     itemsize = analysis.itemsize
     leaves = [_row(r, itemsize) for r in analysis.results.values()]
     kinds = analysis.group_kinds
@@ -192,4 +296,4 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
     return Report(schema_version=SCHEMA_VERSION, spec=spec, dtype=analysis.dtype, batch=batch,
                   rows=fold(leaves, depth, kinds), totals=totals,
                   warnings=[w.format() for w in analysis.warnings],
-                  groups=[{"path": path, "kind": kind} for path, kind in kinds.items()])
+                  groups=group_subtotals(leaves, kinds))

@@ -6,14 +6,19 @@ The verdict logic is ``archcalc.analysis.published`` (the same as docs/reproduct
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archcalc.analysis import Analysis
 
 
-def published_figures(ref: str, published: Mapping[str, Any]) -> list[dict[str, Any]]:
+def published_figures(ref: str, published: Mapping[str, Any], analysis: Analysis | None = None
+                      ) -> list[dict[str, Any]]:
     """One dict per ``published:`` entry of spec ``ref`` (a zoo name or a file): as published, computed, verdict.
 
     Figures are computed on the spec as published (its own input and variables, plus each entry's
-    ``vars``), not with the command line's overrides: they are the paper's numbers.
+    ``vars``), not with the command line's overrides: they are the paper's numbers. ``analysis`` is that
+    spec's analysis when the caller already has it (no override given), so it is not analysed twice.
     """
     if not published:
         return []
@@ -21,7 +26,7 @@ def published_figures(ref: str, published: Mapping[str, Any]) -> list[dict[str, 
     from archcalc.analysis.published import FAILED, figure, figure_name
     from archcalc.spec import load
 
-    base = Analysis(load(ref))
+    base = analysis.with_dtype("fp32") if analysis is not None else Analysis(load(ref))
 
     def reanalyse(variables: Mapping[str, Any]) -> Analysis:
         return Analysis(load(ref, dict(variables)))

@@ -1,7 +1,7 @@
-"""Renderers of a Report: rich (terminal), tabulate text formats, JSON and CSV.
+"""Renderers of a Report: the layer table (with its group rows), the totals and the published figures,
+in every table format (``archcalc.report.table``), and as JSON, CSV and HTML.
 
-Each takes a Report and returns text (rich renders to a Console). Adding a format means adding one
-function here and one entry in ``FORMATS``.
+Adding a format means adding it to ``archcalc.report.table`` once: every table command gets it.
 """
 
 from __future__ import annotations
@@ -9,43 +9,119 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from html import escape
 from typing import Any
 
-from archcalc.report.fmt import count, escape, human_bytes, shape, si
-from archcalc.report.model import Report, Row
-
-TEXT_FORMATS = ("plain", "simple", "github", "markdown", "latex", "grid", "rst")
-FORMATS = ("rich", "text", *TEXT_FORMATS, "json", "csv")
+from archcalc.report.fmt import count, human_bytes, shape, si
+from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row
+from archcalc.report.table import MARKUP, Column, Table, render
 
 HEADER = ("MACs are multiply-accumulates (1 fused multiply-add = 1 MAC; the papers' ResNet/VGG 'FLOPs' and"
           " GoogLeNet 'ops' are MACs). FLOPs = 2·MACs + other ops.")
 
+COLUMNS = [
+    Column("Layer", shrink=True, min_width=12),
+    Column("Type", drop=1),
+    Column("Output", drop=4),
+    Column("Params", right=True),
+    Column("MACs", right=True),
+    Column("Activations", right=True, drop=3),
+    Column("RF /jump", right=True, drop=2),
+]
 
-def rf_text(row: Row) -> str:
-    if row.rf is None:
+#: the marks beside a published figure: reproduced (exactly, within rounding, if truncated), not, measured
+MARKS = {"reproduced": "✓", "reproduced within the publication's rounding": "✓",
+         "reproduced if the publication truncated": "✓ if truncated", "not reproduced": "✗"}
+
+
+def rf_text(rf: RFData | dict[str, Any] | None) -> str:
+    if rf is None:
         return "n/a"
-    size, jump = row.rf.size, row.rf.jump
+    if isinstance(rf, dict):
+        rf = RFData(**rf)
+    size, jump = rf.size, rf.jump
     text = f"{size[0]}" if size[0] == size[1] else f"{size[0]}×{size[1]}"
+    text = ("≤" if rf.envelope else "") + text  # behind upsampling: an envelope
     text += f" /{jump[0]}" if jump[0] == jump[1] else f" /{jump[0]}×{jump[1]}"
-    return text + ("" if row.rf.aligned else " ⚠")
+    return text + ("" if rf.aligned else " ⚠")
 
 
-def _cells(row: Row) -> list[str]:
-    indent = "  " * row.depth
-    label = row.name.rsplit(".", 1)[-1] if row.depth else row.name
+def _cells(row: Row, header: bool = False) -> list[str]:
+    label = row.name.rsplit(".", 1)[-1]
+    if row.group and not header:
+        label += f" ({row.layers} layers)"
     return [
-        indent + label + (f" ({row.layers} layers)" if row.group else ""),
+        "  " * row.depth + label,
         row.type,
         shape(row.shape),
         count(row.params) + ("" if row.trainable or not row.params else " (frozen)"),
         si(row.macs) if row.macs else "0",
         si(row.activations) if row.activations else "—",
-        rf_text(row),
+        rf_text(row.rf),
     ]
 
 
-COLUMNS = ["Layer", "Type", "Output", "Params", "MACs", "Activations", "RF /jump"]
+def _group_row(g: dict[str, Any]) -> Row:
+    rf = g.get("rf")
+    return Row(name=g["path"], type=str(g["kind"]).removeprefix("block:"), family="block",
+               depth=g["path"].count("."), shape=list(g.get("shape") or []), params=g.get("params", 0),
+               weights=0, biases=0, trainable=True, macs=g.get("macs", 0), ops=g.get("ops", 0), flops=0,
+               bwd_macs=0, activations=g.get("activations", 0), memory_bytes=0,
+               rf=RFData(**rf) if rf else None, rf_note=None, location=None, group=True,
+               layers=g.get("layers", 0))
+
+
+def tree(report: Report) -> Iterator[tuple[Row, bool]]:
+    """The rows with a header row (its subtotals) before the first row of every group: (row, is_header).
+
+    Like torchinfo's tree: ``layer1``, then ``block1``, then ``residual``, then its layers. A group whose
+    rows are not contiguous (a side output between two branches) gets its header again where it resumes.
+    """
+    groups = {g["path"]: g for g in report.groups if "shape" in g}
+    opened: list[str] = []
+    chains: dict[str, list[str]] = {}  # a parent path → the groups enclosing it, outermost first
+    for row in report.rows:
+        parent = row.name.rpartition(".")[0]
+        chain = chains.get(parent)
+        if chain is None:
+            chain = chains[parent] = _enclosing(parent, groups)
+        k = 0
+        while k < len(opened) and k < len(chain) and opened[k] == chain[k]:
+            k += 1
+        del opened[k:]
+        for path in chain[k:]:
+            opened.append(path)
+            yield _group_row(groups[path]), True
+        yield row, False
+
+
+def _enclosing(parent: str, groups: dict[str, Any]) -> list[str]:
+    """The groups among ``parent`` and its prefixes, outermost first."""
+    chain: list[str] = []
+    prefix = ""
+    for part in parent.split(".") if parent else []:
+        prefix = f"{prefix}.{part}" if prefix else part
+        if prefix in groups:
+            chain.append(prefix)
+    return chain
+
+
+def layer_table(report: Report) -> Table:
+    rows: list[list[str]] = []
+    full: list[str] = []
+    bold: set[int] = set()
+    styles: dict[int, dict[int, str]] = {}
+    for row, header in tree(report):
+        i = len(rows)
+        rows.append(_cells(row, header))
+        full.append(row.name + (f" ({row.layers} layers)" if row.group and not header else ""))
+        if row.group:
+            bold.add(i)
+        if row.rf is not None and not row.rf.aligned:
+            styles[i] = {6: "yellow"}
+    title = f"{report.spec['name']}: input {shape(report.spec['input'])}, {report.dtype}"
+    return Table(COLUMNS, rows, title=title, caption=HEADER, bold=bold, full=full, styles=styles)
 
 
 def totals_lines(report: Report) -> list[tuple[str, str]]:
@@ -73,8 +149,8 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
     ]
     rf = t["rf"]
     if rf["size"] is not None:
-        lines.append(("Receptive field", f"{shape(rf['size'])} at {rf['layer']} (jump {shape(rf['jump'])},"
-                                         f" unit 0 starts at {tuple(rf['start'])})"))
+        lines.append(("Receptive field", f"{shape(rf['size'])} at {rf['layer']}, the last feature map"
+                                         f" (jump {shape(rf['jump'])}, unit 0 starts at {tuple(rf['start'])})"))
     if "max_batch" in t:
         lines.append(("Largest batch", f"{count(t['max_batch'])} fits {human_bytes(t['memory_budget'])}"
                                        f" (training, {tm['optimizer']})"))
@@ -83,46 +159,62 @@ def totals_lines(report: Report) -> list[tuple[str, str]]:
     return lines
 
 
-def render_text(report: Report, fmt: str) -> str:
-    """tabulate formats: plain, simple, github, markdown (pipe), latex, grid, rst."""
-    from tabulate import tabulate
-
-    table_fmt = {"markdown": "pipe", "latex": "latex_booktabs"}.get(fmt, fmt)
-    body = tabulate([_cells(r) for r in report.rows], headers=COLUMNS, tablefmt=table_fmt,
-                    disable_numparse=True)
-    totals = tabulate(totals_lines(report), tablefmt=table_fmt if fmt != "plain" else "plain",
-                      disable_numparse=True)
-    title = f"{escape(report.spec['name'], fmt)}: input {shape(report.spec['input'])}, {report.dtype}"
-    if fmt in ("markdown", "github"):
-        return f"### {title}\n\n{body}\n\n{totals}\n\n_{HEADER}_\n"
-    return f"{title}\n{body}\n\n{totals}\n\n{HEADER}\n"
+def totals_table(report: Report) -> Table:
+    return Table([Column("Total"), Column("Value", shrink=True, min_width=30)],
+                 [[label, value] for label, value in totals_lines(report)])
 
 
-def aligned(rows: list[list[str]], headers: list[str] | None, right: set[int]) -> str:
-    """A column-aligned text table (the look of tabulate's 'simple'), linear in the number of rows.
-
-    The default output when stdout is not a terminal: it must stay fast for 10,000-layer networks and
-    cheap to import, where tabulate's per-cell type inference dominates.
-    """
-    table = [headers, *rows] if headers else rows
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
-
-    out = [line(r) for r in rows]
-    if headers:
-        out = [line(headers), "  ".join("-" * w for w in widths), *out]
-    return "\n".join(out)
+def short_source(source: str) -> str:
+    """'Simonyan & Zisserman 2015, Table 2: configuration D, 138 million' → 'Simonyan & Zisserman 2015, Table 2'."""
+    head = source.split(": ", 1)[0].split("; ", 1)[0]
+    if head.count("(") > head.count(")"):  # cut inside a parenthesis: drop the unfinished aside
+        head = head[:head.rindex("(")].rstrip()
+    return head if len(head) <= 60 else head[:59] + "…"
 
 
-def render_fast_text(report: Report) -> str:
-    """Plain text without tabulate: the non-terminal default."""
-    body = aligned([_cells(r) for r in report.rows], COLUMNS, right={3, 4, 5, 6})
-    totals = aligned([[label + ":", value] for label, value in totals_lines(report)], None, set())
-    title = f"{report.spec['name']}: input {shape(report.spec['input'])}, {report.dtype}"
-    return f"{title}\n{body}\n\n{totals}\n\n{HEADER}\n"
+def figure_line(f: dict[str, Any]) -> list[str]:
+    """One published figure: what, as published (source), the mark, archcalc's value, why (if not ✓)."""
+    verdict = str(f.get("verdict", ""))
+    mark = MARKS.get(verdict, "·")
+    why = str(f.get("explanation") or "")
+    if mark == "✓" and verdict == "reproduced within the publication's rounding":
+        why = why or "within the publication's rounding"
+    return [str(f.get("what") or f.get("label")), f"{f.get('as_published', '')}",
+            short_source(str(f.get("source", ""))), mark, str(f.get("computed_text", "")), why]
+
+
+def figures_table(report: Report) -> Table:
+    cols = [Column("Published figure", shrink=True, min_width=16), Column("As published", right=True),
+            Column("Source", shrink=True, min_width=12, drop=2), Column(""), Column("archcalc", right=True),
+            Column("Why", shrink=True, min_width=12, drop=1)]
+    return Table(cols, [figure_line(f) for f in report.figures],
+                 caption="✓ reproduced (exactly, or within the publication's rounding), ✗ not reproduced;"
+                         " the same verdicts as docs/reproductions.md")
+
+
+def tables(report: Report) -> list[Table]:
+    out = [layer_table(report), totals_table(report)]
+    if report.figures:
+        out.append(figures_table(report))
+    return out
+
+
+def render_tables(report: Report, fmt: str, console: Any = None) -> str:
+    """The report in a table format: the layer table, the totals, the published figures."""
+    ts = tables(report)
+    if fmt == "text":
+        # totals as 'Label:  value' lines rather than a table: the familiar plain summary
+        from archcalc.report.table import aligned, to_text
+
+        totals = aligned([[label + ":", value] for label, value in totals_lines(report)], None, set())
+        parts = [to_text(ts[0]), totals + "\n"] + [to_text(t) for t in ts[2:]]
+        return "\n".join(parts)
+    if fmt == "rich":
+        render_rich(report, console)
+        return ""
+    if fmt in MARKUP or fmt in ("plain", "simple", "grid"):
+        return render(ts, fmt)
+    raise ValueError(fmt)
 
 
 def render_json(report: Report) -> str:
@@ -130,52 +222,41 @@ def render_json(report: Report) -> str:
 
 
 def render_csv(report: Report) -> str:
+    """One row per layer (or folded group), numbers as numbers; no totals row (they are in the JSON)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["name", "type", "depth", "shape", "params", "weights", "biases", "trainable", "macs",
-                     "ops", "flops", "bwd_macs", "activations", "memory_bytes", "rf_size", "rf_jump",
-                     "rf_start"])
-    for r in report.rows:
-        rf: list[Any] = ["", "", ""]
-        if r.rf is not None:
-            rf = [shape(r.rf.size), shape(r.rf.jump), shape(r.rf.start)]
-        writer.writerow([r.name, r.type, r.depth, shape(r.shape), r.params, r.weights, r.biases, r.trainable,
-                         r.macs, r.ops, r.flops, r.bwd_macs, r.activations, r.memory_bytes, *rf])
-    t = report.totals
-    writer.writerow(["TOTAL", "", "", "", t["params"], t["weights"], t["biases"], "", t["macs"], t["ops"],
-                     t["flops"], t["bwd_macs"], t["activations"], t["activation_bytes"], "", "", ""])
+    writer.writerow(RECORD_COLUMNS)
+    for rec in report.records():
+        writer.writerow(["" if v is None else v for v in rec.values()])
     return out.getvalue()
 
 
 def render_rich(report: Report, console: Any, bars: bool = False) -> None:
-    """A rich table, then the totals; ``bars`` adds inline bars of params, MACs and activations."""
-    from rich.table import Table
-    from rich.text import Text
+    """The tables fitted to the terminal; ``bars`` adds inline bars of params, MACs and activations."""
+    from rich.table import Table as RichTable
 
-    table = Table(title=f"{report.spec['name']} — input {shape(report.spec['input'])}, {report.dtype}",
-                  caption=HEADER, caption_justify="left", header_style="bold")
-    for i, col in enumerate(COLUMNS):
-        table.add_column(col, justify="right" if i >= 3 else "left", no_wrap=i == 0)
-    peaks = {k: max((getattr(r, k) for r in report.rows), default=0) or 1
-             for k in ("params", "macs", "activations")}
     if bars:
-        table.add_column("params | MACs | activations", no_wrap=True)
-    for row in report.rows:
-        cells: list[Any] = _cells(row)
-        if row.group:
-            cells[0] = Text(cells[0], style="bold")
-        if row.rf is not None and not row.rf.aligned:
-            cells[6] = Text(cells[6], style="yellow")
-        if bars:
-            cells.append(_bars(row, peaks))
-        table.add_row(*cells)
-    console.print(table)
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
+        table = layer_table(report)
+        peaks = {k: max((getattr(r, k) for r in report.rows), default=0) or 1
+                 for k in ("params", "macs", "activations")}
+        out = RichTable(title=table.title, caption=HEADER, caption_justify="left", header_style="bold")
+        for col in table.columns:
+            out.add_column(col.header, justify="right" if col.right else "left", no_wrap=True)
+        out.add_column("params | MACs | activations", no_wrap=True)
+        for (row, _), cells in zip(tree(report), table.rows, strict=True):
+            out.add_row(*cells, _bars(row, peaks))
+        console.print(out)
+    else:
+        render([layer_table(report)], "rich", console)
+    grid = RichTable.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
     for label, value in totals_lines(report):
         grid.add_row(label, value)
     console.print(grid)
+    if report.figures:
+        console.print()
+        render([figures_table(report)], "rich", console)
 
 
 def _bars(row: Row, peaks: dict[str, float]) -> Any:
@@ -191,9 +272,26 @@ def _bars(row: Row, peaks: dict[str, float]) -> Any:
     return text
 
 
-TEXT_RENDERERS: dict[str, Callable[[Report], str]] = {
-    **{f: (lambda r, f=f: render_text(r, f)) for f in TEXT_FORMATS},  # type: ignore[misc]
-    "text": render_fast_text,
-    "json": render_json,
-    "csv": render_csv,
-}
+def to_html(report: Report) -> str:
+    """A plain HTML table of the rows and the totals (Jupyter's ``_repr_html_``)."""
+    head = "".join(f"<th>{escape(c.header)}</th>" for c in COLUMNS)
+    body = []
+    for row, header in tree(report):
+        cells = _cells(row, header)
+        cells[0] = cells[0].strip()
+        indent = f' style="padding-left:{row.depth}em"' if row.depth else ""
+        tds = [f"<td{indent}>{'<b>' if row.group else ''}{escape(cells[0])}{'</b>' if row.group else ''}</td>"]
+        tds += [f'<td style="text-align:{"right" if c.right else "left"}">{escape(v)}</td>'
+                for c, v in zip(COLUMNS[1:], cells[1:], strict=True)]
+        body.append(f"<tr>{''.join(tds)}</tr>")
+    totals = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th>"
+                     f"<td style='text-align:left'>{escape(v)}</td></tr>" for k, v in totals_lines(report))
+    title = escape(f"{report.spec['name']}: input {shape(report.spec['input'])}, {report.dtype}")
+    return (f"<div><b>{title}</b><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"<table>{totals}</table></div>")
+
+
+TEXT_RENDERERS = {"json": render_json, "csv": render_csv}
+
+__all__ = ["COLUMNS", "HEADER", "TEXT_RENDERERS", "figures_table", "layer_table", "render_csv", "render_json",
+           "render_rich", "render_tables", "rf_text", "to_html", "totals_lines", "totals_table", "tree"]

@@ -52,7 +52,7 @@ TOP_KEYS = ("name", "description", "source", "published", "input", "vars", "vari
 VARIANT_META = ("description", "published")
 #: Keywords that shape the graph rather than name a layer: the joins come from the layer catalogue.
 STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
-ITEM_MODIFIERS = ("name", "when")
+ITEM_MODIFIERS = ("name", "when", "from")
 #: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
@@ -127,6 +127,9 @@ class Expander:
         self.groups: list[Group] = []
         self.outputs: list[str] = []
         self.call_stack: list[str] = []
+        #: a finished group's output node (for 'from:' naming a block instance, a branch or a seq)
+        self.group_ends: dict[str, str] = {}
+        self.node_names: set[str] = {INPUT}
 
     # ---- top level ------------------------------------------------------------------------------
     def _variables(self, variant: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -241,6 +244,7 @@ class Expander:
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
         outputs = (main, *self.outputs)
+        self._check_all_read(outputs)
         meta = SpecMeta(
             name=name,
             description=str(self.variant_meta.get("description") or doc.get("description") or ""),
@@ -281,7 +285,15 @@ class Expander:
         if name is not None:
             name = self._resolve(name, env, item.value_locs["name"])
         keys = [k for k in item if k not in ITEM_MODIFIERS]
+        sources: tuple[str, ...] = ()
+        if "from" in item:
+            sources = self._from(item["from"], scope, env, item.value_locs["from"])
         structural = [k for k in keys if k in STRUCTURAL]
+        if structural and structural[0] in layers.JOINS and not isinstance(item[structural[0]], LList):
+            return self._wired_join(structural[0], item[structural[0]], item.key_locs[structural[0]], sources,
+                                    name, scope, env)
+        if sources:
+            current = self._one_source(sources, item.value_locs["from"])
         if structural:
             return self._structural(structural[0], item, name, current, scope, env)
         if len(keys) != 1:
@@ -294,8 +306,9 @@ class Expander:
 
     def _structural(self, kind: str, item: LMap, name: Any, current: str, scope: _Scope,
                     env: Mapping[str, Any]) -> str:
-        allowed = {"repeat": ("repeat", "body", "index", "when", "name"), "seq": ("seq", "when", "name"),
-                   "side": ("side", "when", "name")}.get(kind, (kind, "split", "when", "name"))
+        allowed = {"repeat": ("repeat", "body", "index", "when", "name", "from"),
+                   "seq": ("seq", "when", "name", "from"), "side": ("side", "when", "name", "from")
+                   }.get(kind, (kind, "split", "when", "name", "from"))
         for key in item:
             if key not in allowed:
                 raise SpecError(f"unexpected key '{key}' in a '{kind}' entry", item.key_locs[key],
@@ -321,11 +334,12 @@ class Expander:
             if name is None:
                 return self._sequence(item["seq"], current, scope, env, item.value_locs["seq"])
             inner = self._open_group(scope, str(name), "group", where)
-            return self._sequence(item["seq"], current, inner, env, item.value_locs["seq"])
+            return self._close_group(inner, self._sequence(item["seq"], current, inner, env, item.value_locs["seq"]))
         if kind == "side":
             side_label = str(name) if name is not None else self._auto(scope, "aux")
             inner = self._open_group(scope, side_label, "side", where)
-            self.outputs.append(self._sequence(item["side"], current, inner, env, item.value_locs["side"]))
+            self.outputs.append(self._close_group(inner, self._sequence(item["side"], current, inner, env,
+                                                                        item.value_locs["side"])))
             return current
         # a join (concat, add, ...): parallel branches, then the join node
         branches = item[kind]
@@ -352,7 +366,7 @@ class Expander:
             if split is not None:  # the branch reads its part of the channels
                 part = layers.split_part_config(k, *split)
                 start = self._emit(part.key, part.config, (current,), None, inner, item.key_locs["split"])
-            ends.append(self._sequence(body, start, inner, env, bloc))
+            ends.append(self._close_group(inner, self._sequence(body, start, inner, env, bloc)))
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
                 self.groups.pop()
                 del self.names[".".join(inner.path)]
@@ -405,6 +419,9 @@ class Expander:
                     if not self._condition(v, env, value.value_locs[key]):
                         return current
                     continue
+                if key == "from":
+                    current = self._one_source(self._from(v, scope, env, value.value_locs[key]), value.value_locs[key])
+                    continue
                 raw[key] = self._resolve(v, env, value.value_locs[key])
                 locs[key] = value.value_locs[key]
         elif value is not None:
@@ -431,6 +448,9 @@ class Expander:
                 elif key == "when":
                     if not self._condition(v, env, value.value_locs[key]):
                         return current
+                elif key == "from":
+                    current = self._one_source(self._from(v, scope, env, value.value_locs[key]),
+                                               value.value_locs[key])
                 elif key not in block.params:
                     raise SpecError(f"block '{block.name}' has no argument '{key}'"
                                     f" (it takes: {', '.join(block.params) or 'none'})",
@@ -465,9 +485,71 @@ class Expander:
             else:
                 label = str(name) if name is not None else self._auto(scope, block.name)
                 inner = self._open_group(scope, label, f"block:{block.name}", key_loc)
-            return self._sequence(block.body, current, inner, local, block.loc)
+            end = self._sequence(block.body, current, inner, local, block.loc)
+            return self._close_group(inner, end) if inner is not scope else end
         finally:
             self.call_stack.pop()
+
+    # ---- wiring by name ------------------------------------------------------------------------
+    def _from(self, value: Any, scope: _Scope, env: Mapping[str, Any],
+              where: SourceLocation | None) -> tuple[str, ...]:
+        """The nodes that ``from:`` names: layers (or finished groups, meaning their output) written
+        before this point, looked up from the current group outwards (``conv1`` in a block is its own)."""
+        resolved = self._resolve(value, env, where)
+        wanted = resolved if isinstance(resolved, list) else [resolved]
+        if not wanted or not all(isinstance(w, str) and w for w in wanted):
+            raise SpecError(f"'from' takes a layer name or a list of them, got {resolved!r}", where)
+        found = []
+        for label in wanted:
+            for depth in range(len(scope.path), -1, -1):
+                full = ".".join((*scope.path[:depth], label))
+                if full in self.group_ends:
+                    found.append(self.group_ends[full])
+                    break
+                if full in self.node_names:
+                    found.append(full)
+                    break
+            else:
+                raise SpecError(f"from: no layer or finished group named '{label}' before this point", where,
+                                did_you_mean(label, [*self.node_names, *self.group_ends])
+                                or "a layer can read only layers written before it")
+        return tuple(found)
+
+    def _check_all_read(self, outputs: tuple[str, ...]) -> None:
+        """A layer nothing reads (left behind by 'from:') would be computed for nothing: say so."""
+        read = {i for n in self.nodes for i in n.inputs} | set(outputs)
+        for node in self.nodes:
+            if node.name not in read and node.name != INPUT:
+                raise SpecError(f"layer '{node.name}' is read by no other layer and is not an output", node.loc,
+                                "wire it with 'from:', or make it an extra output with 'side:'")
+
+    def _one_source(self, sources: tuple[str, ...], where: SourceLocation | None) -> str:
+        if len(sources) != 1:
+            raise SpecError(f"a layer reads one input; 'from' names {len(sources)} ({', '.join(sources)})", where,
+                            "a join reads several: - concat: {from: [a, b]}")
+        return sources[0]
+
+    def _wired_join(self, kind: str, value: Any, where: SourceLocation | None, sources: tuple[str, ...], name: Any,
+                    scope: _Scope, env: Mapping[str, Any]) -> str:
+        """A join over named inputs (``- add: {from: [a, b]}``): any graph that nesting cannot write."""
+        if isinstance(value, LMap):
+            for key in value:
+                if key not in ("from", "name"):
+                    raise SpecError(f"unexpected key '{key}' in a '{kind}' over named inputs", value.key_locs[key],
+                                    "a join over named inputs takes 'from' and 'name'")
+            if "name" in value:
+                name = self._resolve(value["name"], env, value.value_locs["name"])
+            if "from" in value:
+                sources = self._from(value["from"], scope, env, value.value_locs["from"])
+        elif value is not None:
+            raise SpecError(f"'{kind}' takes a list of branches, or {{from: [a, b]}} over named layers", where)
+        if len(sources) < 2:
+            raise SpecError(f"'{kind}' over named inputs needs at least two in 'from'", where)
+        return self._emit(kind, layers.CATALOGUE[kind].config(), sources, name, scope, where)
+
+    def _close_group(self, inner: _Scope, end: str) -> str:
+        self.group_ends[".".join(inner.path)] = end
+        return end
 
     # ---- naming and emission --------------------------------------------------------------------
     def _auto(self, scope: _Scope, short: str) -> str:
@@ -503,6 +585,7 @@ class Expander:
         label = str(name) if name is not None else self._auto(scope, short)
         full = self._full(scope, label, where)
         self.nodes.append(Node(full, op, attrs, inputs, where, scope.path))
+        self.node_names.add(full)
         return full
 
     # ---- values ---------------------------------------------------------------------------------

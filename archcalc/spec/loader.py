@@ -169,6 +169,24 @@ def _position(text: str, index: int, filename: str) -> SourceLocation:
     return SourceLocation(filename, text.count("\n", 0, index) + 1, index - line_start + 1)
 
 
+def _yaml_hint(text: str, mark: Any) -> str | None:
+    """The usual cause of a YAML error in a spec: ``${…}`` unquoted inside a ``{…}`` flow mapping.
+
+    In flow style YAML reads ``{`` and ``}`` as the mapping's own brackets, so ``{out: ${2*w}}`` ends
+    early; quoting the expression (``out: "${2*w}"``) or block style keeps it whole.
+    """
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    around = lines[max(0, mark.line - 1):mark.line + 1]
+    for line in around:
+        m = re.search(r"(\w+):\s*(\$\{[^}'\"]*\})", line)
+        if m and "{" in line[:m.start()]:
+            return (f"quote ${{…}} inside a {{…}} flow mapping: {m.group(1)}: \"{m.group(2)}\""
+                    " (or write the mapping in block style)")
+    return None
+
+
 def parse_text(text: str, filename: str) -> Any:
     """Parse YAML text into located plain data, or raise a SpecError with the position."""
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "replace")) > MAX_FILE_BYTES:
@@ -184,7 +202,7 @@ def parse_text(text: str, filename: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = SourceLocation(filename, mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"invalid YAML: {problem}", where) from None
+        raise SpecError(f"invalid YAML: {problem}", where, hint=_yaml_hint(text, mark)) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", SourceLocation(filename, 1, 1)) from None
     if node is None:

@@ -97,10 +97,14 @@ def spec_schema() -> dict[str, Any]:
                           "additionalProperties": {"type": "object", "required": ["value"],
                                                    "properties": {"value": {"type": "number"},
                                                                   "rounding": {"type": "number"},
+                                                                  "rule": {"enum": ["round", "truncate"]},
                                                                   "source": {"type": "string"}}}},
             "input": {"anyOf": [{"type": "string", "pattern": r"^\s*\d+\s*([x×,]\s*\d+\s*){0,2}$"},
                                 {"type": "array", "items": {"type": "integer"}}, {"type": "integer"}, _VAR]},
             "vars": {"type": "object", "description": "variables with defaults (--set NAME=VALUE overrides)"},
+            "variants": {"type": "object", "description": "named settings of the variables (FILE.yaml:NAME)",
+                         "additionalProperties": {"anyOf": [{"type": "null"}, {"type": "object", "properties": {
+                             "description": {"type": "string"}, "published": {"type": "object"}}}]}},
             "blocks": {"type": "object", "additionalProperties": {
                 "type": "object", "required": ["body"], "additionalProperties": False,
                 "properties": {"args": {"anyOf": [{"type": "array", "items": {"type": "string"}},

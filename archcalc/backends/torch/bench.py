@@ -524,7 +524,8 @@ class Config:
 
 def plan(opts: BenchOptions) -> list[Config]:
     """Every configuration in run order: modes, then batch sizes."""
-    batches: list[int | None] = [None] if opts.auto_batch else list(opts.batches)
+    # fixed sizes first, then the largest that fits ('1,64,auto')
+    batches: list[int | None] = [*opts.batches, *([None] if opts.auto_batch else [])]
     return [Config(mode, b) for mode in opts.modes for b in batches]
 
 

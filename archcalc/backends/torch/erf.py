@@ -19,7 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from archcalc.analysis import Analysis
-from archcalc.backends.torch.build import build_model, initialize, node_modules, recipe_init
+from archcalc.backends.torch.build import initialize, node_modules, recipe_init
+from archcalc.backends.torch.weights import build_with_weights
 from archcalc.errors import BackendError, OptionError, did_you_mean
 from archcalc.fileio import atomic_path
 from archcalc.ir import Graph
@@ -74,10 +75,11 @@ class ERFResult:
 
 def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpoint: str | Path | None = None,
                  init: str | None = None, seed: int = 0, runs: int = 4, png: str | Path | None = None,
-                 dtype: torch.dtype = torch.float64) -> ERFResult:
+                 dtype: torch.dtype = torch.float64, dpi: int = 100) -> ERFResult:
     """Measure the effective receptive field of the centre unit of ``layer`` (default: the last map).
 
-    ``checkpoint``: an archcalc checkpoint (``train``'s ``best.pt``) or a bare state dict; without one
+    ``checkpoint``: an archcalc checkpoint (``train``'s ``best.pt``) or a state dict in the spec's or a
+    reference's layout (see ``archcalc.backends.torch.weights``); without one
     the network is at initialisation (``init``, seeded) and each run also draws new weights.
     ``png``: where to write the heat map (matplotlib, Agg backend).
     """
@@ -98,11 +100,8 @@ def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpo
         raise OptionError(f"layer '{layer}' has no spatial map (shape {res.shape}); pick a conv or pool layer")
     if res.rf is None:
         raise OptionError(f"layer '{layer}' has no single theoretical field: {res.rf_note}")
-    model = build_model(analysis, init=init, seed=seed)
-    source = "at initialisation"
-    if checkpoint is not None:
-        _load_weights(model, Path(checkpoint))
-        source = f"weights from {checkpoint}"
+    model, _ = build_with_weights(analysis, checkpoint, init=init, seed=seed)
+    source = "at initialisation" if checkpoint is None else f"weights from {checkpoint}"
     model = model.to(dtype).eval()
     modules = node_modules(model, graph)
     target = _module_for(layer, analysis, modules)
@@ -146,7 +145,7 @@ def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpo
     result = ERFResult(graph.meta.name, layer, unit, centre, size, (rows, cols), radii, runs, source,
                        grid=(acc / acc.max()).tolist())
     if png is not None:
-        result.png = str(write_png(result, Path(png)))
+        result.png = str(write_png(result, Path(png), dpi))
     return result
 
 
@@ -163,24 +162,6 @@ def _module_for(layer: str, analysis: Analysis, modules: dict[str, nn.Module]) -
             return None  # the input itself
         name = inputs[0]
     return modules[name]
-
-
-def _load_weights(model: nn.Module, path: Path) -> None:
-    from archcalc.backends.torch import checkpoint as ckpt
-
-    try:
-        state = ckpt.load(path)["model"]
-    except ckpt.CheckpointError as exc:
-        if "not an archcalc checkpoint" not in exc.message:
-            raise
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and "state_dict" in state:
-            state = state["state_dict"]
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise OptionError(f"checkpoint {path} does not fit this spec: {first}") from None
 
 
 def _radii(mass: Tensor, centre: tuple[int, int]) -> dict[float, int]:
@@ -201,30 +182,50 @@ def _radii(mass: Tensor, centre: tuple[int, int]) -> dict[float, int]:
     return out
 
 
-def write_png(result: ERFResult, path: Path) -> Path:
-    """The gradient heat map with the theoretical field and the 50/90/99% squares, written atomically."""
+def write_png(result: ERFResult, path: Path, dpi: int = 100) -> Path:
+    """The gradient heat map, written atomically: a perceptual colour map on a log scale with its colour
+    bar (the mass falls off by orders of magnitude: a linear scale shows a dot on black), the probed
+    unit's centre marked, the theoretical field (clipped to the image, and said so) and the 50/90/99%
+    squares, the legend outside the picture."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.colors import LogNorm
         from matplotlib.patches import Rectangle
     except ImportError:
         raise BackendError("the heat map needs matplotlib (pip install 'archcalc[plot]')") from None
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=120)
-    ax.imshow(result.grid, cmap="inferno", interpolation="nearest")
+    grid = torch.tensor(result.grid, dtype=torch.float64)
+    h, w = grid.shape
+    positive = grid[grid > 0]
+    floor = max(float(positive.min()) if positive.numel() else 1e-6, 1e-6)
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=dpi)
+    image = ax.imshow(grid.clamp(min=floor).tolist(), cmap="viridis", interpolation="nearest",
+                      norm=LogNorm(vmin=floor, vmax=1.0))
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("mean |∂y/∂x|, relative to its maximum (log scale)", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
     (r0, r1), (c0, c1) = result.theoretical_region
-    ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, ec="cyan", lw=1.2,
-                           label=f"theoretical {result.theoretical_size[0]}×{result.theoretical_size[1]}"))
+    cr0, cr1, cc0, cc1 = max(r0, 0), min(r1, h - 1), max(c0, 0), min(c1, w - 1)
+    th, tw = result.theoretical_size
+    clipped = (cr0, cr1, cc0, cc1) != (r0, r1, c0, c1)
+    ax.add_patch(Rectangle((cc0 - 0.5, cr0 - 0.5), cc1 - cc0 + 1, cr1 - cr0 + 1, fill=False, ec="white", lw=1.6,
+                           label=f"theoretical {th}×{tw}" + (" (clipped to the image)" if clipped else "")))
     cy, cx = result.centre
-    for (p, r), colour in zip(result.radii.items(), ("white", "lime", "deepskyblue"), strict=False):
-        ax.add_patch(Rectangle((cx - r - 0.5, cy - r - 0.5), 2 * r + 1, 2 * r + 1, fill=False, ec=colour, lw=1,
-                               ls="--", label=f"{int(p * 100)}% mass: {2 * r + 1}×{2 * r + 1}"))
+    styles = (("#ff7f0e", (0, (4, 2))), ("#d62728", (0, (2, 2))), ("#e377c2", (0, (1, 1.5))))
+    for (p, r), (colour, dash) in zip(result.radii.items(), styles, strict=False):
+        ax.add_patch(Rectangle((cx - r - 0.5, cy - r - 0.5), 2 * r + 1, 2 * r + 1, fill=False, ec=colour, lw=1.3,
+                               ls=dash, label=f"{int(p * 100)}% of the mass: {2 * r + 1}×{2 * r + 1}"))
+    ax.plot([cx], [cy], marker="+", color="white", markersize=9, mew=1.5, ls="none",
+            label=f"probed unit {result.unit} (centre)")
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
     ax.set_title(f"{result.spec} {result.layer}: effective receptive field", fontsize=9)
-    ax.legend(loc="lower right", fontsize=7, framealpha=0.7)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.32, 1.0), fontsize=7, frameon=False)
     try:
         with atomic_path(path, make_parents=True) as tmp:
-            fig.savefig(tmp, format="png", bbox_inches="tight")
+            fig.savefig(tmp, format="png", bbox_inches="tight", dpi=dpi)
     finally:
         plt.close(fig)
     return path

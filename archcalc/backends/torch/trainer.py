@@ -62,7 +62,8 @@ class Config:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "plateau"
-    patience: int = 5
+    patience: int = 5  # the plateau schedule's: epochs without improvement before lr ÷ 10
+    stop_patience: int = 0  # early stopping (--patience): epochs without a better val top-1; 0: off
     warmup: int = 0  # epochs of linear warm-up
     label_smoothing: float = 0.0
     clip: float = 0.0  # max gradient norm; 0 disables
@@ -95,6 +96,8 @@ class Config:
             raise OptionError(f"--label-smoothing {self.label_smoothing} is not in [0, 1)")
         if self.clip < 0:
             raise OptionError(f"--clip {self.clip} must be ≥ 0")
+        if self.stop_patience < 0:
+            raise OptionError(f"--patience {self.stop_patience} must be ≥ 0")
 
 
 class Interrupted(ArchcalcError):
@@ -301,6 +304,7 @@ class Run:
         if resume is not None:
             self.load_state(resume)
         self.stop_requested = False
+        self.stopped_early: int | None = None
         self.meter: Meter | None = None
         self.epoch_start = 0.0
 
@@ -525,16 +529,39 @@ class Run:
                     if improved:
                         self.save("best.pt")
                     self.log_epoch(record)
+                    if self.should_stop():
+                        break
         except KeyboardInterrupt:
             # Saved as: the epoch in progress, its completed steps, their metric sums and the RNG states.
             if self.step_in_epoch and self.meter is not None:
                 self.partial = self.meter.sums.tolist()
                 self.partial_time = time.perf_counter() - self.epoch_start
             path = self.save("last.pt")
+            if self.dist.main:
+                self.plot()  # the curves of the epochs that finished
             raise Interrupted(f"interrupted; saved {path}", hint=f"continue with --resume {path}") from None
         if self.dist.main:
             self.plot()
         return self.history[-1] if self.history else {}
+
+    @property
+    def best_epoch(self) -> int | None:
+        """The epoch (1-based) with the best validation top-1 so far (the first, on a tie)."""
+        if not self.history:
+            return None
+        return int(max(self.history, key=lambda r: (r["val_top1"], -r["epoch"]))["epoch"])
+
+    def should_stop(self) -> bool:
+        """Early stopping: ``stop_patience`` epochs in a row without a better validation top-1."""
+        patience = self.cfg.stop_patience
+        best = self.best_epoch
+        if not patience or best is None or self.epoch - best < patience or self.epoch >= self.epochs:
+            return False
+        self.stopped_early = self.epoch
+        if self.dist.main:
+            self.console.print(f"early stop after epoch {self.epoch}: no better val top-1 for {patience} epochs"
+                               f" (best at epoch {best})", highlight=False)
+        return True
 
     def plot(self) -> None:
         """training curves → curves.png (matplotlib imported only here, Agg backend)."""
@@ -554,10 +581,19 @@ class Run:
             ax1.plot(epochs, [r[f"{side}_loss"] for r in self.history], label=side)
             ax2.plot(epochs, [100 * r[f"{side}_top1"] for r in self.history], label=f"{side} top-1")
         ax2.plot(epochs, [100 * r["val_top5"] for r in self.history], "--", label="val top-5")
+        best = self.best_epoch
+        for ax in (ax1, ax2):
+            if best is not None:
+                ax.axvline(best, color="grey", ls=":", lw=1, label=f"best (epoch {best})")
+            for prev, rec in zip(self.history, self.history[1:], strict=False):
+                if rec["lr"] < prev["lr"] * 0.999:
+                    ax.axvline(rec["epoch"] - 0.5, color="tab:red", ls="--", lw=0.7, alpha=0.5)
         ax1.set(xlabel="epoch", ylabel="loss", title="loss")
-        ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+        ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy (red dashes: learning-rate drops)")
         ax1.legend()
         ax2.legend()
+        name = self.extra_config.get("spec_name") or self.cfg.spec
+        fig.suptitle(f"{name} on {self.data.name}: {len(self.history)} epochs", fontsize=10)
         fig.tight_layout()
         fig.savefig(self.run_dir / "curves.png", dpi=100)
         plt.close(fig)

@@ -23,7 +23,6 @@ import copy
 import io
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from archcalc.analysis import Analysis
+from archcalc.arith import Num
 from archcalc.backends.torch.bench_memory import saved_tensor_bytes
 from archcalc.backends.torch.build import build_model, node_modules, parameter_counts
 from archcalc.backends.torch.probe import build_probe
@@ -251,7 +251,7 @@ def measure_rf(analysis: Analysis, chunk: int = 32, max_layers: int = 100) -> di
             picked, exact = units[name]
             want = [(rf.h.interval(y), rf.w.interval(xx)) for y, xx in picked]
             got = [(_span(rows[2 * j + u]), _span(cols[2 * j + u])) for u in range(2)]
-            label = f"{rf.h.size}×{rf.w.size} /{rf.h.jump},{rf.w.jump} @{rf.h.start},{rf.w.start}"
+            label = rf_label(rf.h.size, rf.w.size, rf.h.jump, rf.w.jump, rf.h.start, rf.w.start)
             if rf.fractional:  # behind upsampling the field is an envelope: the units must lie within it
                 ok = all(_within(g, w_) for gu, wu in zip(got, want, strict=True) for g, w_ in zip(gu, wu, strict=True))
                 note = ("upsampling: the field is the envelope of the units' fields; checked that the measured"
@@ -283,7 +283,15 @@ def _describe(got: list[tuple[tuple[int, int] | None, tuple[int, int] | None]],
     (y0, x0), (y1, x1) = picked
     jh = (h1[0] - h0[0]) // (y1 - y0) if h1 and y1 != y0 else 0
     jw = (w1[0] - w0[0]) // (x1 - x0) if w1 and x1 != x0 else 0
-    return f"{h0[1] - h0[0] + 1}×{w0[1] - w0[0] + 1} /{jh},{jw} @{h0[0] - y0 * jh},{w0[0] - x0 * jw}"
+    return rf_label(h0[1] - h0[0] + 1, w0[1] - w0[0] + 1, jh, jw, h0[0] - y0 * jh, w0[0] - x0 * jw)
+
+
+def rf_label(sh: Num, sw: Num, jh: Num, jw: Num, th: Num, tw: Num) -> str:
+    """'size /jump @start', one number per value when both axes agree: 7 /2 @-3, or 7×5 /2,1 @-3,-2."""
+    def pair(a: Num, b: Num, sep: str) -> str:
+        return str(a) if a == b else f"{a}{sep}{b}"
+
+    return f"{pair(sh, sw, '×')} /{pair(jh, jw, ',')} @{pair(th, tw, ',')}"
 
 
 # ---- the whole check ----------------------------------------------------------------------------
@@ -401,46 +409,81 @@ def _fmt(shape: Shape | None) -> str:
 
 # ---- rendering ----------------------------------------------------------------------------------
 
-def _cell(c: Check | None, fv: bool = False) -> str:
-    if c is None:
-        return ""
-    parts = [f"{_num(c.symbolic)}", f"{_num(c.torch)}"]
-    if fv and c.fvcore is not None:
-        parts.append(f"{_num(c.fvcore)}")
-    return " │ ".join(parts) + f" {c.mark}"  # not "|": that would split markdown cells
-
-
 def _num(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
 
-def _rows(report: VerifyReport) -> Iterator[list[str]]:
+def _cell(c: Check | None) -> str:
+    """One value when both sides agree, 'archcalc ≠ torch' when they differ, then the mark."""
+    if c is None:
+        return ""
+    if c.symbolic == c.torch or (c.ok is None and c.torch in ("—", "not probed")):
+        return f"{_num(c.symbolic)} {c.mark}"
+    if c.ok and isinstance(c.torch, str):  # the measured field lies within the symbolic one
+        return f"{_num(c.symbolic)} {c.mark}"
+    if c.ok:  # agree by the layer's stated rule (frameworks count a different quantity)
+        return f"{_num(c.symbolic)} (torch {_num(c.torch)}) {c.mark}"
+    return f"{_num(c.symbolic)} ≠ {_num(c.torch)} {c.mark}"
+
+
+def _fvcore_cell(c: Check | None) -> str:
+    if c is None or c.fvcore is None:
+        return ""
+    return "= torch" if c.fvcore == c.torch else _num(c.fvcore)
+
+
+def grouped_notes(report: VerifyReport) -> list[str]:
+    """The report's notes, then each distinct per-layer note once with the layers it applies to."""
+    by_note: dict[tuple[str, str], list[str]] = {}
     for r in report.rows:
-        yield [r.name, r.op, _cell(r.checks.get("shape")), _cell(r.checks.get("params")),
-               _cell(r.checks.get("macs"), fv=True), _cell(r.checks.get("rf"))]
+        for k, c in r.checks.items():
+            if c.note:
+                by_note.setdefault((k, c.note), []).append(r.name)
+    out = list(report.notes)
+    for (k, note), names in by_note.items():
+        if len(names) == 1:
+            out.append(f"{names[0]}: {k}: {note}")
+        else:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            out.append(f"{k}: {note} ({len(names)} layers: {shown})")
+    return out
 
 
-def render(report: VerifyReport, fmt: str = "simple") -> str:
-    """The report as text (a tabulate format) or JSON."""
+def tables(report: VerifyReport, failures_only: bool = False) -> list[Any]:
+    """The per-layer table (each cell: the value once when archcalc and torch agree) and the totals."""
+    from archcalc.report.table import Column, Table
+
+    rows = [r for r in report.rows if not failures_only or not r.ok]
+    layer = Table(
+        [Column("Layer", shrink=True, min_width=14), Column("Shape", drop=2),
+         Column("Params", right=True), Column("MACs", right=True), Column("fvcore", right=True, drop=1),
+         Column("RF", right=True, drop=3)],
+        [[r.name, _cell(r.checks.get("shape")), _cell(r.checks.get("params")), _cell(r.checks.get("macs")),
+          _fvcore_cell(r.checks.get("macs")), _cell(r.checks.get("rf"))] for r in rows],
+        title=f"verify {report.spec}: archcalc against torch (✓ agree, · not comparable; a value shown once"
+              " is both sides', 'a ≠ b' is archcalc's then torch's)",
+        full=[r.name for r in rows])
+    totals = Table(
+        [Column("Total"), Column("archcalc", right=True), Column("torch", right=True),
+         Column("fvcore", right=True, drop=1), Column(""), Column("Note", shrink=True, min_width=20, drop=2)],
+        [[k, _num(c.symbolic), _num(c.torch), "" if c.fvcore is None else _num(c.fvcore), c.mark, c.note]
+         for k, c in report.totals.items()])
+    return [layer, totals]
+
+
+def closing_lines(report: VerifyReport) -> list[str]:
+    fails = report.failures()
+    return [*(f"note: {n}" for n in grouped_notes(report)),
+            f"{OK} all checks agree" if not fails else f"{BAD} {len(fails)} disagreement(s): " + ", ".join(fails)]
+
+
+def render(report: VerifyReport, fmt: str = "text", failures_only: bool = False) -> str:
+    """The report as text (any table format but rich) or JSON."""
     if fmt == "json":
         return json.dumps(to_json(report), indent=2, ensure_ascii=False) + "\n"
-    from tabulate import tabulate
+    from archcalc.report.table import render as render_tables
 
-    headers = ["layer", "type", "shape  sym │ torch", "params  sym │ torch",
-               "MACs  sym │ torch │ fvcore", "RF  sym │ measured"]
-    out = [f"verify {report.spec}: symbolic │ torch │ fvcore (MACs: one fused multiply-add = 1)"]
-    out.append(tabulate(list(_rows(report)), headers=headers, tablefmt=fmt, disable_numparse=True))
-    out.append("")
-    trows = [[k, _cell(c, fv=True), c.note] for k, c in report.totals.items()]
-    out.append(tabulate(trows, headers=["total", "sym │ torch │ fvcore", "note"], tablefmt=fmt,
-                        disable_numparse=True))
-    notes = [f"{r.name}: {k}: {c.note}" for r in report.rows for k, c in r.checks.items() if c.note]
-    for n in [*report.notes, *notes]:
-        out.append(f"note: {n}")
-    fails = report.failures()
-    out.append(f"{OK} all checks agree" if not fails else f"{BAD} {len(fails)} disagreement(s): "
-               + ", ".join(fails))
-    return "\n".join(out) + "\n"
+    return render_tables(tables(report, failures_only), fmt) + "\n".join(closing_lines(report)) + "\n"
 
 
 def to_json(report: VerifyReport) -> dict[str, Any]:
@@ -448,9 +491,29 @@ def to_json(report: VerifyReport) -> dict[str, Any]:
         return {"symbolic": c.symbolic, "torch": c.torch, "fvcore": c.fvcore, "ok": c.ok, "note": c.note}
 
     return {
-        "schema_version": 1, "spec": report.spec, "batch": report.batch, "ok": report.ok,
+        "schema_version": 1, "kind": "verify", "spec": report.spec, "batch": report.batch, "ok": report.ok,
         "layers": [{"name": r.name, "type": r.op, **{k: check(c) for k, c in r.checks.items()}}
                    for r in report.rows],
         "totals": {k: check(c) for k, c in report.totals.items()},
         "notes": report.notes, "failures": report.failures(),
     }
+
+
+CSV_COLUMNS = ("name", "type", "ok", "shape", "shape_torch", "params", "params_torch", "macs", "macs_torch",
+               "macs_fvcore", "rf", "rf_measured")
+
+
+def records(report: VerifyReport) -> list[dict[str, Any]]:
+    """One flat dict per layer (the CSV's rows)."""
+    out = []
+    for r in report.rows:
+        rec: dict[str, Any] = {"name": r.name, "type": r.op, "ok": r.ok}
+        for k in ("shape", "params", "macs", "rf"):
+            c = r.checks.get(k)
+            if c is not None:
+                rec[k] = c.symbolic
+                rec[f"{k}_measured" if k == "rf" else f"{k}_torch"] = c.torch
+                if k == "macs":
+                    rec["macs_fvcore"] = c.fvcore
+        out.append(rec)
+    return out
