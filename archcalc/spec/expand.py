@@ -43,6 +43,9 @@ MAX_CALL_DEPTH = 32
 #: (÷32). It bounds work that emits nothing (empty bodies, items dropped by 'when', block fan-out),
 #: which the layer limit cannot see; a spec at the layer limit needs a few million.
 MAX_WORK = 5_000_000
+#: Expansion steps one step of a list expression costs (a comprehension's node visits and elements
+#: are slower than expansion's): past MAX_WORK / EXPR_STEP such steps (a few seconds) a spec is refused.
+EXPR_STEP = 16
 #: Groups (block calls, branches, named seqs): a block with an empty body opens one and emits nothing.
 MAX_GROUPS = 100_000
 
@@ -55,8 +58,9 @@ STRUCTURAL = ("repeat", *layers.JOINS, "side", "seq")
 ITEM_MODIFIERS = ("name", "when", "from")
 #: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: layer and group names: letters, digits and _, dots for nested groups ('features.0', as torchvision's)
-_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+#: layer and group names: letters, digits, _ and - (not first), dots for nested groups ('features.0',
+#: 'block1-0', as torchvision's keys are)
+_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
 
 
 @dataclass
@@ -558,8 +562,8 @@ class Expander:
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
         if not _LAYER_NAME_RE.fullmatch(label):
-            raise SpecError(f"invalid layer name {label!r}: use letters, digits and _, with dots between"
-                            " nested groups (as in features.0.1)", where)
+            raise SpecError(f"invalid layer name {label!r}: use letters, digits, _ and - (not first), with dots"
+                            " between nested groups (as in features.0.1 or block1-0)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:
             first = self.names[full]
@@ -602,7 +606,8 @@ class Expander:
             self._spend(1 + len(value) // 32, where)
             expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
             expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
-            return bool(evaluate(expr, env, loc_of(value) or where))
+            at = loc_of(value) or where
+            return bool(evaluate(expr, env, at, lambda steps: self._spend(EXPR_STEP * steps, at)))
         return bool(self._resolve(value, env, where))
 
     def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
@@ -612,7 +617,8 @@ class Expander:
             if not has_refs(value):
                 return str(value)
             self._spend(len(value) // 32, where)
-            return substitute(value, env, loc_of(value) or where)
+            at = loc_of(value) or where
+            return substitute(value, env, at, lambda steps: self._spend(EXPR_STEP * steps, at))
         if isinstance(value, LList):
             return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
         if isinstance(value, LMap):
