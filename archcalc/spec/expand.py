@@ -43,9 +43,10 @@ MAX_CALL_DEPTH = 32
 #: (÷32). It bounds work that emits nothing (empty bodies, items dropped by 'when', block fan-out),
 #: which the layer limit cannot see; a spec at the layer limit needs a few million.
 MAX_WORK = 5_000_000
-#: Expansion steps one step of a list expression costs (a comprehension's node visits and elements
-#: are slower than expansion's): past MAX_WORK / EXPR_STEP such steps (a few seconds) a spec is refused.
-EXPR_STEP = 16
+#: Steps of list expressions in all (nodes visited, elements built or scanned; see expr.evaluate): one
+#: expression may take 200,000, and a comprehension in a big repeat is refused here after a second or two.
+#: A generator spec's lists (RegNet's widths) take about a thousand.
+MAX_LIST_WORK = 500_000
 #: Groups (block calls, branches, named seqs): a block with an empty body opens one and emits nothing.
 MAX_GROUPS = 100_000
 
@@ -115,6 +116,7 @@ class Expander:
         self.doc = doc
         self.filename = filename
         self.work = 0
+        self.list_work = 0
         for key in doc:
             if key not in TOP_KEYS:
                 raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
@@ -600,6 +602,13 @@ class Expander:
             raise SpecError(f"spec takes more than {MAX_WORK:,} steps to expand (repeats, block calls,"
                             " expressions)", where, "a repeat or block call nested too deeply?")
 
+    def _spend_lists(self, steps: int, where: SourceLocation | None) -> None:
+        """Count the work of list expressions apart: past MAX_LIST_WORK the spec is refused."""
+        self.list_work += steps
+        if self.list_work > MAX_LIST_WORK:
+            raise SpecError(f"list expressions take more than {MAX_LIST_WORK:,} steps in all", where,
+                            "a comprehension evaluated in every iteration of a repeat? compute it once in vars")
+
     def _condition(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> bool:
         """A ``when`` value: a boolean, or an expression where ``$x`` and ``x`` mean the same."""
         if isinstance(value, str):
@@ -607,7 +616,7 @@ class Expander:
             expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
             expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
             at = loc_of(value) or where
-            return bool(evaluate(expr, env, at, lambda steps: self._spend(EXPR_STEP * steps, at)))
+            return bool(evaluate(expr, env, at, lambda steps: self._spend_lists(steps, at)))
         return bool(self._resolve(value, env, where))
 
     def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
@@ -618,7 +627,7 @@ class Expander:
                 return str(value)
             self._spend(len(value) // 32, where)
             at = loc_of(value) or where
-            return substitute(value, env, at, lambda steps: self._spend(EXPR_STEP * steps, at))
+            return substitute(value, env, at, lambda steps: self._spend_lists(steps, at))
         if isinstance(value, LList):
             return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
         if isinstance(value, LMap):
