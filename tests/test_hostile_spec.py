@@ -387,8 +387,8 @@ def test_names_are_not_rich_markup(cli_main, tmp_path: Path, name: str, command:
 
 
 @pytest.mark.parametrize(("fmt", "title"), [
-    ("markdown", "### a\\$\\\\frac\\{\\$b: input"), ("github", "### a\\$\\\\frac\\{\\$b: input"),
-    ("latex", "a\\$\\textbackslash{}frac\\{\\$b: input"), ("plain", "a$\\frac{$b: input")])
+    ("markdown", "### a\\$\\\\frac\\{\\$b\\: input"), ("github", "### a\\$\\\\frac\\{\\$b\\: input"),
+    ("latex", "% a\\$\\textbackslash{}frac\\{\\$b: input"), ("plain", "a$\\frac{$b: input")])
 def test_names_are_escaped_in_markup_formats(cli_main, tmp_path: Path, fmt: str, title: str) -> None:  # type: ignore[no-untyped-def]
     code, out, _ = cli_main("summary", str(_named(tmp_path, MARKUP_NAMES[3])), "--format", fmt)
     assert code == 0 and out.startswith(title), out[:200]

@@ -109,11 +109,13 @@ def to_tabulate(table: Table, fmt: str) -> str:
     colalign = ["right" if c.right else "left" for c in table.columns]
     body = tabulate(rows, headers=[c.header for c in table.columns], tablefmt=TABULATE_FORMATS[fmt],
                     colalign=colalign, disable_numparse=True)
-    if fmt in ("markdown", "github"):
-        title = f"### {table.title}\n\n" if table.title else ""
+    from archcalc.report.fmt import escape
+
+    if fmt in ("markdown", "github"):  # the title holds the spec's name: spec text, made inert
+        title = f"### {escape(table.title, fmt)}\n\n" if table.title else ""
         caption = f"\n\n_{table.caption}_" if table.caption else ""
     elif fmt == "latex":
-        title = f"% {table.title}\n" if table.title else ""
+        title = f"% {escape(table.title, fmt)}\n" if table.title else ""
         caption = f"\n% {table.caption}" if table.caption else ""
     else:
         title = f"{table.title}\n" if table.title else ""
