@@ -39,6 +39,7 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
     "inception_v3[aux]": ("torchvision:inception_v3,aux_logits=True,init_weights=True", {"aux": True}),  # batch 2
     **{f"resnet{d}_tv": (f"torchvision:resnet{d}", {}) for d in (18, 34, 50, 101, 152)},
     **{f"vgg{d}{bn}": (f"torchvision:vgg{d}{bn}", {}) for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    "mobilenet_v2": ("torchvision:mobilenet_v2", {}),
     **{f"regnet_{v}": (f"torchvision:regnet_{v}", {}) for v in ("y_400mf", "y_800mf", "y_1_6gf", "y_3_2gf", "y_8gf",
                                                                   "x_400mf", "x_800mf", "x_1_6gf", "x_3_2gf", "x_8gf")},
 }
@@ -48,7 +49,7 @@ ZOO: dict[str, tuple[str, dict[str, Any]]] = {
 BY_HAND = {f"regnet_{v}" for v in ("y_16gf", "y_32gf", "y_128gf", "x_16gf", "x_32gf")}
 #: Specs whose every state-dict key is torchvision's (by key, not by structure): layer names may be digits
 #: (torchvision's Sequential children) and hold '-' (RegNet's block1-0).
-BY_KEY: set[str] = {c for c in ZOO if c.startswith("regnet_")}
+BY_KEY: set[str] = {"mobilenet_v2", *(c for c in ZOO if c.startswith("regnet_"))}
 #: Where to append each case's figures (max differences, mapping), when set: for reports, never asserted on.
 RESULTS = os.environ.get("ARCHCALC_PARITY_RESULTS")
 
