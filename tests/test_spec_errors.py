@@ -156,8 +156,14 @@ CASES = [
     ("layer name", """
         input: 3x16x16
         layers:
-          - conv: {out: 8, k: 3, name: "conv/1"}
-     """, 4, "invalid layer name 'conv/1': use letters, digits, _ and -, with dots between nested groups", None),
+          - conv: {out: 8, k: 3, name: "conv 1"}
+     """, 4, "invalid layer name 'conv 1': use letters, digits, _ and - (not first), with dots between nested"
+        " groups", None),
+    ("layer name starting with -", """
+        input: 3x16x16
+        layers:
+          - conv: {out: 8, k: 3, name: "-conv1"}
+     """, 4, "invalid layer name '-conv1'", None),
 ]
 
 

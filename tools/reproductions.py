@@ -65,7 +65,7 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-_AUTHORS = re.compile(r"^((?:[A-Z]\.\s)+[A-Za-z'\-]+(?:,\s(?:[A-Z]\.\s)+[A-Za-z'\-]+)*)\.")
+_AUTHORS = re.compile(r"^((?:[A-Z]\.\s)+[^\W\d_][\w'\-]*(?:,\s(?:[A-Z]\.\s)+[^\W\d_][\w'\-]*)*)\.")
 
 
 def _short_cite(paper: str) -> str:

@@ -43,6 +43,10 @@ MAX_CALL_DEPTH = 32
 #: (÷32). It bounds work that emits nothing (empty bodies, items dropped by 'when', block fan-out),
 #: which the layer limit cannot see; a spec at the layer limit needs a few million.
 MAX_WORK = 5_000_000
+#: Steps of list expressions in all (nodes visited, elements built or scanned; see expr.evaluate): one
+#: expression may take 200,000, and a comprehension in a big repeat is refused here after a second or two.
+#: A generator spec's lists (RegNet's widths) take about a thousand.
+MAX_LIST_WORK = 500_000
 #: Groups (block calls, branches, named seqs): a block with an empty body opens one and emits nothing.
 MAX_GROUPS = 100_000
 
@@ -60,9 +64,9 @@ INPUT_VARIABLES = ("input_c", "input_h", "input_w")
 BRANCH_KEYS = ("seq", "name", "when", "inline")
 #: Used with fullmatch: with match, '$' also accepts a trailing newline ("c1\n" passed as a name).
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: layer and group names: letters, digits, _ and -, dots for nested groups ('features.0', as torchvision's;
-#: torchvision's RegNets name their blocks 'block1-0')
-_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+#: layer and group names: letters, digits, _ and - (not first), dots for nested groups ('features.0',
+#: 'block1-0', as torchvision's keys are)
+_LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
 
 
 @dataclass
@@ -126,6 +130,7 @@ class Expander:
         self.doc = doc
         self.filename = filename
         self.work = 0
+        self.list_work = 0
         for key in doc:
             if key not in TOP_KEYS:
                 raise SpecError(f"unknown top-level key '{key}'", doc.key_locs[key], did_you_mean(key, TOP_KEYS))
@@ -627,8 +632,8 @@ class Expander:
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
         if not _LAYER_NAME_RE.fullmatch(label):
-            raise SpecError(f"invalid layer name {label!r}: use letters, digits, _ and -, with dots between"
-                            " nested groups (as in features.0.1)", where)
+            raise SpecError(f"invalid layer name {label!r}: use letters, digits, _ and - (not first), with dots"
+                            " between nested groups (as in features.0.1 or block1-0)", where)
         full = ".".join((*scope.path, label))
         if full in self.names:
             first = self.names[full]
@@ -665,13 +670,21 @@ class Expander:
             raise SpecError(f"spec takes more than {MAX_WORK:,} steps to expand (repeats, block calls,"
                             " expressions)", where, "a repeat or block call nested too deeply?")
 
+    def _spend_lists(self, steps: int, where: SourceLocation | None) -> None:
+        """Count the work of list expressions apart: past MAX_LIST_WORK the spec is refused."""
+        self.list_work += steps
+        if self.list_work > MAX_LIST_WORK:
+            raise SpecError(f"list expressions take more than {MAX_LIST_WORK:,} steps in all", where,
+                            "a comprehension evaluated in every iteration of a repeat? compute it once in vars")
+
     def _condition(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> bool:
         """A ``when`` value: a boolean, or an expression where ``$x`` and ``x`` mean the same."""
         if isinstance(value, str):
             self._spend(1 + len(value) // 32, where)
             expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
             expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
-            return bool(evaluate(expr, env, loc_of(value) or where))
+            at = loc_of(value) or where
+            return bool(evaluate(expr, env, at, lambda steps: self._spend_lists(steps, at)))
         return bool(self._resolve(value, env, where))
 
     def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
@@ -681,7 +694,8 @@ class Expander:
             if not has_refs(value):
                 return str(value)
             self._spend(len(value) // 32, where)
-            return substitute(value, env, loc_of(value) or where)
+            at = loc_of(value) or where
+            return substitute(value, env, at, lambda steps: self._spend_lists(steps, at))
         if isinstance(value, LList):
             return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
         if isinstance(value, LMap):
