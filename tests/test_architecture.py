@@ -15,11 +15,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "archcalc"
 ALLOWED = ("layers", "spec", "ir.py")
+#: The importer writes specs: the attributes it sets are its output in the spec language (checked against the
+#: catalogue's declarations), and the ``.op`` it compares are torch.fx node kinds ("call_module"), not layer types.
+WRITERS = (("backends", "torch", "importer"),)
 
 
 def _consumers() -> list[Path]:
     return sorted(p for p in PACKAGE.rglob("*.py")
-                  if p.relative_to(PACKAGE).parts[0] not in ALLOWED)
+                  if p.relative_to(PACKAGE).parts[0] not in ALLOWED
+                  and not any(p.relative_to(PACKAGE).parts[:len(w)] == w for w in WRITERS))
 
 
 def _is_str(node: ast.expr) -> bool:

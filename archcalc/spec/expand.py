@@ -199,6 +199,9 @@ class Expander:
             raise SpecError(f"variant '{name}' must be a mapping of variable values", table.value_locs[name])
         values = {k: v for k, v in entry.items() if k not in VARIANT_META}
         meta = {k: v for k, v in entry.items() if k in VARIANT_META}
+        if meta.get("published") is not None and not isinstance(meta["published"], LMap):
+            raise SpecError(f"variant '{name}': 'published' must be a mapping of names to values",
+                            entry.value_locs["published"])
         return values, meta
 
     def _blocks(self) -> dict[str, BlockDef]:
