@@ -133,6 +133,11 @@ def to_tabulate(table: Table, fmt: str) -> str:
 _PAD = 3
 
 
+def natural_widths(table: Table) -> list[int]:
+    """Each column's width with nothing cut: its header or its longest cell."""
+    return [max([len(c.header), *(len(r[i]) for r in table.rows)]) for i, c in enumerate(table.columns)]
+
+
 def fit(table: Table, width: int) -> tuple[list[int], list[int]]:
     """The columns kept for a terminal ``width`` and each one's width; numbers keep their full width.
 
@@ -140,7 +145,7 @@ def fit(table: Table, width: int) -> tuple[list[int], list[int]]:
     give up width down to their minimum. Returns (kept column indices, widths).
     """
     n = len(table.columns)
-    natural = [max([len(table.columns[i].header), *(len(r[i]) for r in table.rows)]) for i in range(n)]
+    natural = natural_widths(table)
     kept = list(range(n))
 
     def total(cols: list[int], widths: list[int]) -> int:
@@ -174,7 +179,7 @@ def fit(table: Table, width: int) -> tuple[list[int], list[int]]:
 
 def continuations(table: Table, width: int) -> list[Table]:
     """A ``continued`` table cut into tables of whole columns that each fit ``width`` (column 0 in each)."""
-    natural = [max([len(c.header), *(len(r[i]) for r in table.rows)]) + _PAD for i, c in enumerate(table.columns)]
+    natural = [w + _PAD for w in natural_widths(table)]
     groups: list[list[int]] = [[]]
     for i in range(1, len(table.columns)):
         if groups[-1] and natural[0] + sum(natural[j] for j in groups[-1]) + natural[i] > width:
