@@ -40,8 +40,11 @@ $(PARITY_VENV)/.installed: pyproject.toml
 	$(PARITY_VENV)/bin/python -m pip install -q -e '.[torch,dev]'
 	touch $@
 
+# One torch thread a worker: two workers of two spinning OpenMP threads each on two cores made each case many
+# times slower. The serial cases (one at a time, ~14 GB at the peak) then run alone with torch's default.
 parity: $(PARITY_VENV)/.installed  ## every torchvision-family zoo spec against torchvision (in .venv-parity)
-	$(PARITY_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m parity --durations=5
+	OMP_NUM_THREADS=1 $(PARITY_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "parity and not serial" --durations=5
+	$(PARITY_VENV)/bin/python -m pytest -p no:cacheprovider -m "parity and serial" --durations=5
 
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(VENV)/bin/ruff check archcalc tests tools benchmarks
