@@ -3,8 +3,9 @@ module holds and computes, and compute its function.
 
 The references are independent of archcalc: the parameter count is the module's own (``model.parameters()``),
 the MACs are both torch's ``FlopCounterMode`` (convolutions and matrix products, FLOPs / 2) and fvcore's
-``FlopCountAnalysis`` (its convolution and matrix-product operators; fvcore counts one per multiply-add), and the function is the module itself (``verify --against``: outputs,
-every paired layer, one training step). Inputs are small (3×16×16) to keep the tests quick.
+``FlopCountAnalysis`` (its convolution and matrix-product operators; fvcore counts one per multiply-add), and
+the function is the module itself (``verify --against``: outputs, every paired layer, one training step).
+Inputs are small (3×16×16) to keep the tests quick.
 """
 
 from __future__ import annotations
