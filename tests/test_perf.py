@@ -36,6 +36,23 @@ def test_json_spans_row_chunks(resnet18_report) -> None:  # type: ignore[no-unty
     assert whole == json.loads(render_json(resnet18_report)) and len(whole["rows"]) == len(resnet18_report.rows)
 
 
+def test_json_in_chunks_is_byte_for_byte_one_encoding_of_the_document(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from archcalc.report.render import iter_json
+
+    for per_chunk in (1, 7, 1000):
+        text = "".join(iter_json(resnet18_report, rows_per_chunk=per_chunk))
+        assert text == json.dumps(resnet18_report.to_dict(), separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def test_a_row_as_json_data_is_its_fields_in_order(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import asdict
+
+    from archcalc.report.model import row_dict
+
+    for row in resnet18_report.rows:
+        assert list(row_dict(row).items()) == list(asdict(row).items())
+
+
 def test_to_dict_is_a_copy(resnet18_report) -> None:  # type: ignore[no-untyped-def]
     data = resnet18_report.to_dict()
     data["totals"]["params"] = -1
@@ -112,3 +129,4 @@ def test_list_with_the_cache_off(cli_main, tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("ARCHCALC_NO_CACHE", "1")
     assert cli_main("list", "vgg16", "--format", "csv")[0] == 0
     assert not _cache_file(tmp_path).exists()
+
