@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
+import pytest
+
+from archcalc.analysis.receptive import MAX_FIELD, RF, propagate
 from archcalc.arith import AxisRF
+from archcalc.layers import Identity, Window
 from tests.conftest import analyse_text
 
 
@@ -83,3 +89,43 @@ def test_unequal_jumps_are_unavailable_with_reason() -> None:
     """)
     r = a.results["sum"]
     assert r.rf is None and "different effective strides" in (r.rf_note or "")
+
+
+@pytest.mark.parametrize("field", [
+    RF(AxisRF(7, 2, -3), AxisRF(1, 1, 0)),
+    RF(AxisRF(11, 4, -5), AxisRF(3, 2, 1), aligned=False, context=True, envelope=True),
+    RF(AxisRF(Fraction(3, 2), Fraction(1, 2), Fraction(-1, 2)), AxisRF(5, 1, -2)),
+])
+@pytest.mark.parametrize("window", [
+    Window((3, 5), (1, 2), (1, 2)),
+    Window((7, 1), (2, 1), (0, 3)),
+    Window((Fraction(3, 2), 3), (Fraction(1, 2), 1), (Fraction(1, 2), 1)),
+])
+def test_a_window_gives_the_recurrence_with_the_flags_carried(field: RF, window: Window) -> None:
+    # whole numbers take a short way through propagate: it must give what the recurrence and the flags say
+    h = field.h.through(window.kernel[0], window.stride[0], window.pad_before[0])
+    w = field.w.through(window.kernel[1], window.stride[1], window.pad_before[1])
+    upsampling = any(isinstance(v, Fraction) for v in (*window.kernel, *window.stride, *window.pad_before))
+    want = RF(h, w, field.aligned, field.context, field.fractional or upsampling)
+    got, note = propagate(window, [field])
+    assert (got, note) == (want, None)
+    # ints stay ints (JSON prints 7, not 7.0) and fractions stay exact
+    assert [type(v) for v in (*got.size, *got.jump, *got.start)] == [type(v) for v in (h.size, w.size, h.jump,
+                                                                                      w.jump, h.start, w.start)]
+
+
+def test_a_field_past_max_field_is_unavailable_on_every_way() -> None:
+    field = RF(AxisRF(1, MAX_FIELD // 2, 0), AxisRF())
+    rf, note = propagate(Window((1, 1), (2, 1), (0, 0)), [field])
+    assert rf is not None and rf.h.jump == MAX_FIELD and note is None  # at the limit: still given
+    rf, note = propagate(Window((1, 1), (4, 1), (0, 0)), [field])
+    assert rf is None and note is not None and "beyond" in note
+    rf, note = propagate(Window((3, 1), (1, 1), (0, 0)), [RF(AxisRF(MAX_FIELD, 1, 0), AxisRF())])
+    assert rf is None and note is not None and "beyond" in note
+
+
+def test_an_identity_passes_the_field_on_and_an_unavailable_input_says_so() -> None:
+    field = RF(AxisRF(3, 1, -1), AxisRF(3, 1, -1), context=True)
+    assert propagate(Identity(), [field]) == (field, None)
+    assert propagate(Identity(), [None]) == (None, "an input's receptive field is unavailable")
+    assert propagate(Window((3, 3), (1, 1), (1, 1)), [None]) == (None, "an input's receptive field is unavailable")

@@ -299,3 +299,21 @@ def test_unquoted_expression_in_a_flow_mapping_gets_the_quoting_hint(cli_main, t
     assert code == 2
     assert "invalid YAML" in err and len(err.strip().splitlines()) == 1
     assert 'quote ${…} inside a {…} flow mapping: out: "${2*w}"' in err
+
+
+def test_a_layer_written_again_is_checked_again_by_the_type_of_each_value() -> None:
+    # normalised attributes are memoised per (type, raw values): true == 1 to a dict, not to the checks
+    ok = analyse_text("""
+        input: 3x8x8
+        layers:
+          - conv: {out: 1, k: 1}
+          - conv: {out: 1.0, k: 1}
+    """)
+    assert [r.params.total for r in ok.results.values()] == [0, 4, 2]
+    with pytest.raises(SpecError, match=r"'conv' attribute 'out' must be an integer ≥ 1, got True"):
+        analyse_text("""
+            input: 3x8x8
+            layers:
+              - conv: {out: 1, k: 1}
+              - conv: {out: true, k: 1}
+        """)

@@ -104,23 +104,29 @@ class Analysis:
 
     @cached_property
     def totals(self) -> Totals:
-        rs = list(self.results.values())
+        """The sums over every node, in one pass (a 100,000-layer spec has as many results)."""
         peak, at = peak_inference_elems(self.results, self.graph)
-        partial = tuple(f"{r.name}: {r.cost.partial}" for r in rs if r.cost.partial)
+        params = trainable = weights = biases = buffers = macs = ops = bwd_macs = bwd_ops = 0
+        partial = []
+        for r in self.results.values():
+            p, c = r.rec.params, r.rec.cost
+            total = p.total
+            params += total
+            if p.trainable:
+                trainable += total
+            weights += p.weights
+            biases += p.biases
+            buffers += p.buffers
+            macs += c.macs
+            ops += c.ops
+            bwd_macs += r.bwd_macs
+            bwd_ops += c.bwd_ops
+            if c.partial:
+                partial.append(f"{r.name}: {c.partial}")
         return Totals(
-            params=sum(r.params.total for r in rs),
-            trainable_params=sum(r.params.total for r in rs if r.params.trainable),
-            weights=sum(r.params.weights for r in rs),
-            biases=sum(r.params.biases for r in rs),
-            buffers=sum(r.params.buffers for r in rs),
-            macs=sum(r.cost.macs for r in rs),
-            ops=sum(r.cost.ops for r in rs),
-            bwd_macs=sum(r.bwd_macs for r in rs),
-            bwd_ops=sum(r.cost.bwd_ops for r in rs),
-            activation_elems=forward_activation_elems(self.results),
-            peak_elems=peak,
-            peak_at=at,
-            partial=partial,
+            params=params, trainable_params=trainable, weights=weights, biases=biases, buffers=buffers, macs=macs,
+            ops=ops, bwd_macs=bwd_macs, bwd_ops=bwd_ops, activation_elems=forward_activation_elems(self.results),
+            peak_elems=peak, peak_at=at, partial=tuple(partial),
         )
 
     @property

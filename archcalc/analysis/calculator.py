@@ -99,7 +99,8 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
     warnings: list[SpecWarning] = []
     resolve = layers.Resolver()
     for node in graph.nodes:
-        rec = resolve(node, tuple(records[i].out for i in node.inputs))
+        inputs = node.inputs
+        rec = resolve(node, (records[inputs[0]].out,) if len(inputs) == 1 else tuple(records[i].out for i in inputs))
         if rec.leftover:
             if strict:
                 raise SpecError(f"{node.name}: {rec.leftover}", node.loc, "drop --strict to floor instead")
@@ -111,9 +112,14 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
         rec = records[node.name]
         before = [results[i] for i in node.inputs]
         rf, note = propagate(rec.rf, [b.rf for b in before])
-        grad_in = any(b.needs_input_grad or (b.params.total > 0 and b.params.trainable) for b in before)
+        grad_in = False
+        for b in before:
+            p = b.rec.params
+            if b.needs_input_grad or (p.total > 0 and p.trainable):
+                grad_in = True
+                break
         # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
-        glob = _whole_map(rec) or any(b.global_context and b.shape[1:] == rec.out[1:] for b in before)
+        glob = _whole_map(rec) or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
         last = rec.layout is Layout.CHANNELS_LAST or (rec.layout is Layout.AS_INPUT and bool(before)
                                                       and before[0].channels_last)
         results[node.name] = NodeResult(node, rec, rf, note, grad_in, plan[node.name], glob, last)

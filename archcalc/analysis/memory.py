@@ -137,9 +137,14 @@ def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
 
 def training_memory(results: Results, saved: list[SavedTensor], batch: int, optimizer: str) -> TrainingMemory:
     """Parameters, gradients, optimizer state and saved activations for one batch, in bytes."""
-    params = sum(r.params.total for r in results.values())
-    trainable = sum(r.params.total for r in results.values() if r.params.trainable)
-    buffers = sum(r.params.buffers for r in results.values())
+    params = trainable = buffers = 0
+    for r in results.values():  # one pass: a 100,000-layer spec has as many results
+        p = r.params
+        total = p.total
+        params += total
+        if p.trainable:
+            trainable += total
+        buffers += p.buffers
     activations = sum(t.nbytes(batch) for t in saved)
     return TrainingMemory(
         batch=batch, optimizer=optimizer,

@@ -75,6 +75,13 @@ BROADCAST_CONTEXT = ("plus global context: a branch broadcast from one unit (ima
 
 def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
     """A node's field from its inputs' fields by its layer's rule; (None, reason) when it cannot be given."""
+    if len(fields) == 1 and fields[0] is not None:  # the common cases first, on the short way
+        if type(rule) is Identity and not rule.context:
+            return fields[0], None
+        if type(rule) is Window:
+            whole = _whole_window(fields[0], rule)
+            if whole is not None:
+                return whole, None
     if any(f is None for f in fields):
         return None, "an input's receptive field is unavailable"
     known = [f for f in fields if f is not None]
@@ -115,6 +122,23 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
             return RF(h, w, field.aligned, field.context, field.fractional or upsampling), None
         case _:
             unreachable(rule)
+
+
+def _whole_window(field: RF, rule: Window) -> RF | None:
+    """A window over a whole-number field with whole-number geometry and results in range: the field
+    :func:`propagate` gives, in plain integer arithmetic; None for every other case (upsampling, fractions,
+    sizes past MAX_FIELD), which takes the general way."""
+    h, w = field.h, field.w
+    (kh, kw), (sh, sw), (ph, pw) = rule.kernel, rule.stride, rule.pad_before
+    if not (type(h.size) is int and type(h.jump) is int and type(h.start) is int and type(w.size) is int
+            and type(w.jump) is int and type(w.start) is int and type(kh) is int and type(kw) is int
+            and type(sh) is int and type(sw) is int and type(ph) is int and type(pw) is int):
+        return None
+    size_h, jump_h, size_w, jump_w = h.size + (kh - 1) * h.jump, h.jump * sh, w.size + (kw - 1) * w.jump, w.jump * sw
+    if abs(size_h) > MAX_FIELD or abs(jump_h) > MAX_FIELD or abs(size_w) > MAX_FIELD or abs(jump_w) > MAX_FIELD:
+        return None
+    return RF(AxisRF(size_h, jump_h, h.start - ph * h.jump), AxisRF(size_w, jump_w, w.start - pw * w.jump),
+              field.aligned, field.context, field.envelope)
 
 
 def _out_of_range(axis: AxisRF) -> bool:

@@ -139,7 +139,24 @@ class Layer(ABC, Generic[C]):
 
     # ---- attributes -------------------------------------------------------------------------
     def normalize(self, raw: Mapping[str, Any], loc_of: LocOf, where: SourceLocation | None) -> C:
-        """Check and normalise raw attributes from the spec (after variable substitution)."""
+        """Check and normalise raw attributes from the spec (after variable substitution).
+
+        A pure function of the type and the raw values (locations serve only the errors), so a case seen
+        before is answered from a memo: a ``repeat`` writes the same layer thousands of times.
+        """
+        key = _raw_key(self.key, raw)
+        if key is not None:
+            known = _NORMALIZED.get(key)
+            if known is not None:
+                return known  # type: ignore[return-value]
+        config = self._normalize(raw, loc_of, where)
+        if key is not None:
+            if len(_NORMALIZED) >= _NORMALIZED_MAX:
+                _NORMALIZED.clear()
+            _NORMALIZED[key] = config
+        return config
+
+    def _normalize(self, raw: Mapping[str, Any], loc_of: LocOf, where: SourceLocation | None) -> C:
         names = {}
         for attr_name, spec in self.attrs.items():
             names[attr_name] = attr_name
@@ -256,6 +273,41 @@ class Pointwise(Layer[C]):
 
 
 # ---- attribute coercion -------------------------------------------------------------------------
+
+#: normalised configurations by (type, raw values): see :meth:`Layer.normalize`
+_NORMALIZED: dict[tuple[Any, ...], Config] = {}
+#: past this many cases the memo starts again (a long session reading many specs stays bounded)
+_NORMALIZED_MAX = 4096
+
+
+def _raw_key(layer: str, raw: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A memo key for raw attribute values: each value with its type (``1``, ``1.0`` and ``true`` differ
+    to the checks), lists as tuples; None where a value is of another kind (not memoised)."""
+    items: list[Any] = [layer]
+    for name, value in raw.items():
+        frozen = _value_key(value)
+        if frozen is None:
+            return None
+        items.append((name, frozen))
+    return tuple(items)
+
+
+def _value_key(value: Any) -> tuple[Any, ...] | None:
+    kind = type(value)
+    if kind is float:
+        return (kind, value.hex())  # -0.0 and 0.0 are equal but print apart
+    if kind is int or kind is str or kind is bool or value is None:
+        return (kind, value)
+    if kind is list or kind is tuple:
+        parts = []
+        for v in value:
+            part = _value_key(v)
+            if part is None:
+                return None
+            parts.append(part)
+        return (kind, tuple(parts))
+    return None
+
 
 def _fail(layer: str, attr_name: str, expected: str, value: Any, loc: SourceLocation | None) -> SpecError:
     return SpecError(f"'{layer}' attribute '{attr_name}' must be {expected}, got {value!r}", loc)

@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from archcalc.report.fmt import count, human_bytes, shape, si
+from archcalc.report.json_rows import row_json
 from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
 
@@ -225,8 +226,9 @@ def render_json(report: Report, indent: int | None = None) -> str:
 def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1000) -> Iterator[str]:
     """The JSON document in pieces (a writer can send each on and forget it), ending with a newline.
 
-    Compact output uses Python's C encoder one row at a time, so the rows' dicts never all exist at
-    once; ``indent`` switches to the pure-Python encoder (4–5× slower) over the whole document.
+    Compact output writes the rows one at a time (``archcalc.report.json_rows``, the C encoder's text), so
+    no row's dict need exist; ``indent`` switches to the pure-Python encoder (4–5× slower) over the whole
+    document.
     """
     if indent is not None:
         yield dumps_json(report.to_dict(), indent) + "\n"
@@ -241,7 +243,7 @@ def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1
             yield f'{sep}"rows":['
             rows = report.rows
             for start in range(0, len(rows), rows_per_chunk):
-                chunk = ",".join(encode(row_dict(r)) for r in rows[start:start + rows_per_chunk])
+                chunk = ",".join(row_json(r) or encode(row_dict(r)) for r in rows[start:start + rows_per_chunk])
                 yield chunk if start == 0 else "," + chunk
             yield "]"
         sep = ","

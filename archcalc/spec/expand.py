@@ -23,6 +23,7 @@ The spec language, in brief (``docs/spec-language.md`` has the full reference)::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -684,8 +685,7 @@ class Expander:
         """A ``when`` value: a boolean, or an expression where ``$x`` and ``x`` mean the same."""
         if isinstance(value, str):
             self._spend(1 + len(value) // 32, where)
-            expr = re.sub(r"\$\{([^}]*)\}", r"(\1)", str(value))
-            expr = re.sub(r"\$([A-Za-z_]\w*)", r"\1", expr)
+            expr = _when_expression(str(value))
             at = loc_of(value) or where
             return bool(evaluate(expr, env, at, lambda steps: self._spend_lists(steps, at)))
         return bool(self._resolve(value, env, where))
@@ -704,6 +704,17 @@ class Expander:
         if isinstance(value, LMap):
             return {k: self._resolve(v, env, value.value_locs[k]) for k, v in value.items()}
         return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _when_expression(text: str) -> str:
+    """A ``when`` text as an expression (``$x`` and ``${…}`` unwrapped); memoised: a block's conditions are
+    read again at every call."""
+    return _BARE_REF.sub(r"\1", _BRACED_REF.sub(r"(\1)", text))
+
+
+_BRACED_REF = re.compile(r"\$\{([^}]*)\}")
+_BARE_REF = re.compile(r"\$([A-Za-z_]\w*)")
 
 
 def _plain(value: Any) -> Any:
