@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
+from archcalc.cli.paths import check_folder
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 
@@ -49,7 +50,7 @@ Examples:
               help="Autocast precision [fp32]; fp16 uses a gradient scaler (CUDA).")
 @click.option("--channels-last", is_flag=True, default=None, help="Channels-last memory format.")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the model.")
-@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--run-dir", type=click.Path(), default=None, metavar="DIR",
               help="Where checkpoints and metrics go [runs/SPEC-TIME, or the resumed checkpoint's folder].")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="CKPT",
               help="Continue a run from a checkpoint (last.pt); its configuration is the default.")
@@ -121,6 +122,8 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
         raise OptionError("give --weights (start a new run from weights) or --resume (continue a run), not both")
     state = checkpoint.load(Path(resume)) if resume is not None else None
     cfg = _config(spec, given, state, resume, assignments, input_text, console)
+    if not eval_only:  # where checkpoints go, checked before the network is built or data loaded
+        check_folder(cfg.run_dir, "--run-dir")
 
     analysis = Analysis(load(cfg.spec, cfg.overrides, tuple(cfg.input) if cfg.input else None))
     graph = analysis.graph
