@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gc
+import importlib
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -83,10 +88,35 @@ def passive_openmp() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def import_interruptibly(name: str) -> None:
+    """Import ``name`` so that a Ctrl-C during the import is not lost.
+
+    torch's import swallows a KeyboardInterrupt raised while it imports numpy and carries on, so a Ctrl-C
+    about 0.2 s after launch was ignored and training ran to the end (issue 15, defect 12). The signal is
+    noted here and raised again once the import returns.
+    """
+    if name in sys.modules or threading.current_thread() is not threading.main_thread():
+        importlib.import_module(name)
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        importlib.import_module(name)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def require_torch(extras: str = "torch") -> None:
     """A one-line error instead of an ImportError traceback when the torch extra is missing."""
     try:
-        import torch  # noqa: F401
+        import_interruptibly("torch")
     except ImportError:
         raise BackendError(f"torch is not installed (pip install 'archcalc[{extras}]')") from None
 

@@ -14,6 +14,7 @@ step count, so resuming mid-epoch continues exactly too.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -146,6 +147,33 @@ class Interrupted(ArchcalcError):
     """Ctrl-C: the state was saved and the run can be resumed."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM: saved as after Ctrl-C, with the exit status a terminated process has (143)."""
+
+    exit_code = ExitCode.TERMINATED
+
+
+class DiskFull(ArchcalcError):
+    """No room to write a checkpoint or a run file; checkpoints are atomic, so the last good one is whole."""
+
+    exit_code = ExitCode.FAILURE
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception it was raised from says the disk (or the quota) is full: torch's
+    writer reports ENOSPC as a RuntimeError ('unexpected pos') chained to the OSError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # ------------------------------------------------------------------------------------ processes, device
@@ -343,9 +371,13 @@ class Run:
         self.partial_time = 0.0
         self.resume_rng: Mapping[str, Any] | None = None
         self.extra_config = dict(extra_config or {})
+        #: the epoch of the last last.pt written (or resumed from): what survives a full disk
+        self.saved_epoch: int | None = None
         if resume is not None:
             self.load_state(resume)
+            self.saved_epoch = self.epoch
         self.stop_requested = False
+        self.terminated = False
         self.stopped_early: int | None = None
         self.meter: Meter | None = None
         self.epoch_start = 0.0
@@ -401,7 +433,26 @@ class Run:
         path = self.run_dir / name
         if self.dist.main:
             checkpoint.save(self.state(), path)
+            if name == "last.pt":
+                self.saved_epoch = self.epoch
         return path
+
+    @contextmanager
+    def disk_full_is_one_line(self) -> Iterator[None]:
+        """A full disk while writing the run's files: one line naming the last good checkpoint, not a
+        traceback (issue 15, defect 6). Checkpoints are written atomically, so that one is whole."""
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:
+            if not disk_full(exc):
+                raise
+            last = self.run_dir / "last.pt"
+            if self.saved_epoch is None:
+                raise DiskFull(f"disk full in {self.run_dir}: no checkpoint of this run was written yet",
+                               hint="free some space and start again") from None
+            raise DiskFull(f"disk full in {self.run_dir}: nothing lost, the last good checkpoint is epoch "
+                           f"{self.saved_epoch} ({last})",
+                           hint=f"free some space, then continue with --resume {last}") from None
 
     # ---- files of the run directory
 
@@ -520,21 +571,24 @@ class Run:
 
     @contextmanager
     def catch_sigint(self) -> Iterator[None]:
-        """The first Ctrl-C asks the loop to stop at the next step boundary; a second one stops at once."""
+        """The first Ctrl-C asks the loop to stop at the next step boundary; a second one stops at once.
+        SIGTERM (a batch scheduler, ``docker stop``) is handled the same way, so it saves too."""
         if self.dist.world > 1 or not _is_main_thread():
             yield
             return
 
         def handler(signum: int, frame: FrameType | None) -> None:
+            self.terminated = self.terminated or signum == signal.SIGTERM
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
     @contextmanager
     def progress(self, total: int, done: int) -> Iterator[Callable[[float], None]]:
@@ -554,6 +608,10 @@ class Run:
 
     def fit(self) -> dict[str, Any]:
         """Train from the current epoch to the last; returns the last epoch's metrics."""
+        with self.disk_full_is_one_line():
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         self.write_config()
         for note in self.data.notes:
             if self.dist.main:
@@ -587,6 +645,8 @@ class Run:
             path = self.save("last.pt")
             if self.dist.main:
                 self.plot()  # the curves of the epochs that finished
+            if self.terminated:
+                raise Terminated(f"terminated (SIGTERM); saved {path}", hint=f"continue with --resume {path}") from None
             raise Interrupted(f"interrupted; saved {path}", hint=f"continue with --resume {path}") from None
         if self.dist.main:
             self.plot()
