@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import load_analysis, passive_openmp, require_torch, spec_options
+from archcalc.cli.options import force_build_option, load_analysis, passive_openmp, require_torch, spec_options
 from archcalc.cli.output import plain_console, stdout_console
 from archcalc.cli.paths import check_output
 from archcalc.errors import BackendError, OptionError
@@ -254,6 +254,7 @@ Examples:
   archcalc bench alexnet --mode both --vs plain --out runs/bench.jsonl""")
 @click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
+@force_build_option
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="Where to run.")
 @click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.cli.options import force_build_option, load_analysis, require_torch, spec_options
 from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import BackendError
 from archcalc.fileio import atomic_path
@@ -25,6 +25,7 @@ Examples:
   archcalc export lenet5 --weights runs/lenet5-…/best.pt -o lenet5.onnx --format onnx""")
 @click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
+@force_build_option
 @click.option("--format", "fmt", type=click.Choice(list(SUFFIXES)), default="pt2", show_default=True,
               help="pt2: a torch.export program (torch.export.load, no archcalc needed); onnx: an ONNX graph"
                    " (the 'onnx' extra), with a dynamic batch dimension.")

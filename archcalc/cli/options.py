@@ -113,6 +113,20 @@ def import_interruptibly(name: str) -> None:
         raise KeyboardInterrupt
 
 
+def force_build_option(command: F) -> F:
+    """``--force-build`` for the commands that build the network in torch (see backends.torch.fits)."""
+    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        from archcalc.backends.torch import fits
+
+        fits.force(value)  # set on every invocation, so an earlier one's flag never lingers
+        return value
+
+    option = click.option("--force-build", is_flag=True, expose_value=False, callback=remember,
+                          help="Build the network even when archcalc predicts that its weights exceed this"
+                               " machine's memory.")
+    return option(command)
+
+
 def require_torch(extras: str = "torch") -> None:
     """A one-line error instead of an ImportError traceback when the torch extra is missing."""
     try:

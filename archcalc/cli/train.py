@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
+from archcalc.cli.options import force_build_option
 from archcalc.cli.paths import check_folder
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
@@ -25,6 +26,7 @@ Examples:
   archcalc train resnet20 --data cifar10:~/data/cifar10 --device cuda
   archcalc train --resume runs/lenet5-…/last.pt        # continue an interrupted run""")
 @click.argument("spec", required=False, shell_complete=spec_argument_completion)
+@force_build_option
 @click.option("--data", default=None, metavar="SOURCE",
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
