@@ -26,6 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: --batch of the symbolic commands: within 64 bits, like every number in a spec (a 4,300-digit batch made
 #: figures JSON cannot print: ValueError from int-to-string conversion).
 BATCH = click.IntRange(min=1, max=MAX_INT)
+#: --seed of the torch commands: torch takes 64 bits, and seeds are offset (seed + 1, seed + a CRC) here and
+#: there, so 2**62 leaves room (a 30-digit seed was an OverflowError traceback)
+SEED = click.IntRange(min=0, max=2**62)
 
 
 def spec_options(func: F) -> F:

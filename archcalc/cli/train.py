@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import force_build_option
+from archcalc.cli.options import SEED, force_build_option
 from archcalc.cli.paths import check_folder
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
@@ -57,7 +57,7 @@ Examples:
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="CKPT",
               help="Continue a run from a checkpoint (last.pt); its configuration is the default.")
 @click.option("--eval-only", is_flag=True, help="Evaluate the --resume checkpoint on the validation set.")
-@click.option("--seed", type=int, default=None, help="Seed for initialisation, shuffling, augmentation [0].")
+@click.option("--seed", type=SEED, default=None, help="Seed for initialisation, shuffling, augmentation [0].")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
               help="Override a spec variable, e.g. --set num_classes=100 (repeatable).")
 @click.option("--input", "input_text", metavar="CxHxW", help="Override the input shape, e.g. 3x32x32.")

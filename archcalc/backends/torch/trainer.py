@@ -47,6 +47,10 @@ AUX_WEIGHT = 0.3
 SCHEDULES = ("plateau", "step", "cosine", "none")
 
 
+#: the largest float32: a larger learning rate overflows in torch's optimizer ('cannot be converted')
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 @dataclass
 class Config:
     """Everything that defines a run; saved as ``config.json`` and inside every checkpoint."""
@@ -122,8 +126,13 @@ class Config:
             raise OptionError("--epochs, --warmup and --workers must be ≥ 0; --batch and --lr > 0")
         if not 0 <= self.label_smoothing < 1:
             raise OptionError(f"--label-smoothing {self.label_smoothing} is not in [0, 1)")
-        if self.clip < 0:
+        if not self.clip >= 0:  # NaN too
             raise OptionError(f"--clip {self.clip} must be ≥ 0")
+        if not (math.isfinite(self.lr) and self.lr <= FLOAT32_MAX):  # FloatRange lets NaN through
+            raise OptionError(f"--lr {self.lr} must be a finite number up to {FLOAT32_MAX:.3g}"
+                              " (torch keeps it as a 32-bit float)")
+        if not 0 <= self.seed <= 2**62:
+            raise OptionError(f"--seed {self.seed} must be between 0 and 2**62")
         if self.stop_patience < 0:
             raise OptionError(f"--patience {self.stop_patience} must be ≥ 0")
 
