@@ -36,3 +36,11 @@ def test_option_values_torch_cannot_take_are_refused(cli_main, tmp_path: Path, a
     assert code == 2 and "Traceback" not in err, err[-800:]
     assert message in err, err
     assert not (tmp_path / "run").exists() and not (tmp_path / "x.pt2").exists()
+
+
+def test_a_batch_past_what_torch_can_size_is_out_of_memory(cli_main) -> None:  # type: ignore[no-untyped-def]
+    """2**62 images: torch's 'Storage size calculation overflowed' is an allocator failure like any other."""
+    code, _, err = cli_main("bench", "lenet5", "--batch", str(2**62), "--iters", "1", "--warmup", "0",
+                            "--threads", "1")
+    assert code in (1, 2) and "Traceback" not in err, err[-800:]
+    assert f"out of memory at batch {2**62}" in err and "archcalc predicts" in err, err
