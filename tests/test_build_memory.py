@@ -72,4 +72,16 @@ def test_force_build_reaches_the_build(cli_main, monkeypatch: pytest.MonkeyPatch
     code, _, err = cli_main("verify", "lenet5", "--no-rf", "--no-fvcore", "--force-build")
     assert code == 0, err
     code, _, err = cli_main("verify", "lenet5", "--no-rf", "--no-fvcore")  # the flag does not linger
-    assert code == 2 and "--force-build tries anyway" in err, err
+    assert code == 2 and "--force-build to try anyway" in err, err
+
+
+def test_verify_refuses_a_training_pass_larger_than_memory(cli_main, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The weights fit, the measured pass does not (verify resnet18 --input 3x30000x30000 was a traceback)."""
+    analysis = Analysis(load("lenet5"))
+    weights = (analysis.totals.params + analysis.totals.buffers) * fits.BUILT_BYTES
+    need = analysis.with_dtype("fp32").training_memory(2, "sgd").total
+    assert need > weights
+    monkeypatch.setattr(fits, "machine_memory", lambda: weights)
+    code, _, err = cli_main("verify", "lenet5", "--no-rf", "--no-fvcore")
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"a training pass of lenet5 at batch 2 needs {human_bytes(need)}" in err, err

@@ -45,7 +45,20 @@ def check_fits(analysis: Analysis, memory: int | None = None) -> None:
     if have is not None and need > have:
         raise BackendError(f"building {analysis.graph.meta.name} needs {human_bytes(need)} for its weights alone"
                            f" (archcalc's prediction), more than this machine's {human_bytes(have)} of memory",
-                           hint="--force-build tries anyway")
+                           hint="--force-build to try anyway")
 
 
-__all__ = ["check_fits", "force", "machine_memory"]
+def check_run_fits(analysis: Analysis, batch: int, memory: int | None = None) -> None:
+    """Like :func:`check_fits` for a training pass at ``batch`` (weights, gradients, saved activations):
+    verify's measured pass at 3×30000×30000 was an allocator traceback although the weights fit."""
+    if _settings["forced"]:
+        return
+    have = memory if memory is not None else machine_memory()
+    need = analysis.with_dtype("fp32").training_memory(batch, "sgd").total
+    if have is not None and need > have:
+        raise BackendError(f"a training pass of {analysis.graph.meta.name} at batch {batch} needs {human_bytes(need)}"
+                           f" (archcalc's prediction), more than this machine's {human_bytes(have)} of memory",
+                           hint="a smaller --input or --batch, or --force-build to try anyway")
+
+
+__all__ = ["check_fits", "check_run_fits", "force", "machine_memory"]
