@@ -144,7 +144,9 @@ class Windowed(Layer[W]):
         padded = Saved.own("padded_input", c * (h + top + bottom + g.ceil_room[0]) * (w + left + right
                                                                                       + g.ceil_room[1]))
         if g.pad_mode in ("reflect", "replicate"):
-            return [Saved.input(numel(ins[0])), padded]
+            # the pad keeps its input for its own backward, which runs only if that input needs a gradient
+            # (the image does not: counting it over-stated a reflect-padded first conv by the image's bytes)
+            return [Saved.input(numel(ins[0]), needed_if=(0,)), padded]
         return [padded]
 
     def rf(self, a: W, ins: Sequence[Shape], out: Shape) -> RFRule:
@@ -378,8 +380,13 @@ class Subsample(_Pool[PoolConfig]):
         return Cost(ops=(kh * kw + 1) * n, bwd_ops=(kh * kw + 2) * n, bwd_weight_macs=n)
 
     def saved(self, a: PoolConfig, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
-        # avg_pool saves its input; the product with the coefficient saves the pooled map.
-        return [*self.saved_input(a, ins), Saved.own("pooled", numel(out))]
+        # avg_pool saves its input, for its own backward: only if that input needs a gradient (the image
+        # does not, and a first subsample was over-counted 5×); the product with the coefficient saves the
+        # pooled map, for the coefficient's gradient.
+        pooling = [Saved(s.kind, s.elems, index=s.index, label=s.label, itemsize=s.itemsize, per_sample=s.per_sample,
+                         fp32=s.fp32, needed_if=(0,), channels_last=s.channels_last)
+                   for s in self.saved_input(a, ins)]
+        return [*pooling, Saved.own("pooled", numel(out))]
 
     def connections(self, a: PoolConfig, ins: Sequence[Shape], out: Shape, cost: Cost) -> int:
         kh, kw = a.k
