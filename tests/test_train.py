@@ -598,3 +598,20 @@ def trainer_module() -> Any:
     from archcalc.backends.torch import trainer
 
     return trainer
+
+
+def test_a_second_ctrl_c_during_the_save_does_not_cut_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15, defect 12: a second Ctrl-C 50 ms after the first ended the process by signal (status -2)."""
+    real_save = checkpoint.save
+
+    def save(state: dict[str, Any], path: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the first one's save runs
+        time.sleep(0.05)
+        real_save(state, path)
+
+    run = tiny_run(tmp_path / "run", epochs=2)
+    run.stop_requested = True  # the first Ctrl-C: stop at the next step
+    monkeypatch.setattr(checkpoint, "save", save)
+    with pytest.raises(Interrupted):
+        run.fit()
+    assert checkpoint.load(tmp_path / "run" / "last.pt")["epoch"] == 0

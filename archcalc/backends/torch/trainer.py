@@ -651,9 +651,10 @@ class Run:
             if self.step_in_epoch and self.meter is not None:
                 self.partial = self.meter.sums.tolist()
                 self.partial_time = time.perf_counter() - self.epoch_start
-            path = self.save("last.pt")
-            if self.dist.main:
-                self.plot()  # the curves of the epochs that finished
+            with _signals_held():  # a further Ctrl-C here would cut the save short and end by signal (-2)
+                path = self.save("last.pt")
+                if self.dist.main:
+                    self.plot()  # the curves of the epochs that finished
             if self.terminated:
                 raise Terminated(f"terminated (SIGTERM); saved {path}", hint=f"continue with --resume {path}") from None
             raise Interrupted(f"interrupted; saved {path}", hint=f"continue with --resume {path}") from None
@@ -721,6 +722,20 @@ class Run:
 
             if tdist.is_initialized():
                 tdist.destroy_process_group()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for the block (the save after a Ctrl-C, under a second), main thread only."""
+    if not _is_main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _is_main_thread() -> bool:
