@@ -134,3 +134,16 @@ def test_a_checkpoint_without_a_digest_loads_with_a_warning(last_pt: Path, tmp_p
     assert checkpoint.load(old)["epoch"] == raw["epoch"]
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"warning: {old} has no digest" in err
+
+
+@pytest.mark.parametrize("junk", [b"hello this is text\nmore\n", b"\x80\x02]q\x00(K\x01e." * 3, b"((((((((",
+                                  b"}" * 50], ids=["text", "pickle_ops", "marks", "dicts"])
+@pytest.mark.parametrize("argv", [("train", "--resume", "{bad}"), ("export", "lenet5", "--checkpoint", "{bad}",
+                                                                   "-o", "{out}")], ids=["resume", "export"])
+def test_a_file_of_junk_is_one_line(cli_main, tmp_path: Path, junk: bytes, argv: tuple[str, ...]) -> None:  # type: ignore[no-untyped-def]
+    """Reliability defect 11: a plain text file as a checkpoint was a KeyError/IndexError from torch.load."""
+    bad = tmp_path / "junk.pt"
+    bad.write_bytes(junk)
+    code, _, err = cli_main(*(a.format(bad=bad, out=tmp_path / "x.pt2") for a in argv))
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1, err[-500:]
+    assert str(bad) in err

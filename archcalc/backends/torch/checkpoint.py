@@ -234,6 +234,8 @@ def load_tensors_only(path: Path, error: type[OptionError], hint: str, unreadabl
         raise error(f"{path} is truncated or corrupt ({first_line(exc)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise error(f"{path} {unreadable} ({first_line(exc)})") from None
+    except Exception as exc:  # torch's unpickler on arbitrary bytes: KeyError, IndexError, struct.error, ...
+        raise error(f"{path} {unreadable} ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def first_line(exc: BaseException) -> str:
