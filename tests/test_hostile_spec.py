@@ -474,3 +474,14 @@ def test_float_attributes_out_of_range_are_located(cli_main, tmp_path: Path, lay
     code, out, err = cli_main("summary", str(path))
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert err.startswith(f"{path}:2:") and message in err, err
+
+
+@pytest.mark.parametrize("layer", ["{maxpool: {k: 2, s: 9223372036854775807}}", "{avgpool: {k: 2147483648}}",
+                                   "{subsample: {k: 2, s: 4611686018427387904}}"])
+def test_pool_sizes_past_32_bits_are_located(cli_main, tmp_path: Path, layer: str) -> None:  # type: ignore[no-untyped-def]
+    """Reliability defect 10: torch's pooling takes 32-bit sizes; a 2**63 - 1 stride crashed verify."""
+    path = tmp_path / "f.yaml"
+    path.write_text(f"input: 3x8x8\nlayers: [{layer}]\n")
+    code, _, err = cli_main("summary", str(path))
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"{path}:2:"), err
+    assert "must be at most 2147483647" in err, err

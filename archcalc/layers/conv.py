@@ -272,6 +272,10 @@ class PoolConfig(WindowConfig):
 P = TypeVar("P", bound=PoolConfig)
 
 
+#: torch's pooling kernels read kernel, stride, padding and dilation as 32-bit ints
+POOL_INT_MAX = 2**31 - 1
+
+
 class _Pool(Windowed[P]):
     short = "pool"
     primary = "k"  # maxpool: 2 is a 2×2 window, stride 2
@@ -286,6 +290,10 @@ class _Pool(Windowed[P]):
 
     def check(self, a: P, where: SourceLocation | None) -> None:
         k, pad = a.k, a.pad
+        largest = max(*k, *self.stride(a), *self.dilation(a))
+        if largest > POOL_INT_MAX:  # a 2**62 stride passed the calculator and crashed torch ('without overflow')
+            raise SpecError(f"pool kernel, stride and dilation must be at most {POOL_INT_MAX} (PyTorch's pooling"
+                            f" takes 32-bit sizes), got {largest}", where)
         if pad != "same" and (pad[0] > k[0] // 2 or pad[2] > k[1] // 2):
             raise SpecError(f"pool padding {pad} must be at most half the kernel {k[0]}×{k[1]}"
                             " (as PyTorch requires)", where)
