@@ -23,6 +23,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     #: Interrupted by the user (Ctrl-C), after saving what could be saved.
     INTERRUPTED = 130
+    #: Stopped by SIGTERM (a scheduler, ``docker stop``), after saving what could be saved: 128 + 15.
+    TERMINATED = 143
 
 
 @dataclass(frozen=True)

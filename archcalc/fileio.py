@@ -23,6 +23,12 @@ def _umask() -> int:
     return mask
 
 
+def plain_mode() -> int:
+    """The permissions ``open(path, "w")`` gives a new file (0666 less the umask): what every file archcalc
+    creates gets, where mkstemp's private 0600 would otherwise stay."""
+    return 0o666 & ~_umask()
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in ``directory`` durable (POSIX); a no-op where directories cannot be opened."""
     try:
@@ -50,7 +56,7 @@ def atomic_path(path: str | Path, *, durable: bool = False, make_parents: bool =
         folder.mkdir(parents=True, exist_ok=True)
     elif not folder.is_dir():
         raise OptionError(f"cannot write '{path}': folder '{folder}' does not exist")
-    mode = target.stat().st_mode & 0o777 if target.is_file() else 0o666 & ~_umask()
+    mode = target.stat().st_mode & 0o777 if target.is_file() else plain_mode()
     fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)

@@ -457,3 +457,31 @@ def test_rf_stack_sizes_are_bounded(cli_main) -> None:  # type: ignore[no-untype
 def test_report_batch_is_bounded(cli_main, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli_main("report", "vgg16", "--batch", "1" + "0" * 4298, "-o", str(tmp_path / "x.html"))
     assert code == 2 and out == "" and "Traceback" not in err and "9223372036854775807" in err, err[-300:]
+
+
+@pytest.mark.parametrize(("layer", "message"), [
+    ("{dropout: 1.5}", "'p' must be a finite number ≥ 0 and ≤ 1, got 1.5"),  # reliability 3c: torch crashed
+    ("{dropout: -1}", "'p' must be a finite number ≥ 0 and ≤ 1, got -1"),
+    ("{bn: {eps: -1}}", "'eps' must be a finite number > 0, got -1"),
+    ("{bn: {eps: .inf, momentum: .nan}}", "'.inf' is not a finite number"),
+    ("{lrn: {alpha: .nan, beta: .inf, k: -1}}", "'.nan' is not a finite number"),
+    ("{lrn: {k: -1}}", "'k' must be a finite number > 0, got -1"),  # NaN maps in torch
+    ("{lrn: {alpha: -1}}", "'alpha' must be a finite number ≥ 0, got -1"),
+])
+def test_float_attributes_out_of_range_are_located(cli_main, tmp_path: Path, layer: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "f.yaml"
+    path.write_text(f"input: 3x8x8\nlayers: [{layer}]\n")
+    code, out, err = cli_main("summary", str(path))
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"{path}:2:") and message in err, err
+
+
+@pytest.mark.parametrize("layer", ["{maxpool: {k: 2, s: 9223372036854775807}}", "{avgpool: {k: 2147483648}}",
+                                   "{subsample: {k: 2, s: 4611686018427387904}}"])
+def test_pool_sizes_past_32_bits_are_located(cli_main, tmp_path: Path, layer: str) -> None:  # type: ignore[no-untyped-def]
+    """Reliability defect 10: torch's pooling takes 32-bit sizes; a 2**63 - 1 stride crashed verify."""
+    path = tmp_path / "f.yaml"
+    path.write_text(f"input: 3x8x8\nlayers: [{layer}]\n")
+    code, _, err = cli_main("summary", str(path))
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"{path}:2:"), err
+    assert "must be at most 2147483647" in err, err

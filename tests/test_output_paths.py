@@ -89,3 +89,41 @@ def test_a_spec_named_with_a_path_writes_here(cli_main, tmp_path: Path, monkeypa
     written = sorted(p.name for p in work.iterdir() if p.name != "n.yaml")
     assert len(written) == 1 and written[0].startswith("escaped-"), written
     assert sorted(p.name for p in tmp_path.rglob("*escaped*")) == written
+
+
+# ---- train --run-dir (issue 15, defect 6: '--run-dir /proc/x' was a FileNotFoundError after the build)
+
+def _train_run_dir(run_dir: str) -> str:
+    """``archcalc train lenet5 --run-dir RUN_DIR`` through click's runner; its one-line error."""
+    pytest.importorskip("torch")
+    from click.testing import CliRunner
+
+    from archcalc.cli.train import train_command
+
+    result = CliRunner().invoke(train_command, ["lenet5", "--epochs", "1", "--data", "synthetic", "--device",
+                                                "cpu", "--run-dir", run_dir])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output[-500:]
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "training" not in lines[0], result.output  # refused before any training
+    return lines[0]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs procfs")
+def test_run_dir_in_proc_is_refused() -> None:
+    assert "--run-dir '/proc/x': cannot write there" in _train_run_dir("/proc/x")
+
+
+def test_run_dir_naming_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    assert "exists and is not a folder" in _train_run_dir(str(tmp_path / "afile"))
+    assert "is not a folder" in _train_run_dir(str(tmp_path / "afile" / "run"))
+
+
+def test_unwritable_run_dir_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked else real_access(p, mode))
+    line = _train_run_dir(str(locked / "run"))  # root may write anywhere: the permission is simulated
+    assert "no permission to write in" in line and str(locked) in line
+    assert not (locked / "run").exists()

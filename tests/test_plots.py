@@ -438,3 +438,35 @@ def test_zoo_scatter_labels_never_overlap(tmp_path: Path) -> None:
 
 def test_tick_labels_say_the_tick_value() -> None:
     assert [charts.tick_text(v) for v in (1.25e9, 1.75e9, 2e9, 5e8)] == ["1.25G", "1.75G", "2G", "500M"]
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_many_bars_are_one_collection_with_the_same_heights(log: bool) -> None:
+    """Issue 15, defect 11: a flat 100k-layer plot ran past 180 s (one Rectangle per bar); past
+    BARS_AS_ONE bars a panel is one PolyCollection whose bars have the data's heights."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = charts.BARS_AS_ONE + 100
+    heights = [float(i % 7 + 1) * 1000 for i in range(n)]
+    fig, ax = plt.subplots()
+    try:
+        if log:
+            ax.set_yscale("log")
+        charts._bars(ax, list(range(n)), heights, ["#000000"] * n, log)
+        assert not ax.patches and len(ax.collections) == 1
+        tops = [max(y for _, y in path.vertices) for path in ax.collections[0].get_paths()]
+        assert tops == heights
+        assert ax.get_ylim()[1] >= max(heights) and ax.get_xlim()[1] >= n - 1
+    finally:
+        plt.close(fig)
+
+
+def test_a_flat_spec_of_thousands_of_layers_plots(tmp_path: Path) -> None:
+    spec = tmp_path / "flat.yaml"
+    spec.write_text("input: 3x8x8\nlayers:\n- repeat: 3000\n  body: [relu]\n")
+    result = run_cli("plot", str(spec), "-o", str(tmp_path / "flat.png"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "flat.png").read_bytes()[:4] == b"\x89PNG"

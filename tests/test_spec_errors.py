@@ -28,6 +28,10 @@ CASES = [
           - conv: {out: 8, k: 3}
           - maxpul: {k: 2}
      """, 5, "unknown layer type or block 'maxpul'", "did you mean maxpool?"),
+    ("input as a layer (issue 15, defect 14: 'did you mean input?')", """
+        input: 3x32x32
+        layers: [input]
+     """, 3, "unknown layer type or block 'input'", "the network's input is the top-level 'input:'"),
     ("unknown attribute", """
         input: 3x32x32
         layers:

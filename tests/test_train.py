@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
 import math
@@ -520,3 +521,97 @@ def test_sigint_saves_and_exits_130(tmp_path: Path) -> None:
     assert "interrupted; saved" in err.decode() and "--resume" in err.decode()
     state = checkpoint.load(run_dir / "last.pt")
     assert state["epoch"] >= 1
+
+
+def test_sigterm_saves_and_exits_143(tmp_path: Path) -> None:
+    """SIGTERM (a batch scheduler, ``docker stop``) saves like Ctrl-C (issue 15, defect 12: it saved nothing)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "archcalc", "train", "lenet5", "--epochs", "200", "--device",
+                             "cpu", "--run-dir", str(run_dir)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline = time.time() + 90
+    while time.time() < deadline and not (run_dir / "last.pt").exists():
+        time.sleep(0.05)
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err.decode()
+    assert "terminated (SIGTERM); saved" in err.decode() and "--resume" in err.decode()
+    assert err.decode().count("\n") == 1
+    assert checkpoint.load(run_dir / "last.pt")["epoch"] >= 1
+
+
+# ------------------------------------------------------------------------- a full disk (issue 15, defect 6)
+
+def _no_space() -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("how", ["oserror", "torch"])
+def test_a_full_disk_is_one_line_and_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   how: str) -> None:
+    real_save = checkpoint.save
+    calls: list[Path] = []
+
+    def save(state: dict[str, Any], path: Path) -> None:
+        calls.append(path)
+        if len(calls) <= 2:  # epoch 1: last.pt and best.pt; then the disk is full
+            real_save(state, path)
+        elif how == "oserror":
+            raise _no_space()
+        else:  # torch's writer: a RuntimeError raised while the OSError is handled
+            try:
+                raise _no_space()
+            except OSError:
+                raise RuntimeError("[enforce fail at inline_container.cc:672] unexpected pos 64 vs 0") from None
+
+    monkeypatch.setattr(checkpoint, "save", save)
+    with pytest.raises(trainer_module().DiskFull) as info:
+        tiny_run(tmp_path / "run", epochs=3).fit()
+    text = one_line(info.value)
+    assert "disk full" in text and "nothing lost, the last good checkpoint is epoch 1" in text, text
+    assert f"--resume {tmp_path / 'run' / 'last.pt'}" in text
+    assert checkpoint.load(tmp_path / "run" / "last.pt")["epoch"] == 1
+
+
+def test_a_full_disk_before_any_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(path: Path, text: str) -> None:
+        raise _no_space()
+
+    monkeypatch.setattr(trainer_module(), "_write_text", full)
+    with pytest.raises(trainer_module().DiskFull) as info:
+        tiny_run(tmp_path / "run", epochs=1).fit()
+    assert "no checkpoint of this run was written yet" in one_line(info.value)
+
+
+def test_other_write_errors_are_not_called_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(state: dict[str, Any], path: Path) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(checkpoint, "save", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        tiny_run(tmp_path / "run", epochs=1).fit()
+
+
+def trainer_module() -> Any:
+    from archcalc.backends.torch import trainer
+
+    return trainer
+
+
+def test_a_second_ctrl_c_during_the_save_does_not_cut_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15, defect 12: a second Ctrl-C 50 ms after the first ended the process by signal (status -2)."""
+    real_save = checkpoint.save
+
+    def save(state: dict[str, Any], path: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the first one's save runs
+        time.sleep(0.05)
+        real_save(state, path)
+
+    run = tiny_run(tmp_path / "run", epochs=2)
+    run.stop_requested = True  # the first Ctrl-C: stop at the next step
+    monkeypatch.setattr(checkpoint, "save", save)
+    with pytest.raises(Interrupted):
+        run.fit()
+    assert checkpoint.load(tmp_path / "run" / "last.pt")["epoch"] == 0

@@ -119,6 +119,21 @@ layers:
     assert report.ok, render(report)
 
 
+@pytest.mark.parametrize("layers", [
+    "[{subsample: {k: 2}}]",  # reliability 3b: 1,920 predicted, 384 measured
+    "[{conv: {out: 4, k: 3, pad: 1, padding_mode: reflect}}]",  # 3,936 predicted, 2,400 measured
+    "[{conv: {out: 4, k: 3, pad: 1, padding_mode: replicate}}]",
+    "[{subsample: {k: 2, pad: [0, 1, 0, 1]}}, {conv: {out: 2, k: 1}}]",
+    "[{conv: {out: 4, k: 3, pad: 1}}, {subsample: {k: 2}}]",  # after a conv the input is kept: still exact
+    "[{conv: {out: 4, k: 1}}, {conv: {out: 4, k: 3, pad: 1, padding_mode: reflect}}]",
+], ids=["subsample_first", "reflect_first", "replicate_first", "padded_subsample_first", "subsample_after_conv",
+        "reflect_after_conv"])
+def test_saved_bytes_when_the_image_needs_no_gradient(layers: str) -> None:
+    """Issue 15, defect 3b: a layer that reads the image keeps nothing for the image's gradient."""
+    report = verify(load_text(f"input: 3x9x9\nlayers: {layers}\n"), batch=2)
+    assert report.ok, render(report)
+
+
 def _broken_model(graph: Graph) -> Any:
     """A model that does not match its spec: conv2 has one more output channel."""
     model = build_model(graph)

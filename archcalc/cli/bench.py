@@ -15,17 +15,22 @@ from rich.table import Table
 from rich.text import Text
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import load_analysis, passive_openmp, require_torch, spec_options
+from archcalc.cli.options import SEED, force_build_option, load_analysis, passive_openmp, require_torch, spec_options
 from archcalc.cli.output import plain_console, stdout_console
 from archcalc.cli.paths import check_output
 from archcalc.errors import BackendError, OptionError
 from archcalc.report.fmt import human_bytes, parse_bytes, si
+from archcalc.spec.numbers import MAX_INT
 from archcalc.vocab import DEVICES, OPTIMIZERS, PRECISIONS
 
 if TYPE_CHECKING:
     from archcalc.analysis import Analysis
     from archcalc.backends.torch.bench import BenchOptions, BenchResult, Config, Runner, Subject
     from archcalc.ir import Graph
+
+
+#: --threads: OpenMP aborts the process when it cannot create the threads (100,000 did, in libgomp)
+MAX_THREADS = 1024
 
 
 def parse_batches(text: str) -> tuple[tuple[int, ...], bool]:
@@ -38,7 +43,19 @@ def parse_batches(text: str) -> tuple[tuple[int, ...], bool]:
         raise OptionError(f"--batch expects sizes like 1,32,256, 'auto', or both (1,64,auto), got '{text}'") from None
     if (not batches and not auto) or (batches and min(batches) < 1):
         raise OptionError(f"--batch sizes must be positive integers, got '{text}'")
+    if batches and max(batches) > MAX_INT:
+        raise OptionError(f"--batch sizes must be at most {MAX_INT} (64 bits), got '{text[:60]}'")
     return tuple(dict.fromkeys(batches)), auto
+
+
+def _check_compile_backend(name: str) -> None:
+    """A backend torch.compile knows, or one line (an unknown one was torch's InvalidBackend traceback)."""
+    from torch._dynamo import list_backends
+
+    known = list_backends(exclude_tags=())
+    if name not in known:
+        raise OptionError(f"--compile-backend {name!r} is not a torch.compile backend",
+                          hint=f"choose from {', '.join(sorted(known))}")
 
 
 # ---- rendering ---------------------------------------------------------------------------------
@@ -254,6 +271,7 @@ Examples:
   archcalc bench alexnet --mode both --vs plain --out runs/bench.jsonl""")
 @click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
+@force_build_option
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="Where to run.")
 @click.option("--mode", type=click.Choice(["infer", "train", "both"]), default="infer", show_default=True,
@@ -280,9 +298,9 @@ Examples:
               help="Also bench the hand-written torch equivalent in the same run and print the ratio.")
 @click.option("--train-flops", type=click.Choice(["3x", "exact"]), default="3x", show_default=True,
               help="Train FLOPs: 3× forward, or archcalc's exact backward MAC count.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS), default=None,
               help="CPU threads for torch [torch's default: one per core]; shown in the table and every --out row.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the weights and inputs.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the weights and inputs.")
 @click.option("--out", "out_path", metavar="FILE", help="Append results to FILE (.jsonl or .csv).")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Load weights into the spec-built model (archcalc checkpoint or state dict, .pt/.safetensors).")
@@ -308,6 +326,9 @@ def bench_command(*, spec: str, input_text: str | None, assignments: tuple[str, 
 
     from archcalc.backends.torch.bench import BenchOptions, BenchOutOfMemory, Runner
     from archcalc.backends.torch.bench_env import environment
+
+    if compile_:
+        _check_compile_backend(compile_backend)
 
     opts = BenchOptions(
         device=device, modes=("infer", "train") if mode == "both" else (mode,), precision=precision,

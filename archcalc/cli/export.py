@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.cli.options import SEED, force_build_option, load_analysis, require_torch, spec_options
 from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import BackendError
 from archcalc.fileio import atomic_path
@@ -25,6 +25,7 @@ Examples:
   archcalc export lenet5 --weights runs/lenet5-…/best.pt -o lenet5.onnx --format onnx""")
 @click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
+@force_build_option
 @click.option("--format", "fmt", type=click.Choice(list(SUFFIXES)), default="pt2", show_default=True,
               help="pt2: a torch.export program (torch.export.load, no archcalc needed); onnx: an ONNX graph"
                    " (the 'onnx' extra), with a dynamic batch dimension.")
@@ -32,7 +33,7 @@ Examples:
               help="Output file (default: NAME.pt2 or NAME.onnx in the current directory).")
 @click.option("--init", type=click.Choice(INIT_SCHEMES), default=None,
               help="Weight initialisation (default: the spec's recipe, else torch's).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the initial weights.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for the initial weights.")
 @click.option("--weights", "--checkpoint", "weights", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Load weights first: an archcalc checkpoint or a state dict"
                                    " (.pt/.pth/.safetensors, the reference's names or structure).")

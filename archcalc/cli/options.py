@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gc
+import importlib
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -21,6 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: --batch of the symbolic commands: within 64 bits, like every number in a spec (a 4,300-digit batch made
 #: figures JSON cannot print: ValueError from int-to-string conversion).
 BATCH = click.IntRange(min=1, max=MAX_INT)
+#: --seed of the torch commands: torch takes 64 bits, and seeds are offset (seed + 1, seed + a CRC) here and
+#: there, so 2**62 leaves room (a 30-digit seed was an OverflowError traceback)
+SEED = click.IntRange(min=0, max=2**62)
 
 
 def spec_options(func: F) -> F:
@@ -83,10 +91,49 @@ def passive_openmp() -> None:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+def import_interruptibly(name: str) -> None:
+    """Import ``name`` so that a Ctrl-C during the import is not lost.
+
+    torch's import swallows a KeyboardInterrupt raised while it imports numpy and carries on, so a Ctrl-C
+    about 0.2 s after launch was ignored and training ran to the end (issue 15, defect 12). The signal is
+    noted here and raised again once the import returns.
+    """
+    if name in sys.modules or threading.current_thread() is not threading.main_thread():
+        importlib.import_module(name)
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        importlib.import_module(name)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def force_build_option(command: F) -> F:
+    """``--force-build`` for the commands that build the network in torch (see backends.torch.fits)."""
+    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        from archcalc.backends.torch import fits
+
+        fits.force(value)  # set on every invocation, so an earlier one's flag never lingers
+        return value
+
+    option = click.option("--force-build", is_flag=True, expose_value=False, callback=remember,
+                          help="Build the network even when archcalc predicts that its weights exceed this"
+                               " machine's memory.")
+    return option(command)
+
+
 def require_torch(extras: str = "torch") -> None:
     """A one-line error instead of an ImportError traceback when the torch extra is missing."""
     try:
-        import torch  # noqa: F401
+        import_interruptibly("torch")
     except ImportError:
         raise BackendError(f"torch is not installed (pip install 'archcalc[{extras}]')") from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,6 +60,33 @@ def check_output(path: str, option: str = "-o", suffixes: Sequence[str] = ()) ->
     return p
 
 
+def check_folder(path: str, option: str) -> Path:
+    """``path`` as a folder this command can create or write into, or a one-line :class:`OptionError` now,
+    before any work: a file of that name, a missing parent that is a file, a folder that cannot be written
+    (no permission, a read-only file system, procfs) are refused. Nothing is created: the nearest existing
+    folder is tried with a temporary file, removed at once."""
+    shown = repr(path)
+    if not path or "\0" in path:
+        raise OptionError(f"{option} {shown}: not a folder name")
+    p = Path(path)
+    try:
+        if p.exists() and not p.is_dir():
+            raise OptionError(f"{option} {shown} exists and is not a folder")
+        existing = p
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OptionError(f"{option} {shown}: {str(existing)!r} is not a folder")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise OptionError(f"{option} {shown}: no permission to write in {str(existing)!r}")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".archcalc-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:  # procfs, a read-only file system, a name too long, a loop of links, ...
+        raise OptionError(f"{option} {shown}: cannot write there ({exc.strerror or exc})") from None
+    return p
+
+
 def _check(p: Path, shown: str, option: str, suffixes: Sequence[str]) -> None:
     if p.is_dir():
         example = p / ("out" + (suffixes[0] if suffixes else ""))
@@ -76,4 +104,4 @@ def _check(p: Path, shown: str, option: str, suffixes: Sequence[str]) -> None:
         raise OptionError(f"{option} {shown}: no permission to write in {str(folder)!r}")
 
 
-__all__ = ["MAX_NAME_BYTES", "MAX_STEM_BYTES", "check_output", "default_output", "safe_stem"]
+__all__ = ["MAX_NAME_BYTES", "MAX_STEM_BYTES", "check_folder", "check_output", "default_output", "safe_stem"]

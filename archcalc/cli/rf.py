@@ -9,7 +9,7 @@ import click
 from archcalc.analysis import NodeResult
 from archcalc.arith import AxisRF, Num
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import gc_paused, load_analysis, spec_options
+from archcalc.cli.options import force_build_option, gc_paused, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_any, emit_json, warn
 from archcalc.cli.paths import check_output
 from archcalc.errors import OptionError, did_you_mean
@@ -64,6 +64,7 @@ Examples:
   archcalc rf resnet50 --effective               # measured field; writes resnet50-erf.png""")
 @click.argument("spec", required=False, shell_complete=spec_argument_completion)
 @spec_options
+@force_build_option
 @click.option("--layer", help="Show only this layer (full dotted name).")
 @click.option("--at", "at", metavar="Y,X", help="With --layer: the input region seen by output unit (Y, X).")
 @click.option("--stack", metavar="K,K,...", help="Quick form without a spec: 3x3,3x3,3x3 or 7x7/2,pool3/2.")

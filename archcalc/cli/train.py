@@ -13,6 +13,8 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
+from archcalc.cli.options import SEED, force_build_option
+from archcalc.cli.paths import check_folder
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
 
@@ -24,6 +26,7 @@ Examples:
   archcalc train resnet20 --data cifar10:~/data/cifar10 --device cuda
   archcalc train --resume runs/lenet5-…/last.pt        # continue an interrupted run""")
 @click.argument("spec", required=False, shell_complete=spec_argument_completion)
+@force_build_option
 @click.option("--data", default=None, metavar="SOURCE",
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
@@ -49,12 +52,12 @@ Examples:
               help="Autocast precision [fp32]; fp16 uses a gradient scaler (CUDA).")
 @click.option("--channels-last", is_flag=True, default=None, help="Channels-last memory format.")
 @click.option("--compile", "compile_", is_flag=True, default=None, help="torch.compile the model.")
-@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--run-dir", type=click.Path(), default=None, metavar="DIR",
               help="Where checkpoints and metrics go [runs/SPEC-TIME, or the resumed checkpoint's folder].")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, metavar="CKPT",
               help="Continue a run from a checkpoint (last.pt); its configuration is the default.")
 @click.option("--eval-only", is_flag=True, help="Evaluate the --resume checkpoint on the validation set.")
-@click.option("--seed", type=int, default=None, help="Seed for initialisation, shuffling, augmentation [0].")
+@click.option("--seed", type=SEED, default=None, help="Seed for initialisation, shuffling, augmentation [0].")
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
               help="Override a spec variable, e.g. --set num_classes=100 (repeatable).")
 @click.option("--input", "input_text", metavar="CxHxW", help="Override the input shape, e.g. 3x32x32.")
@@ -121,6 +124,8 @@ def _train(spec: str | None, given: dict[str, Any], resume: str | None, eval_onl
         raise OptionError("give --weights (start a new run from weights) or --resume (continue a run), not both")
     state = checkpoint.load(Path(resume)) if resume is not None else None
     cfg = _config(spec, given, state, resume, assignments, input_text, console)
+    if not eval_only:  # where checkpoints go, checked before the network is built or data loaded
+        check_folder(cfg.run_dir, "--run-dir")
 
     analysis = Analysis(load(cfg.spec, cfg.overrides, tuple(cfg.input) if cfg.input else None))
     graph = analysis.graph

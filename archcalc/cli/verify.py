@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import load_analysis, require_torch, spec_options
+from archcalc.cli.options import SEED, force_build_option, load_analysis, require_torch, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_csv, stdout_console, table_format
 from archcalc.errors import CheckFailed
 
@@ -17,9 +17,10 @@ Examples:
   archcalc verify googlenet --format json > googlenet-verify.json""")
 @click.argument("spec", shell_complete=spec_argument_completion)
 @spec_options
+@force_build_option
 @click.option("--batch", type=click.IntRange(min=1), default=2, show_default=True,
               help="Batch size of the measured training pass (saved-for-backward bytes).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for weights and inputs.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for weights and inputs.")
 @click.option("--rf/--no-rf", default=True, show_default=True, help="Measure receptive fields.")
 @click.option("--fvcore/--no-fvcore", "use_fvcore", default=True, show_default=True,
               help="Compare MACs with fvcore's FlopCountAnalysis (when installed).")

@@ -144,7 +144,9 @@ class Windowed(Layer[W]):
         padded = Saved.own("padded_input", c * (h + top + bottom + g.ceil_room[0]) * (w + left + right
                                                                                       + g.ceil_room[1]))
         if g.pad_mode in ("reflect", "replicate"):
-            return [Saved.input(numel(ins[0])), padded]
+            # the pad keeps its input for its own backward, which runs only if that input needs a gradient
+            # (the image does not: counting it over-stated a reflect-padded first conv by the image's bytes)
+            return [Saved.input(numel(ins[0]), needed_if=(0,)), padded]
         return [padded]
 
     def rf(self, a: W, ins: Sequence[Shape], out: Shape) -> RFRule:
@@ -270,6 +272,10 @@ class PoolConfig(WindowConfig):
 P = TypeVar("P", bound=PoolConfig)
 
 
+#: torch's pooling kernels read kernel, stride, padding and dilation as 32-bit ints
+POOL_INT_MAX = 2**31 - 1
+
+
 class _Pool(Windowed[P]):
     short = "pool"
     primary = "k"  # maxpool: 2 is a 2×2 window, stride 2
@@ -284,6 +290,10 @@ class _Pool(Windowed[P]):
 
     def check(self, a: P, where: SourceLocation | None) -> None:
         k, pad = a.k, a.pad
+        largest = max(*k, *self.stride(a), *self.dilation(a))
+        if largest > POOL_INT_MAX:  # a 2**62 stride passed the calculator and crashed torch ('without overflow')
+            raise SpecError(f"pool kernel, stride and dilation must be at most {POOL_INT_MAX} (PyTorch's pooling"
+                            f" takes 32-bit sizes), got {largest}", where)
         if pad != "same" and (pad[0] > k[0] // 2 or pad[2] > k[1] // 2):
             raise SpecError(f"pool padding {pad} must be at most half the kernel {k[0]}×{k[1]}"
                             " (as PyTorch requires)", where)
@@ -378,8 +388,13 @@ class Subsample(_Pool[PoolConfig]):
         return Cost(ops=(kh * kw + 1) * n, bwd_ops=(kh * kw + 2) * n, bwd_weight_macs=n)
 
     def saved(self, a: PoolConfig, ins: Sequence[Shape], out: Shape, inplace: bool) -> list[Saved]:
-        # avg_pool saves its input; the product with the coefficient saves the pooled map.
-        return [*self.saved_input(a, ins), Saved.own("pooled", numel(out))]
+        # avg_pool saves its input, for its own backward: only if that input needs a gradient (the image
+        # does not, and a first subsample was over-counted 5×); the product with the coefficient saves the
+        # pooled map, for the coefficient's gradient.
+        pooling = [Saved(s.kind, s.elems, index=s.index, label=s.label, itemsize=s.itemsize, per_sample=s.per_sample,
+                         fp32=s.fp32, needed_if=(0,), channels_last=s.channels_last)
+                   for s in self.saved_input(a, ins)]
+        return [*pooling, Saved.own("pooled", numel(out))]
 
     def connections(self, a: PoolConfig, ins: Sequence[Shape], out: Shape, cost: Cost) -> int:
         kh, kw = a.k

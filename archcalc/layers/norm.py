@@ -46,9 +46,10 @@ class BatchNorm(Pointwise[BatchNormConfig]):
 
 class LRNConfig(Config):
     size: int = attr("int", 5, "number of adjacent maps n", aliases=("n",), min=1)
-    alpha: float = attr("float", 1e-4, "α (PyTorch divides it by n)")
+    alpha: float = attr("float", 1e-4, "α (PyTorch divides it by n)", low=0.0)
     beta: float = attr("float", 0.75, "β", low=0.0)
-    k: float = attr("float", 1.0, "additive constant k (AlexNet: 2)")
+    # k > 0 and α ≥ 0 keep the base of the power positive: k = -1 gave NaN maps in torch, silently
+    k: float = attr("float", 1.0, "additive constant k (AlexNet: 2)", low=0.0, low_open=True)
 
 
 class LocalResponseNorm(Layer[LRNConfig]):

@@ -481,8 +481,10 @@ class Expander:
             assert isinstance(current, str)  # several inputs go only to a layer type that takes them
             return self._block(self.blocks[word], value, value_loc, name, current, scope, env, key_loc)
         if not layers.is_layer(word):
-            raise SpecError(f"unknown layer type or block '{word}'", key_loc,
-                            did_you_mean(word, [*layers.CATALOGUE, *self.blocks]))
+            hint = (did_you_mean(word, [*filter(layers.is_layer, layers.CATALOGUE), *self.blocks])
+                    if word not in layers.CATALOGUE  # an internal type ('input'): not a layer to suggest
+                    else f"'{word}' is not a layer a spec writes; the network's input is the top-level 'input:'")
+            raise SpecError(f"unknown layer type or block '{word}'", key_loc, hint)
         layer = layers.get(word, key_loc)
         raw: dict[str, Any] = {}
         locs: dict[str, SourceLocation] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archcalc.errors import OptionError
+from archcalc.fileio import plain_mode
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
@@ -41,7 +42,7 @@ def _cell(value: Any) -> Any:
 
 
 def _append_bytes(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)  # less the umask, as open() does
     try:
         written = os.write(fd, data)
         if written != len(data):
@@ -73,6 +74,7 @@ def append_csv(path: str, rows: Sequence[Mapping[str, Any]]) -> None:
     if not target.exists():
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
         try:
+            os.chmod(tmp, plain_mode())  # not mkstemp's 0600
             with os.fdopen(fd, "w", newline="") as f:
                 f.write(_csv_text(rows, columns, header=True))
             try:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archcalc.analysis import Analysis
+from archcalc.backends.torch.fits import check_fits
 from archcalc.errors import BackendError
 from archcalc.ir import Graph, Node
 from archcalc.layers import Family, Geometry, Resolved
@@ -609,6 +610,7 @@ def build_model(source: Analysis | Graph, *, init: str | None = None, seed: int 
     builder, given the node's resolved record and whether the in-place plan lets it overwrite its input.
     """
     analysis = source if isinstance(source, Analysis) else Analysis(source)
+    check_fits(analysis)  # a one-line refusal, not torch's allocator traceback after seconds of work
     graph = analysis.graph
     scheme = init if init is not None else recipe_init(graph)
     if scheme not in INIT_SCHEMES:

@@ -4,14 +4,20 @@ A checkpoint is written to a temporary file in the same directory, flushed and f
 over the old one, so a crash or ``kill -9`` at any instant leaves either the old or the new file, never a
 torn one. It holds only tensors and plain containers (RNG states included), so ``torch.load`` runs with
 ``weights_only=True``: loading a checkpoint cannot execute code.
+
+Torch's zip reader does not check its CRCs, so bytes damaged on disk would load silently (issue 15: 4 KiB
+flipped in a ``last.pt`` resumed and evaluated). Each checkpoint therefore carries a sha256 of everything it
+holds (:func:`digest`), recomputed on every load. Checkpoints written before the digest load with a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import pickle
 import random
+import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +32,8 @@ from archcalc.fileio import atomic_path
 FORMAT = "archcalc-checkpoint"
 VERSION = 1
 REQUIRED = ("model", "epoch", "config")
+#: the keys outside the digest: the envelope, and the digest itself
+_ENVELOPE = ("format", "version", "digest")
 
 
 class CheckpointError(OptionError):
@@ -34,8 +42,34 @@ class CheckpointError(OptionError):
 
 def save(state: Mapping[str, Any], path: Path) -> None:
     """Write ``state`` to ``path`` atomically and durably (temp file in the same folder, fsync, rename)."""
+    body = {k: v for k, v in state.items() if k not in _ENVELOPE}
     with atomic_path(path, durable=True, make_parents=True) as tmp:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+        torch.save({"format": FORMAT, "version": VERSION, "digest": digest(body), **body}, tmp)
+
+
+def digest(state: Mapping[str, Any]) -> str:
+    """``sha256:HEX`` over every value in ``state`` but the envelope, in the order written: each tensor's
+    place, dtype, shape and bytes, and every other value's repr (so an edited number counts too)."""
+    h = hashlib.sha256()
+    _feed(h, "", {k: v for k, v in state.items() if k not in _ENVELOPE})
+    return "sha256:" + h.hexdigest()
+
+
+def _feed(h: Any, where: str, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().to("cpu").contiguous().reshape(-1)
+        h.update(f"{where}=tensor {flat.dtype} {tuple(value.shape)}\n".encode())
+        h.update(flat.view(torch.uint8).numpy())
+    elif isinstance(value, Mapping):
+        h.update(f"{where}=map {len(value)}\n".encode())
+        for key, item in value.items():
+            _feed(h, f"{where}/{key!r}", item)
+    elif isinstance(value, list | tuple):
+        h.update(f"{where}=list {len(value)}\n".encode())
+        for i, item in enumerate(value):
+            _feed(h, f"{where}/{i}", item)
+    else:
+        h.update(f"{where}={type(value).__name__} {value!r}\n".encode())
 
 
 def remove_stale_temps(directory: Path) -> None:
@@ -62,11 +96,37 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     missing = [k for k in REQUIRED if k not in state]
     if missing:
         raise CheckpointError(f"{path} is incomplete: no {missing[0]!r}")
+    check_digest(state, path)
     problem = structure_problem(state)
     if problem:
         raise CheckpointError(f"{path} is not a checkpoint archcalc wrote: {problem}",
                               hint="was it edited or damaged? train again, or resume from another checkpoint")
+    check_finite(state["model"], path)
     return state
+
+
+def check_finite(model: Mapping[str, torch.Tensor], path: Path, error: type[OptionError] = CheckpointError) -> None:
+    """Refuse weights holding NaN or infinity: evaluating or resuming them only prints ``nan``."""
+    for name, tensor in model.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise error(f"{path} holds NaN or infinite weights ({name!r})",
+                        hint="did the run diverge? use best.pt or an earlier checkpoint, with a lower --lr")
+
+
+def check_digest(state: Mapping[str, Any], path: Path, error: type[OptionError] = CheckpointError) -> None:
+    """Refuse a checkpoint whose contents differ from the digest :func:`save` stored; warn if it has none."""
+    stored = state.get("digest")
+    if stored is None:
+        sys.stderr.write(f"archcalc: warning: {path} has no digest (written by an older archcalc), so damage to"
+                         " its weights cannot be detected\n")
+        return
+    try:
+        actual = digest(state)
+    except (RecursionError, RuntimeError, TypeError, ValueError):
+        actual = None
+    if stored != actual:
+        raise error(f"{path} is corrupt: its weights do not match the digest stored when it was written",
+                    hint="resume from another checkpoint (best.pt or a copy), or train again")
 
 
 # ---- the structure save() writes, checked before any of it is used ----------------------------------------
@@ -151,6 +211,8 @@ def structure_problem(state: Mapping[str, Any]) -> str | None:
     if stats is not None and not (isinstance(stats, Mapping) and _numbers(stats.get("mean"))
                                   and _numbers(stats.get("std")) and len(stats["mean"]) == len(stats["std"])):
         return "'data_stats' is not per-channel mean and std lists"
+    if stats is not None and not all(v > 0 for v in stats["std"]):
+        return "'data_stats' has a standard deviation that is not positive (inputs would be divided by it)"
     if "num_classes" in state and not (_count(state["num_classes"]) and state["num_classes"] >= 1):
         return f"'num_classes' is {_show(state['num_classes'])}, not a count"
     return None
@@ -172,6 +234,8 @@ def load_tensors_only(path: Path, error: type[OptionError], hint: str, unreadabl
         raise error(f"{path} is truncated or corrupt ({first_line(exc)})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise error(f"{path} {unreadable} ({first_line(exc)})") from None
+    except Exception as exc:  # torch's unpickler on arbitrary bytes: KeyError, IndexError, struct.error, ...
+        raise error(f"{path} {unreadable} ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def first_line(exc: BaseException) -> str:

@@ -93,6 +93,8 @@ def effective_rf(network: Analysis | Graph, *, layer: str | None = None, checkpo
     """
     if runs < 1:
         raise OptionError("--runs must be at least 1")
+    if png is not None and not Path(png).parent.is_dir():  # refused now, not after the measurement
+        raise OptionError(f"cannot write '{png}': folder '{Path(png).parent}' does not exist")
     analysis = network if isinstance(network, Analysis) else Analysis(network)
     graph = analysis.graph
     results = analysis.results
@@ -234,7 +236,7 @@ def write_png(result: ERFResult, path: Path, dpi: int = 100) -> Path:
     ax.legend(loc="upper left", bbox_to_anchor=(1.32, 1.0), fontsize=7, frameon=True, facecolor="0.25",
               edgecolor="none", labelcolor="white", framealpha=1.0)
     try:
-        with atomic_path(path, make_parents=True) as tmp:
+        with atomic_path(path) as tmp:  # a missing folder is refused, as plot's and diagram's
             fig.savefig(tmp, format="png", bbox_inches="tight", dpi=dpi)
     finally:
         plt.close(fig)

@@ -14,6 +14,7 @@ step count, so resuming mid-epoch continues exactly too.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -44,6 +45,10 @@ from archcalc.vocab import OPTIMIZERS, TRAIN_PRECISIONS
 #: GoogLeNet: auxiliary classifier losses are added with weight 0.3.
 AUX_WEIGHT = 0.3
 SCHEDULES = ("plateau", "step", "cosine", "none")
+
+
+#: the largest float32: a larger learning rate overflows in torch's optimizer ('cannot be converted')
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass
@@ -121,8 +126,13 @@ class Config:
             raise OptionError("--epochs, --warmup and --workers must be ≥ 0; --batch and --lr > 0")
         if not 0 <= self.label_smoothing < 1:
             raise OptionError(f"--label-smoothing {self.label_smoothing} is not in [0, 1)")
-        if self.clip < 0:
+        if not self.clip >= 0:  # NaN too
             raise OptionError(f"--clip {self.clip} must be ≥ 0")
+        if not (math.isfinite(self.lr) and self.lr <= FLOAT32_MAX):  # FloatRange lets NaN through
+            raise OptionError(f"--lr {self.lr} must be a finite number up to {FLOAT32_MAX:.3g}"
+                              " (torch keeps it as a 32-bit float)")
+        if not 0 <= self.seed <= 2**62:
+            raise OptionError(f"--seed {self.seed} must be between 0 and 2**62")
         if self.stop_patience < 0:
             raise OptionError(f"--patience {self.stop_patience} must be ≥ 0")
 
@@ -146,6 +156,33 @@ class Interrupted(ArchcalcError):
     """Ctrl-C: the state was saved and the run can be resumed."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(Interrupted):
+    """SIGTERM: saved as after Ctrl-C, with the exit status a terminated process has (143)."""
+
+    exit_code = ExitCode.TERMINATED
+
+
+class DiskFull(ArchcalcError):
+    """No room to write a checkpoint or a run file; checkpoints are atomic, so the last good one is whole."""
+
+    exit_code = ExitCode.FAILURE
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception it was raised from says the disk (or the quota) is full: torch's
+    writer reports ENOSPC as a RuntimeError ('unexpected pos') chained to the OSError."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 # ------------------------------------------------------------------------------------ processes, device
@@ -343,9 +380,13 @@ class Run:
         self.partial_time = 0.0
         self.resume_rng: Mapping[str, Any] | None = None
         self.extra_config = dict(extra_config or {})
+        #: the epoch of the last last.pt written (or resumed from): what survives a full disk
+        self.saved_epoch: int | None = None
         if resume is not None:
             self.load_state(resume)
+            self.saved_epoch = self.epoch
         self.stop_requested = False
+        self.terminated = False
         self.stopped_early: int | None = None
         self.meter: Meter | None = None
         self.epoch_start = 0.0
@@ -401,7 +442,26 @@ class Run:
         path = self.run_dir / name
         if self.dist.main:
             checkpoint.save(self.state(), path)
+            if name == "last.pt":
+                self.saved_epoch = self.epoch
         return path
+
+    @contextmanager
+    def disk_full_is_one_line(self) -> Iterator[None]:
+        """A full disk while writing the run's files: one line naming the last good checkpoint, not a
+        traceback (issue 15, defect 6). Checkpoints are written atomically, so that one is whole."""
+        try:
+            yield
+        except (OSError, RuntimeError) as exc:
+            if not disk_full(exc):
+                raise
+            last = self.run_dir / "last.pt"
+            if self.saved_epoch is None:
+                raise DiskFull(f"disk full in {self.run_dir}: no checkpoint of this run was written yet",
+                               hint="free some space and start again") from None
+            raise DiskFull(f"disk full in {self.run_dir}: nothing lost, the last good checkpoint is epoch "
+                           f"{self.saved_epoch} ({last})",
+                           hint=f"free some space, then continue with --resume {last}") from None
 
     # ---- files of the run directory
 
@@ -520,21 +580,24 @@ class Run:
 
     @contextmanager
     def catch_sigint(self) -> Iterator[None]:
-        """The first Ctrl-C asks the loop to stop at the next step boundary; a second one stops at once."""
+        """The first Ctrl-C asks the loop to stop at the next step boundary; a second one stops at once.
+        SIGTERM (a batch scheduler, ``docker stop``) is handled the same way, so it saves too."""
         if self.dist.world > 1 or not _is_main_thread():
             yield
             return
 
         def handler(signum: int, frame: FrameType | None) -> None:
+            self.terminated = self.terminated or signum == signal.SIGTERM
             if self.stop_requested:
                 raise KeyboardInterrupt
             self.stop_requested = True
 
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
     @contextmanager
     def progress(self, total: int, done: int) -> Iterator[Callable[[float], None]]:
@@ -554,6 +617,10 @@ class Run:
 
     def fit(self) -> dict[str, Any]:
         """Train from the current epoch to the last; returns the last epoch's metrics."""
+        with self.disk_full_is_one_line():
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         self.write_config()
         for note in self.data.notes:
             if self.dist.main:
@@ -584,9 +651,12 @@ class Run:
             if self.step_in_epoch and self.meter is not None:
                 self.partial = self.meter.sums.tolist()
                 self.partial_time = time.perf_counter() - self.epoch_start
-            path = self.save("last.pt")
-            if self.dist.main:
-                self.plot()  # the curves of the epochs that finished
+            with _signals_held():  # a further Ctrl-C here would cut the save short and end by signal (-2)
+                path = self.save("last.pt")
+                if self.dist.main:
+                    self.plot()  # the curves of the epochs that finished
+            if self.terminated:
+                raise Terminated(f"terminated (SIGTERM); saved {path}", hint=f"continue with --resume {path}") from None
             raise Interrupted(f"interrupted; saved {path}", hint=f"continue with --resume {path}") from None
         if self.dist.main:
             self.plot()
@@ -652,6 +722,20 @@ class Run:
 
             if tdist.is_initialized():
                 tdist.destroy_process_group()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ignore SIGINT and SIGTERM for the block (the save after a Ctrl-C, under a second), main thread only."""
+    if not _is_main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _is_main_thread() -> bool:

@@ -33,6 +33,7 @@ from archcalc.analysis import Analysis
 from archcalc.arith import Num
 from archcalc.backends.torch.bench_memory import saved_tensor_bytes
 from archcalc.backends.torch.build import build_model, node_modules, parameter_counts
+from archcalc.backends.torch.fits import check_fits, check_run_fits
 from archcalc.backends.torch.probe import build_probe
 from archcalc.ir import Graph, Shape
 from archcalc.layers import Aliasing
@@ -303,6 +304,8 @@ def verify(source: Analysis | Graph, *, batch: int = 2, seed: int = 0, rf: bool 
     analysis = analysis.with_dtype("fp32")
     graph = analysis.graph
     results = analysis.results
+    check_fits(analysis)  # the weights, then the measured pass: before anything is allocated
+    check_run_fits(analysis, batch)
     torch.manual_seed(seed)
     model = model if model is not None else build_model(analysis, seed=seed)
     model.float()

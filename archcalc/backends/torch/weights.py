@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from archcalc.backends.torch import checkpoint
 from archcalc.backends.torch.checkpoint import first_line, load_tensors_only
 from archcalc.errors import OptionError
 
@@ -95,15 +96,18 @@ def read_state(path: Path) -> dict[str, Tensor]:
             raise WeightsError(f"{path} is not a readable safetensors file ({first_line(exc)})") from None
     obj = load_tensors_only(path, WeightsError, "save model.state_dict(), not the model",
                             "is not a torch weights file")
+    ours = isinstance(obj, Mapping) and obj.get("format") == checkpoint.FORMAT
+    if ours:  # archcalc train's last.pt / best.pt: checked as a resume checks them
+        checkpoint.check_digest(obj, path, WeightsError)
     state = _state_dict_in(obj)
     if state is None:
         raise WeightsError(f"{path} holds no state dict (a mapping of names to tensors)")
+    if ours:
+        checkpoint.check_finite(state, path, WeightsError)
     return _strip_prefix(state, "module.")  # DistributedDataParallel's wrapper
 
 
 def _state_dict_in(obj: Any) -> dict[str, Tensor] | None:
-    from archcalc.backends.torch import checkpoint
-
     if not isinstance(obj, Mapping):
         return None
     if obj and all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
