@@ -15,7 +15,17 @@ from rich.table import Table
 from rich.text import Text
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import SEED, force_build_option, load_analysis, passive_openmp, require_torch, spec_options
+from archcalc.cli.options import (
+    MAX_ITERATIONS,
+    MAX_SECONDS,
+    SEED,
+    FiniteFloatRange,
+    force_build_option,
+    load_analysis,
+    passive_openmp,
+    require_torch,
+    spec_options,
+)
 from archcalc.cli.output import plain_console, stdout_console
 from archcalc.cli.paths import check_output
 from archcalc.errors import BackendError, OptionError
@@ -284,11 +294,11 @@ Examples:
 @click.option("--compile-backend", default="inductor", show_default=True, help="torch.compile backend.")
 @click.option("--batch", "batch_text", default="32", show_default=True, metavar="N[,N...][,auto]",
               help="Batch sizes to sweep (1,32,256); 'auto' adds the largest that fits (1,64,auto).")
-@click.option("--iters", type=click.IntRange(min=1), default=None,
+@click.option("--iters", type=click.IntRange(1, MAX_ITERATIONS), default=None,
               help="Measured iterations per configuration [default: 20 unless --seconds].")
-@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--seconds", type=FiniteFloatRange(0, MAX_SECONDS, min_open=True), default=None,
               help="Measure for this long per configuration instead of a fixed count.")
-@click.option("--warmup", type=click.IntRange(min=0), default=3, show_default=True,
+@click.option("--warmup", type=click.IntRange(0, MAX_ITERATIONS), default=3, show_default=True,
               help="Untimed iterations before each window.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default="momentum", show_default=True,
               help="Optimizer of --mode train (and of its memory prediction).")

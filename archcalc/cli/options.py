@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import math
 import signal
 import sys
 import threading
@@ -148,3 +149,23 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float range that also refuses nan and ±inf: click's range checks compare, and every comparison with
+    nan is false, so ``FloatRange(min=0)`` let ``--seconds nan`` through (a benchmark that never ends)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: Bounds on the counts a command loops over: beyond them a run takes longer than anyone means (a billion
+#: timed iterations of LeNet-5 is days), so a typo of a few extra digits is refused instead of hanging.
+MAX_ITERATIONS = 1_000_000
+MAX_EPOCHS = 100_000
+MAX_SECONDS = 86_400.0

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import SEED, force_build_option
+from archcalc.cli.options import MAX_EPOCHS, SEED, FiniteFloatRange, force_build_option
 from archcalc.cli.paths import check_folder
 from archcalc.errors import ArchcalcError, OptionError
 from archcalc.vocab import DEVICES, INIT_SCHEMES, OPTIMIZERS, TRAIN_PRECISIONS
@@ -30,7 +30,7 @@ Examples:
 @click.option("--data", default=None, metavar="SOURCE",
               help="digits (default; bundled, no download), synthetic, mnist:DIR, cifar10:DIR, "
                    "imagefolder:DIR.")
-@click.option("--epochs", type=click.IntRange(min=1), default=None,
+@click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), default=None,
               help="Epochs (default per data set: digits 60, mnist 10, cifar10 30, imagefolder 90).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size per process [128].")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -40,10 +40,10 @@ Examples:
                    " weight decay 5e-4.")
 @click.option("--schedule", type=click.Choice(["plateau", "step", "cosine", "none"]), default=None,
               help="Learning rate ÷10 on a validation plateau [plateau], ÷10 at each third, or cosine.")
-@click.option("--warmup", type=click.IntRange(min=0), default=None, help="Epochs of linear warm-up [0].")
-@click.option("--patience", "stop_patience", type=click.IntRange(min=0), default=None, metavar="N",
+@click.option("--warmup", type=click.IntRange(0, MAX_EPOCHS), default=None, help="Epochs of linear warm-up [0].")
+@click.option("--patience", "stop_patience", type=click.IntRange(0, MAX_EPOCHS), default=None, metavar="N",
               help="Stop early after N epochs without a better validation top-1 [0: off].")
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=None,
+@click.option("--label-smoothing", type=FiniteFloatRange(0, 1, max_open=True), default=None,
               help="Label smoothing [0].")
 @click.option("--clip", type=click.FloatRange(min=0), default=None, help="Clip the gradient norm (0: off).")
 @click.option("--device", type=click.Choice(DEVICES), default=None,
