@@ -27,7 +27,7 @@ import yaml
 
 from archcalc import layers
 from archcalc.spec import zoo
-from archcalc.spec.loader import parse_text
+from archcalc.spec.loader import parse_text, plain
 
 SEED = 20261201
 HOSTILE = Path(__file__).parent / "hostile"
@@ -187,14 +187,6 @@ def _dump(doc: Any, width: int = 80) -> str:
 
 
 # ---- mutating zoo specs -------------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
-
-
 def _slots(doc: Any) -> list[tuple[Any, Any]]:
     """Every (container, key-or-index) in the document, to pick a place to mutate."""
     out: list[tuple[Any, Any]] = []
@@ -308,7 +300,7 @@ def zoo_mutant(rng: random.Random, name: str, variant: bool = False) -> tuple[by
     """A zoo spec with 1–3 mutations of its data (``variant``: first a hostile variants table), then
     sometimes of its text; and a variant to run it as, if it has any."""
     text = zoo.path(name).read_text()
-    doc = _plain(parse_text(text, f"{name}.yaml"))
+    doc = plain(parse_text(text, f"{name}.yaml"))
     if variant:
         _add_variant(rng, doc)
     for _ in range(rng.randint(1, 3)):

@@ -7,24 +7,15 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 
 from archcalc.spec import zoo
-from archcalc.spec.loader import parse_file
+from archcalc.spec.loader import parse_file, plain
 from archcalc.spec.schema import spec_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return str(value) if isinstance(value, str) else value
 
 
 def test_published_schema_is_current() -> None:
@@ -35,7 +26,7 @@ def test_published_schema_is_current() -> None:
 
 @pytest.mark.parametrize("name", zoo.names())
 def test_zoo_specs_validate_against_the_schema(name: str) -> None:
-    doc = _plain(parse_file(zoo.path(name)))
+    doc = plain(parse_file(zoo.path(name)))
     errors = sorted(jsonschema.Draft202012Validator(spec_schema()).iter_errors(doc), key=str)
     assert not errors, errors[0].message
 

@@ -34,7 +34,7 @@ from archcalc import layers
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
 from archcalc.ir import INPUT, Graph, Group, Node, Shape, SpecMeta
 from archcalc.spec.expr import evaluate, has_refs, substitute
-from archcalc.spec.loader import LList, LMap, loc_of
+from archcalc.spec.loader import LList, LMap, loc_of, plain
 from archcalc.spec.numbers import MAX_DIGITS, MAX_INT
 
 MAX_LAYERS = 250_000
@@ -277,12 +277,12 @@ class Expander:
         meta = SpecMeta(
             name=name,
             description=str(self.variant_meta.get("description") or doc.get("description") or ""),
-            source=_plain(doc.get("source") or {}) if isinstance(doc.get("source"), dict)
+            source=plain(doc.get("source") or {}) if isinstance(doc.get("source"), dict)
             else {"paper": str(doc.get("source") or "")},
-            published=_plain(self.variant_meta.get("published") or doc.get("published") or {}),
+            published=plain(self.variant_meta.get("published") or doc.get("published") or {}),
             file=self.filename,
             variables=declared,
-            recipe={"init": _plain(doc.get("init")), **(_plain(doc.get("recipe") or {}))},
+            recipe={"init": plain(doc.get("init")), **(plain(doc.get("recipe") or {}))},
         )
         return Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
                      groups=tuple(self.groups))
@@ -719,11 +719,3 @@ _BRACED_REF = re.compile(r"\$\{([^}]*)\}")
 _BARE_REF = re.compile(r"\$([A-Za-z_]\w*)")
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value

@@ -224,15 +224,15 @@ def parse_value(text: str, what: str) -> Any:
         node = yaml.compose(text, Loader=_Yaml12Loader)
     except yaml.YAMLError:
         return text
-    return _plain(_Converter(what).convert(node)) if node is not None else None
+    return plain(_Converter(what).convert(node)) if node is not None else None
 
 
-def _plain(value: Any) -> Any:
-    """Located data → plain lists, dicts and strings."""
+def plain(value: Any) -> Any:
+    """Located data → plain lists, dicts and strings (for metadata kept past loading, and for tests)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return str(value) if isinstance(value, str) else value
 
 
