@@ -37,28 +37,29 @@ def machine_memory() -> int | None:
 def check_fits(analysis: Analysis, memory: int | None = None) -> None:
     """A one-line :class:`BackendError` if the network's weights alone exceed ``memory`` (default: this
     machine's), unless forced."""
-    if _settings["forced"]:
-        return
-    have = memory if memory is not None else machine_memory()
     totals = analysis.totals
-    need = (totals.params + totals.buffers) * BUILT_BYTES
-    if have is not None and need > have:
-        raise BackendError(f"building {analysis.graph.meta.name} needs {human_bytes(need)} for its weights alone"
-                           f" (archcalc's prediction), more than this machine's {human_bytes(have)} of memory",
-                           hint="--force-build to try anyway")
+    _refuse_past(memory, (totals.params + totals.buffers) * BUILT_BYTES,
+                 f"building {analysis.graph.meta.name}", " for its weights alone",
+                 "--force-build to try anyway")
 
 
 def check_run_fits(analysis: Analysis, batch: int, memory: int | None = None) -> None:
     """Like :func:`check_fits` for a training pass at ``batch`` (weights, gradients, saved activations):
     verify's measured pass at 3×30000×30000 was an allocator traceback although the weights fit."""
-    if _settings["forced"]:
+    if _settings["forced"]:  # before the prediction, which is the costly part
         return
+    _refuse_past(memory, analysis.with_dtype("fp32").training_memory(batch, "sgd").total,
+                 f"a training pass of {analysis.graph.meta.name} at batch {batch}", "",
+                 "a smaller --input or --batch, or --force-build to try anyway")
+
+
+def _refuse_past(memory: int | None, need: int, what: str, of: str, hint: str) -> None:
+    """Raise unless forced, or ``need`` bytes fit in ``memory`` (default: this machine's, where it says):
+    "WHAT needs N bytesOF (archcalc's prediction), more than …"."""
     have = memory if memory is not None else machine_memory()
-    need = analysis.with_dtype("fp32").training_memory(batch, "sgd").total
-    if have is not None and need > have:
-        raise BackendError(f"a training pass of {analysis.graph.meta.name} at batch {batch} needs {human_bytes(need)}"
-                           f" (archcalc's prediction), more than this machine's {human_bytes(have)} of memory",
-                           hint="a smaller --input or --batch, or --force-build to try anyway")
+    if not _settings["forced"] and have is not None and need > have:
+        raise BackendError(f"{what} needs {human_bytes(need)}{of} (archcalc's prediction), more than this"
+                           f" machine's {human_bytes(have)} of memory", hint=hint)
 
 
 __all__ = ["check_fits", "check_run_fits", "force", "machine_memory"]
