@@ -36,6 +36,19 @@ from archcalc.ir import INPUT, Graph, Group, Node, Shape, SpecMeta
 from archcalc.spec.expr import evaluate, has_refs, substitute
 from archcalc.spec.loader import LList, LMap, loc_of, plain
 from archcalc.spec.numbers import MAX_DIGITS, MAX_INT
+from archcalc.spec.stamp import (
+    AddGroup,
+    AddNode,
+    AddOutput,
+    DropGroup,
+    EndGroup,
+    Event,
+    Journal,
+    Recording,
+    Renamer,
+    Stamp,
+    call_key,
+)
 
 MAX_LAYERS = 250_000
 MAX_REPEAT = 100_000
@@ -151,6 +164,12 @@ class Expander:
         #: a finished group's output node (for 'from:' naming a block instance, a branch or a seq)
         self.group_ends: dict[str, str] = {}
         self.node_names: set[str] = {INPUT}
+        #: every group path that has (or had) a name under it: a call's group must start empty to be
+        #: recorded or replayed (a dotted name written earlier could be read by its 'from:')
+        self.prefixes: set[str] = set()
+        self.journal = Journal()
+        #: a block call's recorded expansion by what it depends on (None: it reads outside its group)
+        self.recordings: dict[Any, Recording | None] = {}
 
     # ---- top level ------------------------------------------------------------------------------
     def _variables(self, variant: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -374,8 +393,8 @@ class Expander:
         if kind == "side":
             side_label = str(name) if name is not None else self._auto(scope, "aux")
             inner = self._open_group(scope, side_label, "side", where)
-            self.outputs.append(self._close_group(inner, self._sequence(item["side"], current, inner, env,
-                                                                        item.value_locs["side"])))
+            self._apply(AddOutput(self._close_group(inner, self._sequence(item["side"], current, inner, env,
+                                                                           item.value_locs["side"]))))
             return current
         # a join (concat, add, ...): parallel branches, then the join node
         branches = item[kind]
@@ -416,8 +435,7 @@ class Expander:
                 continue
             ends.append(self._close_group(inner, end))
             if len(self.nodes) == before:  # every layer of the branch was dropped by 'when'
-                self.groups.pop()
-                del self.names[".".join(inner.path)]
+                self._apply(DropGroup(".".join(inner.path)))
         if not ends:
             raise SpecError(f"every branch of this '{kind}' was dropped by 'when'", where)
         if len(ends) == 1 and split is None:
@@ -565,8 +583,9 @@ class Expander:
             else:
                 label = str(name) if name is not None else self._auto(scope, block.name)
                 inner = self._open_group(scope, label, f"block:{block.name}", key_loc)
-            end = self._sequence(block.body, current, inner, local, block.loc)
-            return self._close_group(inner, end) if inner is not scope else end
+            if inner is scope:
+                return self._sequence(block.body, current, inner, local, block.loc)
+            return self._close_group(inner, self._body(block, current, inner, local))
         finally:
             self.call_stack.pop()
 
@@ -585,10 +604,13 @@ class Expander:
                 full = ".".join((*scope.path[:depth], label))
                 if full in self.group_ends:
                     found.append(self.group_ends[full])
-                    break
-                if full in self.node_names:
+                elif full in self.node_names:
                     found.append(full)
-                    break
+                else:
+                    continue
+                if self.journal.open:
+                    self.journal.named(full)
+                break
             else:
                 raise SpecError(f"from: no layer or finished group named '{label}' before this point", where,
                                 did_you_mean(label, [*self.node_names, *self.group_ends])
@@ -627,8 +649,76 @@ class Expander:
             raise SpecError(f"'{kind}' over named inputs needs at least two in 'from'", where)
         return self._emit(kind, layers.CATALOGUE[kind].config(), sources, name, scope, where)
 
+    def _body(self, block: BlockDef, current: str, inner: _Scope, local: dict[str, Any]) -> str:
+        """A block's body in its own group: replayed from an earlier call with the same variables where that
+        cannot differ (archcalc.spec.stamp), else expanded (and recorded, the first time)."""
+        prefix = ".".join(inner.path)
+        key = call_key(block.name, tuple(self.call_stack), local)
+        if key is not None and prefix not in self.prefixes:
+            earlier = self.recordings.get(key, False)
+            if isinstance(earlier, Recording):
+                end = self._replay(earlier, prefix, current)
+                if end is not None:
+                    return end
+            elif earlier is False:
+                work, list_work = self.work, self.list_work
+                with self.journal.recording(Recording(prefix, current)) as rec:
+                    end = self._sequence(block.body, current, inner, local, block.loc)
+                rec.close(end, self.work - work, self.list_work - list_work)
+                self.recordings[key] = rec if rec.relocatable() else None
+                return end
+        return self._sequence(block.body, current, inner, local, block.loc)
+
+    def _replay(self, rec: Recording, prefix: str, source: str) -> str | None:
+        """The recorded call's effects under this call's names; None (nothing changed) where a limit would
+        be passed, so that the expansion itself raises the error at its place."""
+        if (len(self.nodes) + rec.nodes > MAX_LAYERS or len(self.groups) + rec.peak_groups > MAX_GROUPS
+                or self.work + rec.work > MAX_WORK or self.list_work + rec.list_work > MAX_LIST_WORK):
+            return None
+        self.work += rec.work
+        self.list_work += rec.list_work
+        if not self.journal.open:
+            if rec.stamp is None:
+                rec.stamp = Stamp(rec)
+            return rec.stamp.apply(self, prefix, source)
+        rename = Renamer(rec, prefix, source)  # inside another call being recorded: through its journal
+        for event in rec.events:
+            self._apply(rename.event(event))
+        return rename.name(rec.end)
+
+    def _apply(self, event: Event) -> None:
+        """The one place the expansion's results change: a node, a group, its end, a dropped group or a
+        side output (logged for the recordings in progress)."""
+        if isinstance(event, AddNode):
+            node = event.node
+            self.nodes.append(node)
+            self.node_names.add(node.name)
+            self._name(node.name, node.loc)
+        elif isinstance(event, AddGroup):
+            self.groups.append(event.group)
+            self._name(".".join(event.group.path), event.group.loc)
+        elif isinstance(event, EndGroup):
+            self.group_ends[event.path] = event.end
+        elif isinstance(event, DropGroup):
+            self.groups.pop()
+            del self.names[event.path]
+        else:
+            self.outputs.append(event.name)
+        if self.journal.open:
+            self.journal.log(event)
+
+    def _name(self, full: str, where: SourceLocation | None) -> None:
+        self.names[full] = where
+        dot = full.rfind(".")
+        while dot > 0:
+            full = full[:dot]
+            if full in self.prefixes:
+                break
+            self.prefixes.add(full)
+            dot = full.rfind(".")
+
     def _close_group(self, inner: _Scope, end: str) -> str:
-        self.group_ends[".".join(inner.path)] = end
+        self._apply(EndGroup(".".join(inner.path), end))
         return end
 
     # ---- naming and emission --------------------------------------------------------------------
@@ -646,7 +736,6 @@ class Expander:
             at = f" (first at line {first.line})" if first else ""
             raise SpecError(f"duplicate layer name '{full}'{at}", where,
                             "names in a repeat can use the index, e.g. conv$i")
-        self.names[full] = where
         return full
 
     def _open_group(self, scope: _Scope, label: str, kind: str, where: SourceLocation | None) -> _Scope:
@@ -654,7 +743,7 @@ class Expander:
             raise SpecError(f"spec opens more than {MAX_GROUPS} groups (block calls, branches)", where)
         full = self._full(scope, label, where)
         path = tuple(full.split("."))
-        self.groups.append(Group(path, kind, where))
+        self._apply(AddGroup(Group(path, kind, where)))
         return _Scope(path)
 
     def _emit(self, op: str, attrs: layers.Config, inputs: tuple[str, ...], name: Any, scope: _Scope,
@@ -664,8 +753,7 @@ class Expander:
         short = layers.CATALOGUE[op].short or op
         label = str(name) if name is not None else self._auto(scope, short)
         full = self._full(scope, label, where)
-        self.nodes.append(Node(full, op, attrs, inputs, where, scope.path))
-        self.node_names.add(full)
+        self._apply(AddNode(Node(full, op, attrs, inputs, where, scope.path)))
         return full
 
     # ---- values ---------------------------------------------------------------------------------

@@ -1,0 +1,275 @@
+"""Expand a block call once per distinct set of arguments, and stamp renamed copies for the other calls.
+
+ResNet-1202's 200 identical basic blocks a stage, or a generated ``repeat: 50000`` of one block, would
+otherwise walk the same YAML body, evaluate the same expressions and normalise the same attributes every
+time. A call's expansion depends only on the block, its variables (the spec's and its arguments), the
+calls around it and the node it reads; its effects on the expander are the nodes, groups, names, group ends
+and side outputs it adds, in order. So the first call of each kind is recorded as a journal of those
+effects, and a later call with the same key replays the journal with the names moved from the first call's
+group to its own, and its input for the first call's.
+
+A replay happens only where it cannot differ from an expansion: the recorded body read nothing outside its
+own group but its input (a ``from:`` to an outer layer makes the recording unusable), and the replay fits
+in every limit (layers, groups, work) with no name taken, checked before anything is changed. Otherwise
+the call expands as usual, and any error comes from there, at its place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from archcalc.errors import SourceLocation
+from archcalc.ir import Group, Node
+
+
+@dataclass(frozen=True, slots=True)
+class AddNode:
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class AddGroup:
+    group: Group
+
+
+@dataclass(frozen=True, slots=True)
+class EndGroup:
+    """A finished group's output node (``group_ends``)."""
+
+    path: str
+    end: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropGroup:
+    """The last group opened had all its layers dropped by ``when``: it and its name go."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddOutput:
+    name: str
+
+
+Event = AddNode | AddGroup | EndGroup | DropGroup | AddOutput
+
+
+@dataclass
+class Recording:
+    """One call's effects, with what a replay must check first."""
+
+    prefix: str  # the first call's group path
+    source: str  # the node it read
+    events: list[Event] = field(default_factory=list)
+    end: str = ""  # the node the call returned
+    work: int = 0
+    list_work: int = 0
+    nodes: int = 0
+    peak_groups: int = 0  # the most groups open beyond the starting count at any point
+    stamp: Stamp | None = None  # compiled on the first replay
+    #: a 'from:' in the body named a layer or group outside the call's group (even its own input: a copy
+    #: must read that same layer, not its own input)
+    reads_outside: bool = False
+
+    def relocatable(self) -> bool:
+        """Whether every name the body wrote or read is its own, or its input."""
+        inside = self.prefix + "."
+
+        def ok(name: str) -> bool:
+            return name == self.source or name.startswith(inside)
+
+        if self.reads_outside:
+            return False
+        if not ok(self.end):
+            return False
+        for e in self.events:
+            if isinstance(e, AddNode) and not all(ok(i) for i in e.node.inputs):
+                return False
+            if isinstance(e, EndGroup) and not ok(e.end):
+                return False
+            if isinstance(e, AddOutput) and not ok(e.name):
+                return False
+        return True
+
+    def close(self, end: str, work: int, list_work: int) -> None:
+        """Note what the call returned and spent, and what a replay must find room for."""
+        self.end, self.work, self.list_work = end, work, list_work
+        groups = 0
+        for e in self.events:
+            if isinstance(e, AddNode):
+                self.nodes += 1
+            elif isinstance(e, AddGroup):
+                groups += 1
+                self.peak_groups = max(self.peak_groups, groups)
+            elif isinstance(e, DropGroup):
+                groups -= 1
+
+
+class Renamer:
+    """The first call's names → this call's: its group path, and its input for the first call's input."""
+
+    def __init__(self, rec: Recording, prefix: str, source: str):
+        self.old_inside = rec.prefix + "."
+        self.new_inside = prefix + "."
+        self.old_source, self.new_source = rec.source, source
+        self.cut = len(self.old_inside)
+        self.depth = rec.prefix.count(".") + 1
+        self.new_path = tuple(prefix.split("."))
+
+    def name(self, name: str) -> str:
+        if name == self.old_source:
+            return self.new_source
+        return self.new_inside + name[self.cut:]
+
+    def path(self, path: tuple[str, ...]) -> tuple[str, ...]:
+        return self.new_path + path[self.depth:]
+
+    def event(self, e: Event) -> Event:
+        if isinstance(e, AddNode):
+            n = e.node
+            return AddNode(Node(self.name(n.name), n.op, n.attrs, tuple(self.name(i) for i in n.inputs), n.loc,
+                                self.path(n.scope)))
+        if isinstance(e, AddGroup):
+            g = e.group
+            return AddGroup(Group(self.path(g.path), g.kind, g.loc))
+        if isinstance(e, EndGroup):
+            return EndGroup(self.name(e.path), self.name(e.end))
+        if isinstance(e, DropGroup):
+            return DropGroup(self.name(e.path))
+        return AddOutput(self.name(e.name))
+
+
+class Target(Protocol):
+    """What a replay adds to: the expander's results."""
+
+    nodes: list[Node]
+    names: dict[str, SourceLocation | None]
+    node_names: set[str]
+    groups: list[Group]
+    group_ends: dict[str, str]
+    outputs: list[str]
+    prefixes: set[str]
+
+
+def _suffix(name: str, rec: Recording) -> str | None:
+    """A name relative to the recording's group; None for its input."""
+    return None if name == rec.source else name[len(rec.prefix) + 1:]
+
+
+class Stamp:
+    """A relocatable recording compiled for replay: every name as its part after the group's path, so
+    that a copy is a few string joins a layer (the common case, with no recording open around it)."""
+
+    def __init__(self, rec: Recording):
+        depth = rec.prefix.count(".") + 1
+        self.steps: list[tuple[Any, ...]] = []
+        for e in rec.events:
+            if isinstance(e, AddNode):
+                n = e.node
+                self.steps.append((AddNode, _suffix(n.name, rec), n.op, n.attrs,
+                                   tuple(_suffix(i, rec) for i in n.inputs), n.loc, n.scope[depth:]))
+            elif isinstance(e, AddGroup):
+                self.steps.append((AddGroup, _suffix(".".join(e.group.path), rec), e.group.kind, e.group.loc,
+                                   e.group.path[depth:]))
+            elif isinstance(e, EndGroup):
+                self.steps.append((EndGroup, _suffix(e.path, rec), _suffix(e.end, rec)))
+            elif isinstance(e, DropGroup):
+                self.steps.append((DropGroup, _suffix(e.path, rec)))
+            else:
+                self.steps.append((AddOutput, _suffix(e.name, rec)))
+        self.end = _suffix(rec.end, rec)
+        #: the groups under the call's group that its names create (each name's proper prefixes)
+        relative = _relative_names(self.steps)
+        self.names_any = bool(relative)
+        self.inner_prefixes = sorted({n.rsplit(".", 1)[0] for n in relative if "." in n})
+
+    def apply(self, target: Target, prefix: str, source: str) -> str:
+        """Add this call's copy to ``target``; the node it returns."""
+        inside = prefix + "."
+        path = tuple(prefix.split("."))
+        nodes, names, node_names = target.nodes, target.names, target.node_names
+        for step in self.steps:
+            kind = step[0]
+            if kind is AddNode:
+                name = inside + step[1]
+                nodes.append(Node(name, step[2], step[3],
+                                  tuple(source if i is None else inside + i for i in step[4]), step[5],
+                                  path + step[6]))
+                node_names.add(name)
+                names[name] = step[5]
+            elif kind is AddGroup:
+                target.groups.append(Group(path + step[4], step[2], step[3]))
+                names[inside + step[1]] = step[3]
+            elif kind is EndGroup:
+                target.group_ends[inside + step[1]] = source if step[2] is None else inside + step[2]
+            elif kind is DropGroup:
+                target.groups.pop()
+                del names[inside + step[1]]
+            else:
+                target.outputs.append(source if step[1] is None else inside + step[1])
+        if self.names_any:
+            target.prefixes.add(prefix)
+        for rel in self.inner_prefixes:
+            for_sure = inside + rel
+            while for_sure not in target.prefixes and for_sure != prefix:
+                target.prefixes.add(for_sure)
+                for_sure = for_sure.rsplit(".", 1)[0]
+        return source if self.end is None else inside + self.end
+
+
+def _relative_names(steps: list[tuple[Any, ...]]) -> list[str]:
+    return [step[1] for step in steps if step[0] is AddNode or step[0] is AddGroup]
+
+
+class Journal:
+    """The recordings in progress (a block call inside a recorded call is recorded by both)."""
+
+    def __init__(self) -> None:
+        self.open: list[Recording] = []
+
+    def log(self, event: Event) -> None:
+        for rec in self.open:
+            rec.events.append(event)
+
+    def named(self, full: str) -> None:
+        """A 'from:' found ``full``: the recordings it is outside of cannot be replayed."""
+        for rec in self.open:
+            if not full.startswith(rec.prefix + "."):
+                rec.reads_outside = True
+
+    @contextmanager
+    def recording(self, rec: Recording) -> Iterator[Recording]:
+        self.open.append(rec)
+        try:
+            yield rec
+        finally:
+            self.open.remove(rec)
+
+
+def frozen_key(value: Any) -> Any:
+    """A hashable form of a variable's value that tells apart what the expansion could tell apart (the
+    type too: ``1``, ``1.0`` and ``true`` are different arguments); None where there is none."""
+    if isinstance(value, list):
+        items = [frozen_key(v) for v in value]
+        return None if any(i is None for i in items) else (list, tuple(items))
+    if isinstance(value, dict):
+        pairs = [(k, frozen_key(v)) for k, v in value.items()]
+        return None if any(p[1] is None for p in pairs) else (dict, tuple(pairs))
+    if value is None or isinstance(value, int | float | str):  # bool is an int: its type tells it apart
+        return (type(value), value)
+    return None
+
+
+def call_key(block: str, stack: tuple[str, ...], variables: dict[str, Any]) -> Any:
+    """What a block call's expansion depends on besides its input: None where a value has no frozen form."""
+    pairs = []
+    for k, v in variables.items():
+        f = frozen_key(v)
+        if f is None:
+            return None
+        pairs.append((k, f))
+    return (block, stack, tuple(pairs))
