@@ -108,19 +108,27 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
         records[node.name] = rec
     plan = plan_inplace(graph, records)
     results: dict[str, NodeResult] = {}
+    # what a record alone decides, once per distinct record (deep networks share them: ResNet-1202)
+    facts: dict[int, tuple[bool, bool, Layout]] = {}
     for node in graph.nodes:
         rec = records[node.name]
-        before = [results[i] for i in node.inputs]
-        rf, note = propagate(rec.rf, [b.rf for b in before])
-        grad_in = False
-        for b in before:
-            p = b.rec.params
-            if b.needs_input_grad or (p.total > 0 and p.trainable):
-                grad_in = True
-                break
-        # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
-        glob = _whole_map(rec) or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
-        last = rec.layout is Layout.CHANNELS_LAST or (rec.layout is Layout.AS_INPUT and bool(before)
-                                                      and before[0].channels_last)
+        known = facts.get(id(rec))
+        if known is None:
+            p = rec.params
+            known = facts[id(rec)] = (p.total > 0 and p.trainable, _whole_map(rec), rec.layout)
+        if len(node.inputs) == 1:  # the common case, on the short way
+            b = results[node.inputs[0]]
+            rf, note = propagate(rec.rf, (b.rf,))
+            grad_in = b.needs_input_grad or facts[id(b.rec)][0]
+            glob = known[1] or (b.global_context and b.rec.out[1:] == rec.out[1:])
+            last = known[2] is Layout.CHANNELS_LAST or (known[2] is Layout.AS_INPUT and b.channels_last)
+        else:
+            before = [results[i] for i in node.inputs]
+            rf, note = propagate(rec.rf, [b.rf for b in before])
+            grad_in = any(b.needs_input_grad or facts[id(b.rec)][0] for b in before)
+            # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
+            glob = known[1] or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
+            last = known[2] is Layout.CHANNELS_LAST or (known[2] is Layout.AS_INPUT and bool(before)
+                                                        and before[0].channels_last)
         results[node.name] = NodeResult(node, rec, rf, note, grad_in, plan[node.name], glob, last)
     return results, warnings, plan

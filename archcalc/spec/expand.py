@@ -48,6 +48,7 @@ from archcalc.spec.stamp import (
     Renamer,
     Stamp,
     call_key,
+    frozen_items,
 )
 
 MAX_LAYERS = 250_000
@@ -170,6 +171,7 @@ class Expander:
         self.journal = Journal()
         #: a block call's recorded expansion by what it depends on (None: it reads outside its group)
         self.recordings: dict[Any, Recording | None] = {}
+        self.globals_key: tuple[Any, ...] | None = None  # the spec's variables, frozen, once expansion starts
 
     # ---- top level ------------------------------------------------------------------------------
     def _variables(self, variant: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -288,6 +290,7 @@ class Expander:
         name = self.variant or str(doc.get("name") or self.filename.rsplit("/", 1)[-1].removesuffix(".yaml"))
         declared = dict(self.globals)
         self.globals.update(input_variables(shape))  # the layers (and blocks) see the input's size
+        self.globals_key = frozen_items(self.globals, self.globals)
         self.nodes.append(Node(INPUT, layers.INPUT, layers.input_config(shape), (), doc.value_locs.get("input", top)))
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
@@ -653,7 +656,7 @@ class Expander:
         """A block's body in its own group: replayed from an earlier call with the same variables where that
         cannot differ (archcalc.spec.stamp), else expanded (and recorded, the first time)."""
         prefix = ".".join(inner.path)
-        key = call_key(block.name, tuple(self.call_stack), local)
+        key = call_key(block.name, tuple(self.call_stack), self.globals_key, block.params, local)
         if key is not None and prefix not in self.prefixes:
             earlier = self.recordings.get(key, False)
             if isinstance(earlier, Recording):

@@ -16,7 +16,7 @@ the call expands as usual, and any error comes from there, at its place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -264,12 +264,23 @@ def frozen_key(value: Any) -> Any:
     return None
 
 
-def call_key(block: str, stack: tuple[str, ...], variables: dict[str, Any]) -> Any:
-    """What a block call's expansion depends on besides its input: None where a value has no frozen form."""
+def frozen_items(variables: Mapping[str, Any], names: Iterable[str]) -> tuple[Any, ...] | None:
+    """``names``' values in ``variables``, frozen (None where one has no frozen form)."""
     pairs = []
-    for k, v in variables.items():
-        f = frozen_key(v)
+    for k in names:
+        f = frozen_key(variables[k])
         if f is None:
             return None
         pairs.append((k, f))
-    return (block, stack, tuple(pairs))
+    return tuple(pairs)
+
+
+def call_key(block: str, stack: tuple[str, ...], spec_variables: tuple[Any, ...] | None, params: Iterable[str],
+             variables: Mapping[str, Any]) -> Any:
+    """What a block call's expansion depends on besides its input: the block, the calls around it, the spec's
+    variables (frozen once: they do not change during an expansion) and the arguments, which may shadow
+    them; None where a value has no frozen form."""
+    args = frozen_items(variables, params)
+    if spec_variables is None or args is None:
+        return None
+    return (block, stack, spec_variables, args)
