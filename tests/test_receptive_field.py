@@ -6,9 +6,10 @@ from fractions import Fraction
 
 import pytest
 
+from archcalc.analysis import receptive
 from archcalc.analysis.receptive import MAX_FIELD, RF, propagate
 from archcalc.arith import AxisRF
-from archcalc.layers import Identity, Window
+from archcalc.layers import Identity, Union, Window
 from tests.conftest import analyse_text
 
 
@@ -129,3 +130,33 @@ def test_an_identity_passes_the_field_on_and_an_unavailable_input_says_so() -> N
     assert propagate(Identity(), [field]) == (field, None)
     assert propagate(Identity(), [None]) == (None, "an input's receptive field is unavailable")
     assert propagate(Window((3, 3), (1, 1), (1, 1)), [None]) == (None, "an input's receptive field is unavailable")
+
+
+JOINED = [
+    RF(AxisRF(7, 2, -3), AxisRF(5, 1, -2)),
+    RF(AxisRF(3, 2, -1), AxisRF(5, 1, -1)),  # centres differ: misaligned
+    RF(AxisRF(9, 2, -4), AxisRF(3, 1, -1), aligned=False),
+    RF(AxisRF(5, 4, -2), AxisRF(5, 1, -2)),  # another jump
+    RF(AxisRF(7, 2, -3), AxisRF(5, 1, -2), context=True),
+    RF(AxisRF(1, 0, 0), AxisRF(1, 0, 0)),  # broadcast
+    RF(AxisRF(Fraction(3, 2), 2, Fraction(-1, 2)), AxisRF(5, 1, -2)),
+    RF(AxisRF(7, 2, -3), AxisRF(5, 1, -2), envelope=True),
+    None,
+]
+
+
+@pytest.mark.parametrize("context", [(), (1,)])
+@pytest.mark.parametrize("picks", [(0, 0), (0, 1), (0, 2), (1, 2), (0, 3), (0, 4), (0, 5), (5, 0), (0, 6), (0, 7),
+                                   (0, 8), (0, 1, 2), (2, 1, 0, 0)])
+def test_a_join_of_whole_fields_gives_what_the_general_way_gives(picks: tuple[int, ...], context: tuple[int, ...],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # whole numbers take a short way through propagate for joins too: it must agree with the general way
+    fields = [JOINED[i] for i in picks]
+    rule = Union(context=context)
+    short = propagate(rule, fields)
+    monkeypatch.setattr(receptive, "_whole_union", lambda _: None)
+    general = propagate(rule, fields)
+    assert short == general
+    if general[0] is not None and short[0] is not None:  # and ints stay ints (Fraction(3) == 3)
+        assert [type(v) for v in (*short[0].size, *short[0].jump, *short[0].start)] == [
+            type(v) for v in (*general[0].size, *general[0].jump, *general[0].start)]

@@ -66,6 +66,7 @@ ORIGIN = RF(AxisRF(), AxisRF())
 #: 2⁶² chained (or upsampling by as much) would grow the numbers by 62 bits per layer, to megabytes each over
 #: a deep spec, and mean nothing for any image.
 MAX_FIELD = 2**63
+MISALIGNED = "paths merge misaligned: field is the union of their fields"
 NORMALISED_OVER_MAP = "plus global context: each unit is normalised by statistics of the whole map"
 GLOBAL_CONTEXT = ("plus global context: a gate computed from the whole map (squeeze-excitation) scales"
                   " every unit")
@@ -82,6 +83,10 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
             whole = _whole_window(fields[0], rule)
             if whole is not None:
                 return whole, None
+    elif len(fields) > 1 and type(rule) is Union and not rule.context:
+        merged = _whole_union(fields)
+        if merged is not None:
+            return merged
     if any(f is None for f in fields):
         return None, "an input's receptive field is unavailable"
     known = [f for f in fields if f is not None]
@@ -107,7 +112,7 @@ def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str
                 return None, str(exc)
             aligned = h_ok and w_ok and all(f.aligned for f in local)
             if not aligned:
-                note = "paths merge misaligned: field is the union of their fields"
+                note = MISALIGNED
             return RF(h, w, aligned, gated, envelope), note
         case Identity(context=context):
             if context:
@@ -139,6 +144,34 @@ def _whole_window(field: RF, rule: Window) -> RF | None:
         return None
     return RF(AxisRF(size_h, jump_h, h.start - ph * h.jump), AxisRF(size_w, jump_w, w.start - pw * w.jump),
               field.aligned, field.context, field.envelope)
+
+
+def _whole_union(fields: Sequence[RF | None]) -> tuple[RF, str | None] | None:
+    """A join of whole-number fields with one jump per axis, none broadcast nor behind a gate: the field
+    :func:`propagate` gives (their union, aligned when their centres agree), in plain integer arithmetic; None
+    for every other case, which takes the general way."""
+    hs, ws = [], []
+    aligned = True
+    for f in fields:
+        if f is None or f.context or f.envelope:
+            return None
+        h, w = f.h, f.w
+        if not (type(h.size) is int and type(h.jump) is int and type(h.start) is int and type(w.size) is int
+                and type(w.jump) is int and type(w.start) is int) or (h.jump == 0 and w.jump == 0):
+            return None
+        hs.append(h)
+        ws.append(w)
+        aligned = aligned and f.aligned
+    axes = []
+    for axis in (hs, ws):
+        jump = axis[0].jump
+        if any(a.jump != jump for a in axis):
+            return None
+        first = min(a.start for a in axis)
+        last = max(a.start + a.size - 1 for a in axis)
+        aligned = aligned and len({2 * a.start + a.size - 1 for a in axis}) == 1  # the centres, doubled
+        axes.append(AxisRF(last - first + 1, jump, first))
+    return RF(axes[0], axes[1], aligned, False, False), (None if aligned else MISALIGNED)
 
 
 def _out_of_range(axis: AxisRF) -> bool:
