@@ -12,6 +12,7 @@ import pytest
 from archcalc.errors import SpecError
 from archcalc.spec import expand, zoo
 from archcalc.spec.loader import parse_file, parse_text
+from archcalc.spec.stamp import Replayed
 
 HOSTILE = sorted((Path(__file__).parent / "hostile").glob("*.yaml"))
 
@@ -116,16 +117,19 @@ def expanded(doc: Any, name: str, monkeypatch: pytest.MonkeyPatch | None) -> dic
         if monkeypatch is not None:
             monkeypatch.undo()
     return {"graph": graph, "names": expander.names, "ends": expander.group_ends, "work": expander.work,
-            "list_work": expander.list_work, "replayed": sum(1 for r in expander.recordings.values() if r and r.stamp)}
+            "list_work": expander.list_work, "replayed": sum(1 for r in expander.recordings.values() if r and r.stamp),
+            "nested": sum(isinstance(e, Replayed) for r in expander.recordings.values() if r and r.stamp
+                          for e in r.events)}
 
 
 def same_either_way(doc: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     stamped = expanded(doc, name, None)
     plain = expanded(doc, name, monkeypatch)
+    counts = {k: stamped.pop(k, None) for k in ("replayed", "nested")}
     plain.pop("replayed", None)
-    replayed = stamped.pop("replayed", None)
+    plain.pop("nested", None)
     assert stamped == plain
-    return {**stamped, "replayed": replayed}
+    return {**stamped, **counts}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -138,6 +142,7 @@ def test_the_cases_exercise_replays_and_their_refusals(monkeypatch: pytest.Monke
     result = {n: same_either_way(parse_text(t, n), n, monkeypatch) for n, t in CASES.items()}
     assert result["dropped_branch"]["replayed"] >= 1
     assert result["nested"]["replayed"] >= 2
+    assert result["nested"]["nested"] >= 1  # a replayed call holding replays of its own
     assert result["reads_outside"]["replayed"] == 0
     assert "duplicate layer name 'unit2.conv1'" in result["taken_name"]["error"]
     assert [n.name for n in result["dotted_name_first"]["graph"].nodes].count("unit3.relu9") == 1

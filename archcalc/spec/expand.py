@@ -40,12 +40,12 @@ from archcalc.spec.stamp import (
     AddGroup,
     AddNode,
     AddOutput,
+    Change,
     DropGroup,
     EndGroup,
-    Event,
     Journal,
     Recording,
-    Renamer,
+    Replayed,
     Stamp,
     call_key,
     frozen_items,
@@ -680,18 +680,16 @@ class Expander:
             return None
         self.work += rec.work
         self.list_work += rec.list_work
-        if not self.journal.open:
-            if rec.stamp is None:
-                rec.stamp = Stamp(rec)
-            return rec.stamp.apply(self, prefix, source)
-        rename = Renamer(rec, prefix, source)  # inside another call being recorded: through its journal
-        for event in rec.events:
-            self._apply(rename.event(event))
-        return rename.name(rec.end)
+        if rec.stamp is None:
+            rec.stamp = Stamp(rec)
+        end = rec.stamp.apply(self, prefix, source)
+        if self.journal.open:  # inside another call being recorded: one event for the whole copy
+            self.journal.log(Replayed(rec.stamp, prefix, source))
+        return end
 
-    def _apply(self, event: Event) -> None:
-        """The one place the expansion's results change: a node, a group, its end, a dropped group or a
-        side output (logged for the recordings in progress)."""
+    def _apply(self, event: Change) -> None:
+        """Where an expanded layer or group changes the results (a replay's copy is its stamp's ``apply``):
+        a node, a group, its end, a dropped group or a side output, logged for the recordings in progress."""
         if isinstance(event, AddNode):
             node = event.node
             self.nodes.append(node)

@@ -55,7 +55,17 @@ class AddOutput:
     name: str
 
 
-Event = AddNode | AddGroup | EndGroup | DropGroup | AddOutput
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A block call inside this one that was itself replayed: its stamp, under its group and on its input."""
+
+    stamp: Stamp
+    prefix: str
+    source: str
+
+
+Change = AddNode | AddGroup | EndGroup | DropGroup | AddOutput
+Event = Change | Replayed
 
 
 @dataclass
@@ -70,6 +80,7 @@ class Recording:
     list_work: int = 0
     nodes: int = 0
     peak_groups: int = 0  # the most groups open beyond the starting count at any point
+    net_groups: int = 0  # groups opened less groups dropped
     stamp: Stamp | None = None  # compiled on the first replay
     #: a 'from:' in the body named a layer or group outside the call's group (even its own input: a copy
     #: must read that same layer, not its own input)
@@ -93,6 +104,8 @@ class Recording:
                 return False
             if isinstance(e, AddOutput) and not ok(e.name):
                 return False
+            if isinstance(e, Replayed) and not ok(e.source):
+                return False
         return True
 
     def close(self, end: str, work: int, list_work: int) -> None:
@@ -107,40 +120,11 @@ class Recording:
                 self.peak_groups = max(self.peak_groups, groups)
             elif isinstance(e, DropGroup):
                 groups -= 1
-
-
-class Renamer:
-    """The first call's names → this call's: its group path, and its input for the first call's input."""
-
-    def __init__(self, rec: Recording, prefix: str, source: str):
-        self.old_inside = rec.prefix + "."
-        self.new_inside = prefix + "."
-        self.old_source, self.new_source = rec.source, source
-        self.cut = len(self.old_inside)
-        self.depth = rec.prefix.count(".") + 1
-        self.new_path = tuple(prefix.split("."))
-
-    def name(self, name: str) -> str:
-        if name == self.old_source:
-            return self.new_source
-        return self.new_inside + name[self.cut:]
-
-    def path(self, path: tuple[str, ...]) -> tuple[str, ...]:
-        return self.new_path + path[self.depth:]
-
-    def event(self, e: Event) -> Event:
-        if isinstance(e, AddNode):
-            n = e.node
-            return AddNode(Node(self.name(n.name), n.op, n.attrs, tuple(self.name(i) for i in n.inputs), n.loc,
-                                self.path(n.scope)))
-        if isinstance(e, AddGroup):
-            g = e.group
-            return AddGroup(Group(self.path(g.path), g.kind, g.loc))
-        if isinstance(e, EndGroup):
-            return EndGroup(self.name(e.path), self.name(e.end))
-        if isinstance(e, DropGroup):
-            return DropGroup(self.name(e.path))
-        return AddOutput(self.name(e.name))
+            elif isinstance(e, Replayed):
+                self.nodes += e.stamp.nodes
+                self.peak_groups = max(self.peak_groups, groups + e.stamp.peak_groups)
+                groups += e.stamp.net_groups
+        self.net_groups = groups
 
 
 class Target(Protocol):
@@ -179,9 +163,12 @@ class Stamp:
                 self.steps.append((EndGroup, _suffix(e.path, rec), _suffix(e.end, rec)))
             elif isinstance(e, DropGroup):
                 self.steps.append((DropGroup, _suffix(e.path, rec)))
+            elif isinstance(e, Replayed):
+                self.steps.append((Replayed, e.stamp, _suffix(e.prefix, rec), _suffix(e.source, rec)))
             else:
                 self.steps.append((AddOutput, _suffix(e.name, rec)))
         self.end = _suffix(rec.end, rec)
+        self.nodes, self.peak_groups, self.net_groups = rec.nodes, rec.peak_groups, rec.net_groups
         #: the groups under the call's group that its names create (each name's proper prefixes)
         relative = _relative_names(self.steps)
         self.names_any = bool(relative)
@@ -209,6 +196,8 @@ class Stamp:
             elif kind is DropGroup:
                 target.groups.pop()
                 del names[inside + step[1]]
+            elif kind is Replayed:
+                step[1].apply(target, inside + step[2], source if step[3] is None else inside + step[3])
             else:
                 target.outputs.append(source if step[1] is None else inside + step[1])
         if self.names_any:
