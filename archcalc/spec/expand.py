@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -99,7 +98,7 @@ class _Scope:
     """Where new nodes go: the group path and the per-kind name counters of that group."""
 
     path: tuple[str, ...]
-    counters: Counter[str] = field(default_factory=Counter)
+    counters: dict[str, int] = field(default_factory=dict)
 
 
 def input_variables(shape: Shape) -> dict[str, int]:
@@ -724,8 +723,8 @@ class Expander:
 
     # ---- naming and emission --------------------------------------------------------------------
     def _auto(self, scope: _Scope, short: str) -> str:
-        scope.counters[short] += 1
-        return f"{short}{scope.counters[short]}"
+        n = scope.counters[short] = scope.counters.get(short, 0) + 1
+        return f"{short}{n}"
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
         if not _LAYER_NAME_RE.fullmatch(label):

@@ -183,9 +183,12 @@ class Stamp:
             kind = step[0]
             if kind is AddNode:
                 name = inside + step[1]
-                nodes.append(Node(name, step[2], step[3],
-                                  tuple(source if i is None else inside + i for i in step[4]), step[5],
-                                  path + step[6]))
+                ins = step[4]
+                if len(ins) == 1:
+                    reads: tuple[str, ...] = (source if ins[0] is None else inside + ins[0],)
+                else:
+                    reads = tuple([source if i is None else inside + i for i in ins])
+                nodes.append(Node(name, step[2], step[3], reads, step[5], path + step[6]))
                 node_names.add(name)
                 names[name] = step[5]
             elif kind is AddGroup:
