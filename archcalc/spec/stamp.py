@@ -10,81 +10,90 @@ group to its own, and its input for the first call's.
 
 A replay happens only where it cannot differ from an expansion: the recorded body read nothing outside its
 own group but its input (a ``from:`` to an outer layer makes the recording unusable), and the replay fits
-in every limit (layers, groups, work) with no name taken, checked before anything is changed. Otherwise
-the call expands as usual, and any error comes from there, at its place.
+in every limit (layers, groups, work), checked before anything is changed, and nothing was named under
+either call's group before it (a dotted name written earlier, ``unit3.relu9``, could be read or taken).
+Otherwise the call expands as usual, and any error comes from there, at its place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from archcalc.errors import SourceLocation
 from archcalc.ir import Group, Node
 
 
-@dataclass(frozen=True, slots=True)
 class AddNode:
-    node: Node
+    __slots__ = ("node",)
+
+    def __init__(self, node: Node):
+        self.node = node
 
 
-@dataclass(frozen=True, slots=True)
 class AddGroup:
-    group: Group
+    __slots__ = ("group",)
+
+    def __init__(self, group: Group):
+        self.group = group
 
 
-@dataclass(frozen=True, slots=True)
 class EndGroup:
     """A finished group's output node (``group_ends``)."""
 
-    path: str
-    end: str
+    __slots__ = ("end", "path")
+
+    def __init__(self, path: str, end: str):
+        self.path, self.end = path, end
 
 
-@dataclass(frozen=True, slots=True)
 class DropGroup:
     """The last group opened had all its layers dropped by ``when``: it and its name go."""
 
-    path: str
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
 
 
-@dataclass(frozen=True, slots=True)
 class AddOutput:
-    name: str
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
 
 
-@dataclass(frozen=True, slots=True)
 class Replayed:
     """A block call inside this one that was itself replayed: its stamp, under its group and on its input."""
 
-    stamp: Stamp
-    prefix: str
-    source: str
+    __slots__ = ("prefix", "source", "stamp")
+
+    def __init__(self, stamp: Stamp, prefix: str, source: str):
+        self.stamp, self.prefix, self.source = stamp, prefix, source
 
 
 Change = AddNode | AddGroup | EndGroup | DropGroup | AddOutput
 Event = Change | Replayed
+# (plain classes with slots: a dataclass costs about a millisecond of exec at import, on every command's path)
 
 
-@dataclass
 class Recording:
     """One call's effects, with what a replay must check first."""
 
-    prefix: str  # the first call's group path
-    source: str  # the node it read
-    events: list[Event] = field(default_factory=list)
-    end: str = ""  # the node the call returned
-    work: int = 0
-    list_work: int = 0
-    nodes: int = 0
-    peak_groups: int = 0  # the most groups open beyond the starting count at any point
-    net_groups: int = 0  # groups opened less groups dropped
-    stamp: Stamp | None = None  # compiled on the first replay
-    #: a 'from:' in the body named a layer or group outside the call's group (even its own input: a copy
-    #: must read that same layer, not its own input)
-    reads_outside: bool = False
+    def __init__(self, prefix: str, source: str):
+        self.prefix = prefix  # the first call's group path
+        self.source = source  # the node it read
+        self.events: list[Event] = []
+        self.end = ""  # the node the call returned
+        self.work = self.list_work = 0
+        self.nodes = 0
+        self.peak_groups = 0  # the most groups open beyond the starting count at any point
+        self.net_groups = 0  # groups opened less groups dropped
+        self.stamp: Stamp | None = None  # compiled on the first replay
+        #: a 'from:' in the body named a layer or group outside the call's group (even its own input: a copy
+        #: must read that same layer, not its own input)
+        self.reads_outside = False
 
     def relocatable(self) -> bool:
         """Whether every name the body wrote or read is its own, or its input."""
