@@ -4,8 +4,10 @@ same place. Each case is expanded twice, with replays and with every call expand
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
@@ -104,27 +106,23 @@ layers:
 }
 
 
-def expanded(doc: Any, name: str, monkeypatch: pytest.MonkeyPatch | None) -> dict[str, Any]:
-    """The expander's whole result (or its error), with replays unless ``monkeypatch`` turns them off."""
-    if monkeypatch is not None:
-        monkeypatch.setattr(expand, "call_key", lambda *_: None)
-    try:
-        expander = expand.Expander(doc, name)
-        graph = expander.expand()
-    except SpecError as exc:
-        return {"error": str(exc), "location": exc.location}
-    finally:
-        if monkeypatch is not None:
-            monkeypatch.undo()
+def expanded(doc: Any, name: str, replays: bool) -> dict[str, Any]:
+    """The expander's whole result (or its error), with replays or with every block call expanded."""
+    with nullcontext() if replays else patch.object(expand, "call_key", lambda *_: None):
+        try:
+            expander = expand.Expander(doc, name)
+            graph = expander.expand()
+        except SpecError as exc:
+            return {"error": str(exc), "location": exc.location}
+    recordings = [r for r in expander.recordings.values() if r is not None and r.stamp is not None]
     return {"graph": graph, "names": expander.names, "ends": expander.group_ends, "work": expander.work,
-            "list_work": expander.list_work, "replayed": sum(1 for r in expander.recordings.values() if r and r.stamp),
-            "nested": sum(isinstance(e, Replayed) for r in expander.recordings.values() if r and r.stamp
-                          for e in r.events)}
+            "list_work": expander.list_work, "replayed": len(recordings),
+            "nested": sum(isinstance(e, Replayed) for r in recordings for e in r.events)}
 
 
-def same_either_way(doc: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    stamped = expanded(doc, name, None)
-    plain = expanded(doc, name, monkeypatch)
+def same_either_way(doc: Any, name: str) -> dict[str, Any]:
+    stamped = expanded(doc, name, replays=True)
+    plain = expanded(doc, name, replays=False)
     counts = {k: stamped.pop(k, None) for k in ("replayed", "nested")}
     plain.pop("replayed", None)
     plain.pop("nested", None)
@@ -133,13 +131,13 @@ def same_either_way(doc: Any, name: str, monkeypatch: pytest.MonkeyPatch) -> dic
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_replayed_calls_equal_expanded_ones(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    same_either_way(parse_text(CASES[name], f"{name}.yaml"), f"{name}.yaml", monkeypatch)
+def test_replayed_calls_equal_expanded_ones(name: str) -> None:
+    same_either_way(parse_text(CASES[name], f"{name}.yaml"), f"{name}.yaml")
 
 
-def test_the_cases_exercise_replays_and_their_refusals(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cases_exercise_replays_and_their_refusals() -> None:
     """The comparison above means something only if replays happen (and are refused where they must be)."""
-    result = {n: same_either_way(parse_text(t, n), n, monkeypatch) for n, t in CASES.items()}
+    result = {n: same_either_way(parse_text(t, n), n) for n, t in CASES.items()}
     assert result["dropped_branch"]["replayed"] >= 1
     assert result["nested"]["replayed"] >= 2
     assert result["nested"]["nested"] >= 1  # a replayed call holding replays of its own
@@ -151,17 +149,19 @@ def test_the_cases_exercise_replays_and_their_refusals(monkeypatch: pytest.Monke
 
 
 @pytest.mark.parametrize("name", zoo.names())
-def test_zoo_specs_expand_the_same_with_replays(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    same_either_way(parse_file(zoo.path(name)), name, monkeypatch)
+def test_zoo_specs_expand_the_same_with_replays(name: str) -> None:
+    same_either_way(parse_file(zoo.path(name)), name)
 
 
 @pytest.mark.parametrize("path", HOSTILE, ids=lambda p: p.stem)
 def test_hostile_specs_fail_or_expand_the_same_with_replays(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for limit in ("MAX_WORK", "MAX_GROUPS", "MAX_LAYERS"):  # the same rules, sooner (as the fuzz driver does)
+        monkeypatch.setattr(expand, limit, getattr(expand, limit) // 20)
     try:
         doc = parse_file(path, path.name)
     except SpecError:
         return  # refused before any expansion
-    same_either_way(doc, path.name, monkeypatch)
+    same_either_way(doc, path.name)
 
 
 @pytest.mark.parametrize("limit", ["MAX_LAYERS", "MAX_GROUPS", "MAX_WORK"])
@@ -169,5 +169,5 @@ def test_a_replay_past_a_limit_gives_the_expansions_error(limit: str, monkeypatc
     text = "input: 4x8x8\nblocks:\n  unit:\n    body: [{conv: {out: 4, k: 3, pad: 1}}, relu]\n" \
            "layers:\n  - repeat: 500\n    body: [unit]\n"
     monkeypatch.setattr(expand, limit, {"MAX_LAYERS": 301, "MAX_GROUPS": 150, "MAX_WORK": 900}[limit])
-    result = same_either_way(parse_text(text, "w.yaml"), "w.yaml", monkeypatch)
+    result = same_either_way(parse_text(text, "w.yaml"), "w.yaml")
     assert "error" in result and result["location"] is not None
