@@ -6,8 +6,8 @@ never pays for (or needs) torch.
 
 from __future__ import annotations
 
+import gc
 import importlib
-import importlib.util
 import sys
 from typing import Any
 
@@ -73,12 +73,18 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
+        # importing a command's modules makes many objects and no garbage: the cyclic GC only costs time
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
                 return None
             raise
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command
@@ -90,6 +96,8 @@ class LazyGroup(click.Group):
 
 
 def _available(name: str) -> bool:
+    import importlib.util  # only listing the commands needs it
+
     module_name = COMMANDS[name].split(":")[0]
     return importlib.util.find_spec(module_name) is not None
 

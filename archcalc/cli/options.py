@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import math
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +17,9 @@ from archcalc.ir import Graph, Shape
 from archcalc.spec import load, parse_shape
 from archcalc.spec.loader import parse_value
 from archcalc.spec.numbers import MAX_INT
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,6 +98,10 @@ def import_interruptibly(name: str) -> None:
     about 0.2 s after launch was ignored and training ran to the end (issue 15, defect 12). The signal is
     noted here and raised again once the import returns.
     """
+    import importlib
+    import signal
+    import threading
+
     if name in sys.modules or threading.current_thread() is not threading.main_thread():
         importlib.import_module(name)
         return
