@@ -6,7 +6,6 @@ never pays for (or needs) torch.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import sys
 from typing import Any
@@ -73,18 +72,12 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        # importing a command's modules makes many objects and no garbage: the cyclic GC only costs time
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name == module_name:
                 return None
             raise
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
         return command

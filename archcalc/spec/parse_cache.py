@@ -32,10 +32,11 @@ def _file(path: Path, name: str) -> Path | None:
     from archcalc.cache import cache_dir
     from archcalc.spec.zoo import zoo_dir
 
-    folder = cache_dir()
-    if folder is None or name != path.name or os.path.dirname(os.path.abspath(path)) != str(zoo_dir()):
+    folder, zoo = cache_dir(), str(zoo_dir())
+    if folder is None or name != path.name or os.path.dirname(os.path.abspath(path)) != zoo:
         return None
-    return folder / "parsed" / f"{path.stem}.json"
+    # a folder per zoo (per checkout or installation): two of them never take turns rewriting one file
+    return folder / "parsed" / "".join(c if c.isalnum() else "_" for c in zoo[-120:]) / f"{path.stem}.json"
 
 
 @cache
