@@ -57,10 +57,11 @@ def test_files_outside_the_zoo_are_not_stored(tmp_path: Path, monkeypatch: pytes
     assert not (tmp_path / "cache").exists()
 
 
-def _summary_imports(cache: Path, *args: str) -> tuple[str, list[str]]:
-    """A whole ``archcalc summary`` process: its output, and which of the heavy modules it imported."""
+def _imports(cache: Path, *args: str) -> tuple[str, list[str]]:
+    """A whole ``archcalc`` process: its output, and which of the heavy modules it imported."""
     probe = ("import sys\nfrom archcalc.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-             "heavy = ('yaml', 'json', 'csv', 'html', 'rich', 'tabulate')\n"
+             "heavy = ('yaml', 'json', 'csv', 'html', 'rich', 'tabulate', 'archcalc.analysis',"
+             " 'archcalc.spec.expand')\n"
              "print(*[m for m in heavy if m in sys.modules], file=sys.stderr)")
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     env.pop("ARCHCALC_NO_CACHE", None)
@@ -70,9 +71,17 @@ def _summary_imports(cache: Path, *args: str) -> tuple[str, list[str]]:
 
 
 def test_a_cached_zoo_spec_needs_no_yaml(tmp_path: Path) -> None:
-    first, imported = _summary_imports(tmp_path, "summary", "vgg16", "--format", "text")
+    first, imported = _imports(tmp_path, "summary", "vgg16", "--format", "text")
     assert "yaml" in imported and first.startswith("vgg16: input 3×224×224")
-    second, imported = _summary_imports(tmp_path, "summary", "vgg16", "--format", "text")
+    second, imported = _imports(tmp_path, "summary", "vgg16", "--format", "text")
     assert second == first
     # the text summary reads the stored parse (JSON) and writes plain text: no YAML, CSV, HTML, rich or tabulate
-    assert imported == ["json"]
+    assert imported == ["json", "archcalc.analysis", "archcalc.spec.expand"]
+
+
+def test_a_cached_listing_needs_no_analysis(tmp_path: Path) -> None:
+    first, imported = _imports(tmp_path, "list", "vgg1", "--format", "text")
+    assert "archcalc.analysis" in imported and "vgg16" in first
+    second, imported = _imports(tmp_path, "list", "vgg1", "--format", "text")
+    assert second == first
+    assert imported == ["json"]  # every row from the cache: no spec is parsed, expanded or analysed
