@@ -11,8 +11,9 @@ Everything here works on one spatial axis and plain ints, so it can be checked b
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
+
+from archcalc.frozen import Frozen
 
 
 def effective_kernel(kernel: int, dilation: int = 1) -> int:
@@ -98,8 +99,7 @@ def exact(value: Num) -> Num:
     return value
 
 
-@dataclass(frozen=True)
-class AxisRF:
+class AxisRF(Frozen):
     """Receptive field along one axis, in input pixels.
 
     ``size``: extent seen by one output unit; ``jump``: distance in the input between adjacent output
@@ -115,6 +115,11 @@ class AxisRF:
     size: Num = 1
     jump: Num = 1
     start: Num = 0
+
+    def __init__(self, size: Num = 1, jump: Num = 1, start: Num = 0) -> None:
+        # written out: two per layer, so the generic Frozen.__init__ would cost 100k-layer specs time
+        values = self.__dict__
+        values["size"], values["jump"], values["start"] = size, jump, start
 
     def through(self, kernel: Num, stride: Num, pad_before: Num) -> AxisRF:
         """The field after a window of extent ``kernel`` (already dilated), ``stride`` and padding.

@@ -10,8 +10,6 @@ skipped silently (a read-only home still lists the zoo). ``ARCHCALC_NO_CACHE=1``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable
 from functools import cache
@@ -33,6 +31,8 @@ def cache_dir() -> Path | None:
 @cache
 def code_fingerprint() -> str:
     """archcalc's version and the size and modification time of each of its source files."""
+    import hashlib
+
     from archcalc import __version__
 
     package = Path(__file__).resolve().parent
@@ -45,6 +45,8 @@ def code_fingerprint() -> str:
 
 def content_hash(path: Path) -> str:
     """The hash of a file's content (a key for results computed from it)."""
+    import hashlib
+
     return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
 
 
@@ -62,6 +64,8 @@ class ResultCache:
 
     @staticmethod
     def _read(path: Path) -> dict[str, Any]:
+        import json
+
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -92,6 +96,8 @@ class ResultCache:
             self.dirty = True
         if self.path is None or not self.dirty:
             return
+        import json
+
         from archcalc.errors import OptionError
         from archcalc.fileio import write_atomic
 

@@ -6,11 +6,11 @@ stderr and exits with ``err.exit_code``. Nothing user-caused may end in a traceb
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import IntEnum
+
+from archcalc.frozen import Frozen
 
 
 class ExitCode(IntEnum):
@@ -27,13 +27,17 @@ class ExitCode(IntEnum):
     TERMINATED = 143
 
 
-@dataclass(frozen=True)
-class SourceLocation:
+class SourceLocation(Frozen):
     """A position in a spec file; ``line`` and ``col`` are 1-based, as editors show them."""
 
     file: str
     line: int
     col: int
+
+    def __init__(self, file: str, line: int, col: int) -> None:
+        # written out: the loader makes three of these for every mapping entry of a spec
+        values = self.__dict__
+        values["file"], values["line"], values["col"] = file, line, col
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
@@ -99,5 +103,7 @@ def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean X?' hint for a misspelt name, or None when nothing is close."""
+    import difflib  # only a mistake needs it: 1 ms of every start-up otherwise
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]}?" if close else None

@@ -55,6 +55,9 @@ class Frozen:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
+        if not kwargs and len(args) == len(fields):  # every field in order: the common case, kept short
+            self.__dict__.update(zip(fields, args, strict=True))
+            return
         if args:
             if len(args) > len(fields):
                 raise TypeError(f"{type(self).__name__} takes {len(fields)} fields, got {len(args)} positional")

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from archcalc.errors import SourceLocation
+from archcalc.frozen import Frozen
 
 #: A tensor shape without the batch dimension: ``(C, H, W)`` for feature maps, ``(N,)`` for vectors.
 Shape = tuple[int, ...]
@@ -19,8 +20,7 @@ Shape = tuple[int, ...]
 INPUT = "input"
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(Frozen):
     """One layer (or the input, or a join) of the expanded network.
 
     ``name`` is the full dotted path (``inception_3a.b2.conv1``); ``scope`` is the path of the groups
@@ -36,9 +36,15 @@ class Node:
     loc: SourceLocation | None = None
     scope: tuple[str, ...] = ()
 
+    def __init__(self, name: str, op: str, attrs: Any, inputs: tuple[str, ...], loc: SourceLocation | None = None,
+                 scope: tuple[str, ...] = ()) -> None:
+        # written out: one per layer, so the generic Frozen.__init__ would cost 100k-layer specs time
+        values = self.__dict__
+        values["name"], values["op"], values["attrs"], values["inputs"] = name, op, attrs, inputs
+        values["loc"], values["scope"] = loc, scope
 
-@dataclass(frozen=True)
-class Group:
+
+class Group(Frozen):
     """A named group of nodes (a block instance, a branch, a side output) for folding and diagrams."""
 
     path: tuple[str, ...]

@@ -12,7 +12,6 @@ record) instead of re-deriving anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 
 from archcalc.analysis.calculator import NodeResult, SpecWarning, calculate
@@ -30,12 +29,12 @@ from archcalc.analysis.memory import (
 )
 from archcalc.analysis.receptive import RF
 from archcalc.errors import OptionError
+from archcalc.frozen import Frozen
 from archcalc.ir import Graph
 from archcalc.vocab import DTYPE_BYTES, OPTIMIZER_STATE
 
 
-@dataclass(frozen=True)
-class Totals:
+class Totals(Frozen):
     """Whole-network figures for one image (parameters independent of the image)."""
 
     params: int

@@ -17,10 +17,10 @@ Conventions, stated once (README, "Methodology"):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from archcalc import layers
 from archcalc.analysis.calculator import NodeResult
+from archcalc.frozen import Frozen
 from archcalc.ir import Graph
 from archcalc.layers import SavedKind
 from archcalc.vocab import OPTIMIZER_STATE
@@ -29,8 +29,7 @@ from archcalc.vocab import OPTIMIZER_STATE
 PARAM_ITEMSIZE = 4
 
 
-@dataclass(frozen=True)
-class SavedTensor:
+class SavedTensor(Frozen):
     """One distinct storage autograd keeps for backward."""
 
     key: str
@@ -42,8 +41,7 @@ class SavedTensor:
         return self.elems * self.itemsize * (batch if self.per_sample else 1)
 
 
-@dataclass(frozen=True)
-class TrainingMemory:
+class TrainingMemory(Frozen):
     """The parts of the training-memory estimate for one batch size, in bytes."""
 
     batch: int

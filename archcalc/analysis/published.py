@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from archcalc.analysis import Analysis, NodeResult
 from archcalc.errors import ArchcalcError
+from archcalc.frozen import Frozen
 from archcalc.layers import Family, numel
 
 EXACT = "reproduced"
@@ -58,8 +58,7 @@ _WEIGHT_FAMILIES = (Family.CONV, Family.FC)
 Reanalyse = Callable[[Mapping[str, Any]], Analysis]
 
 
-@dataclass(frozen=True)
-class Figure:
+class Figure(Frozen):
     """One published figure and what archcalc computes for it."""
 
     spec: str

@@ -5,13 +5,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from click.shell_completion import CompletionItem
+if TYPE_CHECKING:  # imported when completing: every command that takes a spec imports this module
+    from click.shell_completion import CompletionItem
 
 
 def complete_spec(incomplete: str) -> list[CompletionItem]:
     """Zoo names starting with ``incomplete``, then ``.yaml``/``.yml`` files and folders matching it."""
+    from pathlib import Path
+
+    from click.shell_completion import CompletionItem
+
     from archcalc.spec import zoo
 
     items = [CompletionItem(name, help="zoo") for name in zoo.names() if name.startswith(incomplete)]

@@ -7,7 +7,6 @@ never pays for (or needs) torch.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 from typing import Any
 
@@ -90,6 +89,8 @@ class LazyGroup(click.Group):
 
 
 def _available(name: str) -> bool:
+    import importlib.util  # only listing the commands needs it
+
     module_name = COMMANDS[name].split(":")[0]
     return importlib.util.find_spec(module_name) is not None
 

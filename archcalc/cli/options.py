@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import gc
-import importlib
 import math
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from archcalc.analysis import Analysis
 from archcalc.errors import BackendError, OptionError, SpecError
-from archcalc.ir import Graph, Shape
-from archcalc.spec import load, parse_shape
 from archcalc.spec.loader import parse_value
 from archcalc.spec.numbers import MAX_INT
+
+if TYPE_CHECKING:  # the analysis and the expander are imported by the functions that load a spec (list's
+    # cached rows need neither)
+    from types import FrameType
+
+    from archcalc.analysis import Analysis
+    from archcalc.ir import Graph, Shape
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +61,8 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
 def parse_input(text: str | None) -> Shape | None:
     if text is None:
         return None
+    from archcalc.spec.expand import parse_shape
+
     try:
         return parse_shape(text, None, "--input")
     except SpecError as exc:
@@ -69,12 +71,16 @@ def parse_input(text: str | None) -> Shape | None:
 
 def load_graph(ref: str, input_text: str | None, assignments: tuple[str, ...]) -> Graph:
     """Load a spec with the command line's overrides applied."""
+    from archcalc.spec import load
+
     return load(ref, parse_assignments(assignments), parse_input(input_text))
 
 
 def load_analysis(ref: str, input_text: str | None, assignments: tuple[str, ...], strict: bool = False,
                   dtype: str = "fp32") -> Analysis:
     """Load a spec and analyse it, once: every command passes this one object on."""
+    from archcalc.analysis import Analysis
+
     return Analysis(load_graph(ref, input_text, assignments), dtype=dtype, strict=strict)
 
 
@@ -99,6 +105,10 @@ def import_interruptibly(name: str) -> None:
     about 0.2 s after launch was ignored and training ran to the end (issue 15, defect 12). The signal is
     noted here and raised again once the import returns.
     """
+    import importlib
+    import signal
+    import threading
+
     if name in sys.modules or threading.current_thread() is not threading.main_thread():
         importlib.import_module(name)
         return

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from archcalc.report.model import Report
 from archcalc.report.table import FORMAT_HELP, FORMATS, Table, render, resolve
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from archcalc.report.model import Report
 
 FORMAT_OPTION = click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
                              help=FORMAT_HELP)

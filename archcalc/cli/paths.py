@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,6 +78,8 @@ def check_folder(path: str, option: str) -> Path:
             raise OptionError(f"{option} {shown}: {str(existing)!r} is not a folder")
         if not os.access(existing, os.W_OK | os.X_OK):
             raise OptionError(f"{option} {shown}: no permission to write in {str(existing)!r}")
+        import tempfile  # here: it imports shutil, random and the compressors (4 ms of every rf's start-up)
+
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".archcalc-probe-")
         os.close(fd)
         os.unlink(probe)

@@ -7,19 +7,22 @@ from typing import Any
 
 import click
 
-from archcalc.analysis import Analysis
 from archcalc.cli.options import gc_paused
 from archcalc.cli.output import FORMAT_OPTION, emit_any
 from archcalc.report.fmt import count, shape, si
-from archcalc.report.model import weight_depth
 from archcalc.report.table import Column, Table
-from archcalc.spec import load, zoo
+from archcalc.spec import zoo
 
 CSV_COLUMNS = ("name", "params", "macs", "in_c", "in_h", "in_w", "depth", "description")
 
 
 def _summarise(name: str) -> dict[str, Any]:
     """What a listing shows of zoo spec ``name`` (without its name): params, MACs, input, depth, description."""
+    # imported here: a listing whose rows are all cached needs neither the analysis nor the expander
+    from archcalc.analysis import Analysis
+    from archcalc.report.model import weight_depth
+    from archcalc.spec import load
+
     analysis = Analysis(load(name))
     # Only parameters and MACs are listed: skip the memory passes that `totals` would run.
     results = analysis.results.values()

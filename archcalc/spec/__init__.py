@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archcalc.ir import Graph, Shape
 from archcalc.spec import zoo
-from archcalc.spec.expand import Expander, parse_shape
 from archcalc.spec.loader import parse_file, parse_text
+
+if TYPE_CHECKING:
+    from archcalc.ir import Graph, Shape
+    from archcalc.spec.expand import parse_shape
+
+
+def __getattr__(name: str) -> Any:
+    """``parse_shape``, imported on first use: the expander (and with it every layer type) is imported only
+    to expand a spec, so that zoo lookups and ``archcalc list`` with its rows cached never pay for it."""
+    if name == "parse_shape":
+        from archcalc.spec.expand import parse_shape
+
+        return parse_shape
+    raise AttributeError(f"module 'archcalc.spec' has no attribute {name!r}")
 
 
 def resolve(ref: str) -> tuple[Path, str, str | None]:
@@ -30,6 +42,8 @@ def resolve(ref: str) -> tuple[Path, str, str | None]:
 
 def load(ref: str, overrides: Mapping[str, Any] | None = None, input_shape: Shape | None = None) -> Graph:
     """Load and expand a spec by zoo name or path."""
+    from archcalc.spec.expand import Expander
+
     file, display, variant = resolve(ref)
     doc = parse_file(file, display)
     return Expander(doc, display, overrides, input_shape, variant).expand()
@@ -38,6 +52,8 @@ def load(ref: str, overrides: Mapping[str, Any] | None = None, input_shape: Shap
 def load_text(text: str, filename: str = "<spec>", overrides: Mapping[str, Any] | None = None,
               input_shape: Shape | None = None) -> Graph:
     """Load and expand a spec given as YAML text (tests, generated specs)."""
+    from archcalc.spec.expand import Expander
+
     return Expander(parse_text(text, filename), filename, overrides, input_shape).expand()
 
 
