@@ -7,18 +7,16 @@ receptive-field, gradient-flow and in-place passes read only those records, and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from archcalc import layers
 from archcalc.analysis.inplace import SHARING, plan_inplace, saved_as_run
 from archcalc.analysis.receptive import RF, propagate
 from archcalc.errors import SourceLocation, SpecError
+from archcalc.frozen import Frozen
 from archcalc.ir import Graph, Node, Shape
 from archcalc.layers import Aliasing, Cost, Family, Layout, Params, Resolved, Saved, Window
 
 
-@dataclass(frozen=True)
-class SpecWarning:
+class SpecWarning(Frozen):
     """A non-fatal finding about the spec, with where it was written."""
 
     message: str
@@ -30,8 +28,7 @@ class SpecWarning:
         return f"{where}warning: {self.layer}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class NodeResult:
+class NodeResult(Frozen):
     """One node of the analysed network: its graph node, its record, and what the graph passes added."""
 
     node: Node
@@ -46,6 +43,14 @@ class NodeResult:
     global_context: bool
     #: the output is channels-last in memory (after a layer norm or a Linear over the channels)
     channels_last: bool = False
+
+    def __init__(self, node: Node, rec: Resolved, rf: RF | None, rf_note: str | None, needs_input_grad: bool,
+                 inplace: int | None, global_context: bool, channels_last: bool = False) -> None:
+        # written out: one per layer (and no dataclass exec at import)
+        values = self.__dict__
+        values["node"], values["rec"], values["rf"], values["rf_note"] = node, rec, rf, rf_note
+        values["needs_input_grad"], values["inplace"] = needs_input_grad, inplace
+        values["global_context"], values["channels_last"] = global_context, channels_last
 
     @property
     def name(self) -> str:

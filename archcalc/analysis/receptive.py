@@ -13,15 +13,14 @@ reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from fractions import Fraction
 
 from archcalc.arith import AxisRF, Num, merge_axis
+from archcalc.frozen import Frozen
 from archcalc.layers import Identity, RFRule, Unavailable, Union, Window, unreachable
 
 
-@dataclass(frozen=True, slots=True)
-class RF:
+class RF(Frozen):
     """Receptive field of a node's output units along height and width, in input pixels."""
 
     h: AxisRF
@@ -32,6 +31,13 @@ class RF:
     #: behind upsampling: the envelope of the units' fields (each unit sees the pixels inside it, some a little
     #: less), even where the figures came out whole
     envelope: bool = False
+
+    def __init__(self, h: AxisRF, w: AxisRF, aligned: bool = True, context: bool = False,
+                 envelope: bool = False) -> None:
+        # written out: one per layer (a dataclass's exec costs every command a millisecond at import)
+        values = self.__dict__
+        values["h"], values["w"], values["aligned"], values["context"], values["envelope"] = (
+            h, w, aligned, context, envelope)
 
     @property
     def size(self) -> tuple[Num, Num]:

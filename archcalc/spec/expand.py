@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc import layers
@@ -83,22 +82,25 @@ _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LAYER_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_][A-Za-z0-9_-]*)*")
 
 
-@dataclass
 class BlockDef:
-    name: str
-    params: list[str]
-    defaults: dict[str, Any]
-    body: Any
-    inline: bool
-    loc: SourceLocation | None
+    """A block as the spec defines it: its parameters (with defaults), its body and whether it is inline."""
+
+    __slots__ = ("body", "defaults", "inline", "loc", "name", "params")
+
+    def __init__(self, name: str, params: list[str], defaults: dict[str, Any], body: Any, inline: bool,
+                 loc: SourceLocation | None) -> None:
+        self.name, self.params, self.defaults, self.body, self.inline, self.loc = (
+            name, params, defaults, body, inline, loc)
 
 
-@dataclass
 class _Scope:
     """Where new nodes go: the group path and the per-kind name counters of that group."""
 
-    path: tuple[str, ...]
-    counters: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("counters", "path")
+
+    def __init__(self, path: tuple[str, ...]) -> None:
+        self.path = path
+        self.counters: dict[str, int] = {}
 
 
 def input_variables(shape: Shape) -> dict[str, int]:
