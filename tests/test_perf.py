@@ -161,3 +161,80 @@ def test_a_row_of_other_values_goes_through_the_encoder(resnet18_report) -> None
     special = replace(row, name='a"b\\c\n×', rf_note="é", location=None)
     assert row_json(special) == json.dumps(row_dict(special),
                                            separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("name", ["googlenet", "resnet18", "fcn_resnet50", "unet"])
+def test_groups_written_straight_are_the_encoders_text(name: str) -> None:
+    from archcalc.report.json_rows import group_json
+    from archcalc.report.render import dumps_json
+
+    report = build_report(analyze(load(name)))
+    memo: dict[tuple[object, ...], str] = {}
+    written = [group_json(g, memo) for g in report.groups]
+    for g, text in zip(report.groups, written, strict=True):
+        assert text is None or text == dumps_json(g), g["path"]
+    assert sum(t is not None for t in written) > len(written) // 2
+
+
+def test_a_group_of_other_values_goes_through_the_encoder(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from archcalc.report.json_rows import group_json
+
+    memo: dict[tuple[object, ...], str] = {}
+    g = next(g for g in resnet18_report.groups if g["rf"] is not None)
+    assert group_json(g, memo) is not None
+    odd: list[dict[str, object]] = [
+        {**g, "layers": True}, {**g, "params": 1.0}, {**g, "shape": tuple(g["shape"])}, {**g, "shape": [True]},
+        {k: v for k, v in g.items() if k != "rf"}, {"kind": g["kind"], **g}, {**g, "rf": {}},
+        {**g, "rf": {**g["rf"], "size": [1.5, 2]}}, {**g, "rf": {**g["rf"], "aligned": 1}}, {**g, "extra": 1},
+    ]
+    for other in odd:  # after the plain group filled the memo: equal values of other kinds never reuse it
+        assert group_json(other, memo) is None, other
+
+
+def test_the_row_memo_never_mixes_kinds(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from archcalc.report.json_rows import row_json
+
+    memo: dict[tuple[object, ...], str] = {}
+    row = replace(resnet18_report.rows[1], depth=1, biases=0)
+    assert row_json(row, memo) is not None and memo
+    # each equal, as a key, to the plain row's value: the memo must not hand back the plain row's text
+    for changes in ({"depth": True}, {"biases": False}, {"depth": 1.0}, {"trainable": int(row.trainable)},
+                    {"shape": [float(v) for v in row.shape]}):
+        assert row_json(replace(row, **changes), memo) is None, changes
+
+
+def test_group_output_is_its_last_row_when_its_rows_interleave() -> None:
+    from archcalc.report.model import Row, group_subtotals
+
+    def row(name: str, c: int) -> Row:
+        return Row(name, "conv", "conv", name.count("."), [c, 4, 4], 1, 1, 0, True, 2, 3, 7, 4, 5, 20, None, None,
+                   None)
+
+    # "a" resumes after its branch "a.b": its output is a.z's, though the parent "a.b" was seen last
+    groups = group_subtotals([row("a.x", 1), row("a.b.y", 2), row("a.z", 3), row("c", 9)],
+                             {"a": "group", "a.b": "branch", "q": "side"})
+    by_path = {g["path"]: g for g in groups}
+    assert [g["path"] for g in groups] == ["a", "a.b", "q"]
+    assert by_path["a"]["shape"] == [3, 4, 4] and by_path["a"]["layers"] == 3 and by_path["a"]["macs"] == 6
+    assert by_path["a.b"]["shape"] == [2, 4, 4] and by_path["a.b"]["layers"] == 1
+    assert by_path["q"] == {"path": "q", "kind": "side", "layers": 0, "params": 0, "macs": 0, "ops": 0,
+                            "activations": 0, "shape": [], "rf": None}
+
+
+@pytest.mark.parametrize("name", ["resnet1202", "googlenet", "fcn_resnet50", "densenet121"])
+def test_totals_over_cases_are_the_sums_over_nodes(name: str) -> None:
+    a = analyze(load(name))
+    t = a.totals
+    rs = list(a.results.values())
+    assert sum(n for _, n in a.cases) == len(rs) and len(a.cases) < len(rs)
+    assert t.params == sum(r.params.total for r in rs)
+    assert t.trainable_params == sum(r.params.total for r in rs if r.params.trainable)
+    assert (t.weights, t.biases, t.buffers) == (sum(r.params.weights for r in rs), sum(r.params.biases for r in rs),
+                                                sum(r.params.buffers for r in rs))
+    assert (t.macs, t.ops, t.bwd_ops) == (sum(r.cost.macs for r in rs), sum(r.cost.ops for r in rs),
+                                          sum(r.cost.bwd_ops for r in rs))
+    assert t.bwd_macs == sum(r.bwd_macs for r in rs)
+    assert t.activation_elems == sum(r.alloc_elems for r in rs)
+    assert t.partial == tuple(f"{r.name}: {r.cost.partial}" for r in rs if r.cost.partial)

@@ -16,8 +16,9 @@ Conventions, stated once (README, "Methodology"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from archcalc import layers
 from archcalc.analysis.calculator import NodeResult
@@ -70,43 +71,72 @@ def storage_map(results: Results, training: bool) -> dict[str, str]:
     return storage
 
 
+def cases(results: Results) -> list[tuple[NodeResult, int]]:
+    """The distinct cases among the nodes, each with a node of it and how many nodes it has.
+
+    A node's figures (parameters, costs, allocation, backward MACs) depend only on its record, its
+    in-place plan and whether a gradient flows into it; deep specs repeat a few records (ResNet-1202:
+    21 for 4,209 nodes), so sums over the cases, times their counts, cost one dict update per node.
+    """
+    found: dict[tuple[int, bool, int | None], list[Any]] = {}
+    for r in results.values():
+        key = (id(r.rec), r.needs_input_grad, r.inplace)  # the records outlive this: ids are stable
+        case = found.get(key)
+        if case is None:
+            found[key] = [r, 1]
+        else:
+            case[1] += 1
+    return [(r, n) for r, n in found.values()]
+
+
 def forward_activation_elems(results: Results) -> int:
     """CS231n convention: the input plus every newly allocated layer output, for one image."""
-    return sum(r.alloc_elems for r in results.values())
+    return sum(r.alloc_elems * n for r, n in cases(results))
 
 
 def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
-    """Largest number of activation elements alive at once, and the layer at which it happens."""
-    storage = storage_map(results, training=False)
-    pending: dict[str, int] = {}
-    size: dict[str, int] = {}
+    """Largest number of activation elements alive at once, and the layer at which it happens.
+
+    Two passes: the storages, their readers and sizes (one walk), then the liveness walk.
+    """
+    storage: dict[str, str] = {}
+    pending: dict[str, int] = {}  # storage → reads still to come
+    size: dict[str, int] = {}  # the nodes that allocate → their elements
+    numel = layers.numel
     for name, res in results.items():
-        for i in res.node.inputs:
-            pending[storage[i]] = pending.get(storage[i], 0) + 1
-        if storage[name] == name:
-            size[name] = layers.numel(res.shape)
+        inputs = res.node.inputs
+        for i in inputs:
+            key = storage[i]
+            pending[key] = pending.get(key, 0) + 1
+        if inputs and res.shares_input(False):
+            storage[name] = storage[inputs[0]]
+        else:
+            storage[name] = name
+            size[name] = numel(res.rec.out)
     for out in graph.outputs:
         pending[storage[out]] = pending.get(storage[out], 0) + 1  # outputs stay alive
     live: dict[str, int] = {}
     total = peak = 0
     at = ""
     for name, res in results.items():
-        if storage[name] == name:
-            live[name] = size[name]
-            total += size[name]
+        here = size.get(name)
+        if here is not None:
+            live[name] = here
+            total += here
         if total > peak or not at:
             peak, at = total, name
         for i in res.node.inputs:
             key = storage[i]
-            pending[key] -= 1
-            if pending[key] == 0 and key in live:
+            left = pending[key] - 1
+            pending[key] = left
+            if left == 0 and key in live:
                 total -= live.pop(key)
     return peak, at
 
 
 def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
-    storage = storage_map(results, training=True)
+    storage: dict[str, str] = {}  # as storage_map(results, training=True), built along the way
     seen: dict[str, SavedTensor] = {}
 
     def grad(name: str) -> bool:
@@ -114,37 +144,45 @@ def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
         return r.needs_input_grad or bool(r.params.total and r.params.trainable)
 
     for name, res in results.items():
+        inputs = res.node.inputs
+        storage[name] = storage[inputs[0]] if inputs and res.shares_input(True) else name
         if not res.needs_input_grad and not (res.params.total and res.params.trainable):
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
-        inputs = res.node.inputs
         for s in res.saved:
             if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
                 continue  # kept only for another input's gradient, which none needs
-            elems = s.elems
-            if s.kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
+            kind = s.kind
+            view = False
+            if kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
                 key = f"{name}:input{s.index}_copy"  # torch reshapes a copy of the channels-last view
-            elif s.kind in (SavedKind.INPUT, SavedKind.OUTPUT):
-                key = storage[inputs[s.index] if s.kind is SavedKind.INPUT else name]
-                # a view (a crop, a split's part) keeps its whole base storage alive
-                elems = layers.numel(results[key].shape)
+            elif kind is SavedKind.INPUT or kind is SavedKind.OUTPUT:
+                key = storage[inputs[s.index] if kind is SavedKind.INPUT else name]
+                view = True
             else:
                 key = f"{name}:{s.label}"
+            if key in seen:
+                continue
+            # a view (a crop, a split's part) keeps its whole base storage alive
+            elems = layers.numel(results[key].shape) if view else s.elems
             size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
-            if key not in seen:
-                seen[key] = SavedTensor(key, elems, size, s.per_sample)
+            seen[key] = SavedTensor(key, elems, size, s.per_sample)
     return list(seen.values())
 
 
-def training_memory(results: Results, saved: list[SavedTensor], batch: int, optimizer: str) -> TrainingMemory:
-    """Parameters, gradients, optimizer state and saved activations for one batch, in bytes."""
+def training_memory(counted: Iterable[tuple[NodeResult, int]], saved: list[SavedTensor], batch: int,
+                    optimizer: str) -> TrainingMemory:
+    """Parameters, gradients, optimizer state and saved activations for one batch, in bytes.
+
+    ``counted``: the nodes' distinct cases with their counts (:func:`cases`), or each node with 1.
+    """
     params = trainable = buffers = 0
-    for r in results.values():  # one pass: a 100,000-layer spec has as many results
+    for r, n in counted:
         p = r.params
-        total = p.total
+        total = p.total * n
         params += total
         if p.trainable:
             trainable += total
-        buffers += p.buffers
+        buffers += p.buffers * n
     activations = sum(t.nbytes(batch) for t in saved)
     return TrainingMemory(
         batch=batch, optimizer=optimizer,
@@ -155,9 +193,10 @@ def training_memory(results: Results, saved: list[SavedTensor], batch: int, opti
     )
 
 
-def max_batch(results: Results, saved: list[SavedTensor], budget: int, optimizer: str) -> int:
+def max_batch(counted: Iterable[tuple[NodeResult, int]], saved: list[SavedTensor], budget: int,
+              optimizer: str) -> int:
     """Largest batch whose training-memory estimate fits ``budget`` bytes (0 if none does)."""
-    fixed = training_memory(results, saved, 0, optimizer)
+    fixed = training_memory(counted, saved, 0, optimizer)
     per_sample = sum(t.nbytes(1) for t in saved if t.per_sample)
     static = fixed.total
     if budget < static or per_sample == 0:

@@ -10,11 +10,12 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from html import escape
 from typing import Any
 
 from archcalc.report.fmt import count, human_bytes, shape, si
-from archcalc.report.json_rows import row_json
+from archcalc.report.json_rows import Memo, group_json, row_json
 from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
 
@@ -226,26 +227,37 @@ def render_json(report: Report, indent: int | None = None) -> str:
 def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1000) -> Iterator[str]:
     """The JSON document in pieces (a writer can send each on and forget it), ending with a newline.
 
-    Compact output writes the rows one at a time (``archcalc.report.json_rows``, the C encoder's text), so
-    no row's dict need exist; ``indent`` switches to the pure-Python encoder (4–5× slower) over the whole
-    document.
+    Compact output writes the rows and the groups one at a time (``archcalc.report.json_rows``, the C
+    encoder's text), so no row's dict need exist, and reads the report's fields as they are (the copy
+    :meth:`Report.head` makes for a caller to change is not needed to encode them); ``indent`` switches to
+    the pure-Python encoder (4–5× slower) over the whole document.
     """
     if indent is not None:
         yield dumps_json(report.to_dict(), indent) + "\n"
         return
     encode = _COMPACT.encode
-    head = report.head()
     sep = "{"
-    for key, value in head.items():
-        if key != "rows":
-            yield f"{sep}{encode(key)}:{encode(value)}"
-        else:
+    tail = ("rows", "groups", "figures")  # last, in this order, as in :meth:`Report.head`
+    for key in [*(f.name for f in fields(report) if f.name not in tail), *tail]:
+        if key == "rows":
             yield f'{sep}"rows":['
             rows = report.rows
+            memo: Memo = {}
             for start in range(0, len(rows), rows_per_chunk):
-                chunk = ",".join(row_json(r) or encode(row_dict(r)) for r in rows[start:start + rows_per_chunk])
+                chunk = ",".join(row_json(r, memo) or encode(row_dict(r))
+                                 for r in rows[start:start + rows_per_chunk])
                 yield chunk if start == 0 else "," + chunk
             yield "]"
+        elif key == "groups":
+            groups = report.groups
+            kept: Memo = {}  # the groups' own: a group's key never meets a row's
+            yield f'{sep}"groups":['
+            for start in range(0, len(groups), rows_per_chunk):
+                chunk = ",".join(group_json(g, kept) or encode(g) for g in groups[start:start + rows_per_chunk])
+                yield chunk if start == 0 else "," + chunk
+            yield "]"
+        else:
+            yield f"{sep}{encode(key)}:{encode(getattr(report, key))}"
         sep = ","
     yield "}\n"
 
