@@ -238,3 +238,13 @@ def test_totals_over_cases_are_the_sums_over_nodes(name: str) -> None:
     assert t.bwd_macs == sum(r.bwd_macs for r in rs)
     assert t.activation_elems == sum(r.alloc_elems for r in rs)
     assert t.partial == tuple(f"{r.name}: {r.cost.partial}" for r in rs if r.cost.partial)
+
+
+@pytest.mark.parametrize("name", ["resnet1202", "googlenet", "densenet121", "mobilenet_v3_small", "unet"])
+def test_saved_bytes_are_the_saved_tensors_bytes(name: str) -> None:
+    for a in (analyze(load(name)), analyze(load(name), dtype="bf16")):
+        saved = a.saved
+        for batch in (0, 1, 7):
+            assert a.saved_bytes(batch) == sum(t.nbytes(batch) for t in saved)
+            assert a.training_memory(batch).activations == a.saved_bytes(batch)
+        assert a.saved_bytes(1) > 0

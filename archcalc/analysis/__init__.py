@@ -25,6 +25,7 @@ from archcalc.analysis.memory import (
     max_batch,
     max_inference_batch,
     peak_inference_elems,
+    saved_sums,
     saved_tensors,
     training_memory,
 )
@@ -103,6 +104,11 @@ class Analysis:
         return saved_tensors(self.results, self.itemsize)
 
     @cached_property
+    def saved_split(self) -> tuple[int, int]:
+        """The bytes of :attr:`saved`, fixed and per image (all the memory figures need, without the list)."""
+        return saved_sums(self.results, self.itemsize)
+
+    @cached_property
     def cases(self) -> list[tuple[NodeResult, int]]:
         """The nodes' distinct cases (record, in-place plan, gradient flow), one node of each and its count."""
         return cases(self.results)
@@ -145,15 +151,16 @@ class Analysis:
 
     def training_memory(self, batch: int, optimizer: str = "momentum") -> TrainingMemory:
         _check_optimizer(optimizer)
-        return training_memory(self.cases, self.saved, batch, optimizer)
+        return training_memory(self.cases, self.saved_split, batch, optimizer)
 
     def saved_bytes(self, batch: int) -> int:
         """Bytes of activations autograd keeps for backward for a batch (distinct storages)."""
-        return sum(t.nbytes(batch) for t in self.saved)
+        fixed, per_image = self.saved_split
+        return fixed + per_image * batch
 
     def max_batch(self, budget_bytes: int, optimizer: str = "momentum") -> int:
         _check_optimizer(optimizer)
-        return max_batch(self.cases, self.saved, budget_bytes, optimizer)
+        return max_batch(self.cases, self.saved_split, budget_bytes, optimizer)
 
     def inference_memory(self, batch: int) -> int:
         """Parameters and buffers plus the activations' liveness peak for ``batch`` images, in bytes."""

@@ -16,7 +16,7 @@ Conventions, stated once (README, "Methodology"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,8 +136,27 @@ def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
 
 def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
+    return [SavedTensor(key, elems, size, per_sample) for key, elems, size, per_sample in _saved(results, itemsize)]
+
+
+def saved_sums(results: Results, itemsize: int) -> tuple[int, int]:
+    """The bytes of :func:`saved_tensors`: (fixed, per image), without building the list (a report only
+    needs these two numbers, and a 100,000-layer chain saves 50,000 tensors)."""
+    fixed = per_sample = 0
+    for _, elems, size, scales in _saved(results, itemsize):
+        if scales:
+            per_sample += elems * size
+        else:
+            fixed += elems * size
+    return fixed, per_sample
+
+
+def _saved(results: Results, itemsize: int) -> Iterator[tuple[str, int, int, bool]]:
+    """Each distinct saved storage once, as (key, elements, bytes per element, scales with the batch)."""
     storage: dict[str, str] = {}  # as storage_map(results, training=True), built along the way
-    seen: dict[str, SavedTensor] = {}
+    seen: set[str] = set()
+    # (record, plan) → what it saves, the fields this walk reads (looked up once per distinct case)
+    prepared: dict[tuple[int, int | None], tuple[tuple[Any, ...], ...]] = {}
 
     def grad(name: str) -> bool:
         r = results[name]
@@ -148,32 +167,37 @@ def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
         storage[name] = storage[inputs[0]] if inputs and res.shares_input(True) else name
         if not res.needs_input_grad and not (res.params.total and res.params.trainable):
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
-        for s in res.saved:
-            if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
+        case = (id(res.rec), res.inplace)  # the records outlive this walk: ids are stable
+        entries = prepared.get(case)
+        if entries is None:
+            entries = prepared[case] = tuple(
+                (s.needed_if, s.kind, s.index, s.channels_last, s.label, s.elems,
+                 s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize), s.per_sample)
+                for s in res.saved)
+        for needed_if, kind, index, channels_last, label, elems, size, per_sample in entries:
+            if needed_if and not any(grad(inputs[j]) for j in needed_if):
                 continue  # kept only for another input's gradient, which none needs
-            kind = s.kind
             view = False
-            if kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
-                key = f"{name}:input{s.index}_copy"  # torch reshapes a copy of the channels-last view
+            if kind is SavedKind.INPUT and channels_last and not results[inputs[index]].channels_last:
+                key = f"{name}:input{index}_copy"  # torch reshapes a copy of the channels-last view
             elif kind is SavedKind.INPUT or kind is SavedKind.OUTPUT:
-                key = storage[inputs[s.index] if kind is SavedKind.INPUT else name]
+                key = storage[inputs[index] if kind is SavedKind.INPUT else name]
                 view = True
             else:
-                key = f"{name}:{s.label}"
+                key = f"{name}:{label}"
             if key in seen:
                 continue
+            seen.add(key)
             # a view (a crop, a split's part) keeps its whole base storage alive
-            elems = layers.numel(results[key].shape) if view else s.elems
-            size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
-            seen[key] = SavedTensor(key, elems, size, s.per_sample)
-    return list(seen.values())
+            yield key, layers.numel(results[key].shape) if view else elems, size, per_sample
 
 
-def training_memory(counted: Iterable[tuple[NodeResult, int]], saved: list[SavedTensor], batch: int,
+def training_memory(counted: Iterable[tuple[NodeResult, int]], saved: tuple[int, int], batch: int,
                     optimizer: str) -> TrainingMemory:
     """Parameters, gradients, optimizer state and saved activations for one batch, in bytes.
 
-    ``counted``: the nodes' distinct cases with their counts (:func:`cases`), or each node with 1.
+    ``counted``: the nodes' distinct cases with their counts (:func:`cases`), or each node with 1;
+    ``saved``: the saved activations' bytes, fixed and per image (:func:`saved_sums`).
     """
     params = trainable = buffers = 0
     for r, n in counted:
@@ -183,21 +207,20 @@ def training_memory(counted: Iterable[tuple[NodeResult, int]], saved: list[Saved
         if p.trainable:
             trainable += total
         buffers += p.buffers * n
-    activations = sum(t.nbytes(batch) for t in saved)
     return TrainingMemory(
         batch=batch, optimizer=optimizer,
         params=(params + buffers) * PARAM_ITEMSIZE,
         grads=trainable * PARAM_ITEMSIZE,
         optimizer_state=OPTIMIZER_STATE[optimizer] * trainable * PARAM_ITEMSIZE,
-        activations=activations,
+        activations=saved[0] + saved[1] * batch,
     )
 
 
-def max_batch(counted: Iterable[tuple[NodeResult, int]], saved: list[SavedTensor], budget: int,
+def max_batch(counted: Iterable[tuple[NodeResult, int]], saved: tuple[int, int], budget: int,
               optimizer: str) -> int:
     """Largest batch whose training-memory estimate fits ``budget`` bytes (0 if none does)."""
     fixed = training_memory(counted, saved, 0, optimizer)
-    per_sample = sum(t.nbytes(1) for t in saved if t.per_sample)
+    per_sample = saved[1]
     static = fixed.total
     if budget < static or per_sample == 0:
         return 0 if budget < static else 1 << 31
