@@ -248,3 +248,33 @@ def test_saved_bytes_are_the_saved_tensors_bytes(name: str) -> None:
             assert a.saved_bytes(batch) == sum(t.nbytes(batch) for t in saved)
             assert a.training_memory(batch).activations == a.saved_bytes(batch)
         assert a.saved_bytes(1) > 0
+
+
+def test_the_cells_memo_gives_each_row_its_own_cells(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from archcalc.report.render import _cells
+
+    memo: dict[tuple[object, ...], tuple[str, ...]] = {}
+    row = replace(resnet18_report.rows[1], macs=1, params=1)
+    for r in [row, *resnet18_report.rows, replace(row, name="x.y", depth=1), replace(row, macs=True),
+              replace(row, params=True), replace(row, shape=[1.0, 2, 2]), replace(row, trainable=False)]:
+        assert _cells(r, False, memo) == _cells(r), r
+    assert memo
+
+
+def test_aligned_text_pads_as_ljust_and_rjust() -> None:
+    from archcalc.report.table import aligned
+
+    rows = [["a", "12", "×—é", ""], ["long name", "1", "", "x"], ["", "123456", "7", "yy "]]
+    for right in (set(), {1}, {0, 1, 2, 3}):
+        widths = [max(len(r[i]) for r in [["h", "n", "m", "z"], *rows]) for i in range(4)]
+        expect = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                            for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+                  for r in [["h", "n", "m", "z"], ["-" * w for w in widths], *rows]]
+        expect[1] = "  ".join("-" * w for w in widths)
+        assert aligned(rows, ["h", "n", "m", "z"], right) == "\n".join(expect)
+    with pytest.raises(ValueError):  # a row longer than the first, as zip(strict=True) refused it
+        aligned([["a", "b"], ["c", "d", "e"]], None, set())
+    with pytest.raises(IndexError):  # shorter
+        aligned([["a", "b"], ["c"]], None, set())

@@ -49,19 +49,30 @@ def rf_text(rf: RFData | dict[str, Any] | None) -> str:
     return text + ("" if rf.aligned else " ⚠")
 
 
-def _cells(row: Row, header: bool = False) -> list[str]:
+def _cells(row: Row, header: bool = False, memo: dict[tuple[object, ...], tuple[str, ...]] | None = None) -> list[str]:
+    """A row's cells. Deep specs repeat their layers: pass one ``memo`` for a table and rows with the same
+    type, shape and figures share the formatting of those cells (keyed on values of exact kinds only)."""
     label = row.name.rsplit(".", 1)[-1]
     if row.group and not header:
         label += f" ({row.layers} layers)"
-    return [
-        "  " * row.depth + label,
-        row.type,
-        shape(row.shape),
-        count(row.params) + ("" if row.trainable or not row.params else " (frozen)"),
-        si(row.macs) if row.macs else "0",
-        si(row.activations) if row.activations else "—",
-        rf_text(row.rf),
-    ]
+    kind, dims, params, trainable = row.type, row.shape, row.params, row.trainable
+    macs, acts = row.macs, row.activations
+    key: tuple[object, ...] | None = None
+    if (memo is not None and type(kind) is str and type(params) is int and type(trainable) is bool
+            and type(macs) is int and type(acts) is int and type(dims) is list):
+        key = (kind, params, trainable, macs, acts, *dims)
+        for d in dims:
+            if type(d) is not int:
+                key = None
+                break
+        middle = memo.get(key) if key is not None else None
+        if middle is not None:
+            return ["  " * row.depth + label, *middle, rf_text(row.rf)]
+    middle = (kind, shape(dims), count(params) + ("" if trainable or not params else " (frozen)"),
+              si(macs) if macs else "0", si(acts) if acts else "—")
+    if key is not None and memo is not None:
+        memo[key] = middle
+    return ["  " * row.depth + label, *middle, rf_text(row.rf)]
 
 
 def _group_row(g: dict[str, Any]) -> Row:
@@ -114,9 +125,10 @@ def layer_table(report: Report) -> Table:
     full: list[str] = []
     bold: set[int] = set()
     styles: dict[int, dict[int, str]] = {}
+    memo: dict[tuple[object, ...], tuple[str, ...]] = {}
     for row, header in tree(report):
         i = len(rows)
-        rows.append(_cells(row, header))
+        rows.append(_cells(row, header, memo))
         full.append(row.name + (f" ({row.layers} layers)" if row.group and not header else ""))
         if row.group:
             bold.add(i)
