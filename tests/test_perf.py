@@ -278,3 +278,19 @@ def test_aligned_text_pads_as_ljust_and_rjust() -> None:
         aligned([["a", "b"], ["c", "d", "e"]], None, set())
     with pytest.raises(IndexError):  # shorter
         aligned([["a", "b"], ["c"]], None, set())
+
+
+def test_building_and_writing_a_report_leave_the_collector_as_they_found_it() -> None:
+    import gc
+
+    from archcalc.report.render import render_json
+
+    a = analyze(load("lenet5"))
+    was = gc.isenabled()
+    try:
+        for state in (True, False):
+            (gc.enable if state else gc.disable)()
+            render_json(build_report(a))
+            assert gc.isenabled() is state
+    finally:
+        (gc.enable if was else gc.disable)()

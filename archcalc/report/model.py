@@ -11,6 +11,7 @@ from typing import Any
 
 from archcalc.analysis import RF, Analysis, NodeResult
 from archcalc.report.fmt import json_number
+from archcalc.report.gc_pause import gc_paused
 
 SCHEMA_VERSION = 1
 
@@ -224,12 +225,12 @@ def _rows(analysis: Analysis) -> list[Row]:
             f = fields_.get(id(rf))
             if f is None:
                 f = fields_[id(rf)] = _rf_data(rf)
-            data = RFData(list(f.size), list(f.jump), list(f.start), f.aligned, f.envelope)
+            data = RFData(f.size[:], f.jump[:], f.start[:], f.aligned, f.envelope)
         loc = node.loc
         where = locations.get(id(loc), "")
         if where == "":
             where = locations[id(loc)] = str(loc) if loc else None
-        append(Row(node.name, t.type, t.family, t.depth, list(t.shape), t.params, t.weights, t.biases, t.trainable,
+        append(Row(node.name, t.type, t.family, t.depth, t.shape[:], t.params, t.weights, t.biases, t.trainable,
                    t.macs, t.ops, t.flops, t.bwd_macs, t.activations, t.memory_bytes, data, r.rf_note, where))
     return rows
 
@@ -344,6 +345,12 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
                  memory_budget: int | None = None) -> Report:
     """Turn an analysis into a Report (rows nested deeper than ``depth`` folded, 0: top level only;
     None shows every layer). The CLI's ``--depth N`` counts levels shown, i.e. passes N − 1."""
+    with gc_paused():  # one row and a few lists per layer, no cycles: see archcalc.report.gc_pause
+        return _build_report(analysis, depth, batch, optimizer, memory_budget)
+
+
+def _build_report(analysis: Analysis, depth: int | None, batch: int, optimizer: str,
+                  memory_budget: int | None) -> Report:
     itemsize = analysis.itemsize
     leaves = _rows(analysis)
     kinds = analysis.group_kinds

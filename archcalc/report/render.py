@@ -15,6 +15,7 @@ from html import escape
 from typing import Any
 
 from archcalc.report.fmt import count, human_bytes, shape, si
+from archcalc.report.gc_pause import gc_paused
 from archcalc.report.json_rows import Memo, group_json, row_json
 from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
@@ -233,7 +234,8 @@ def render_tables(report: Report, fmt: str, console: Any = None) -> str:
 
 def render_json(report: Report, indent: int | None = None) -> str:
     """The Report as a JSON document: compact by default, indented with ``indent`` (the same data)."""
-    return "".join(iter_json(report, indent))
+    with gc_paused():  # a string per row, no cycles (iter_json's caller runs between pieces: not there)
+        return "".join(iter_json(report, indent))
 
 
 def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1000) -> Iterator[str]:
