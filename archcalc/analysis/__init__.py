@@ -179,8 +179,10 @@ class Analysis:
         That is the network's receptive field as the papers quote it; after global pooling or flatten
         every unit sees the whole image, and a 1×1 "map" there says nothing about the field.
         """
-        spatial = [r for r in self.results.values() if len(r.shape) == 3 and not r.global_context]
-        return spatial[-1] if spatial else None
+        for r in reversed(self.results.values()):  # the last one: from the end, usually a few nodes back
+            if len(r.shape) == 3 and not r.global_context:
+                return r
+        return None
 
 
 def _check_optimizer(name: str) -> None:
