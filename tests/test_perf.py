@@ -294,3 +294,57 @@ def test_building_and_writing_a_report_leave_the_collector_as_they_found_it() ->
             assert gc.isenabled() is state
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def _plan_by_reader_lists(graph, records):  # type: ignore[no-untyped-def]
+    """plan_inplace as it was first written (each node's list of readers): the reference for the test below."""
+    from archcalc.analysis.inplace import SHARING, saved_as_run
+    from archcalc.layers import Aliasing, SavedKind
+
+    users = graph.consumers()
+    for out in graph.outputs:
+        users[out] = [*users[out], "<output>"]
+    nodes = graph.by_name
+    shares: dict[str, bool] = {}
+    plan: dict[str, int | None] = {}
+
+    def saves(name: str, kind: SavedKind) -> bool:
+        return any(s.kind is kind for s in saved_as_run(records[name], plan[name]))
+
+    def writable(name: str, reader: str) -> bool:
+        current, nxt = name, reader
+        while True:
+            if not nodes[current].inputs or users[current] != [nxt] or saves(current, SavedKind.OUTPUT):
+                return False
+            if not shares.get(current, False):
+                return True
+            if saves(current, SavedKind.INPUT):
+                return False
+            current, nxt = nodes[current].inputs[0], current
+
+    for node in graph.nodes:
+        rec = records[node.name]
+        choice = None
+        if rec.aliasing is Aliasing.OVERWRITES_INPUT and writable(node.inputs[0], node.name):
+            choice = 0
+        elif (rec.aliasing is Aliasing.ACCUMULATES and len(node.inputs) > 1
+              and len(set(node.inputs)) == len(node.inputs)):
+            choice = next((i for i, x in enumerate(node.inputs) if writable(x, node.name)), None)
+        plan[node.name] = choice
+        shares[node.name] = ((choice is not None and rec.aliasing is Aliasing.OVERWRITES_INPUT)
+                             or rec.aliasing in SHARING)
+    return plan
+
+
+def test_the_in_place_plan_is_the_reader_lists_plan() -> None:
+    from archcalc.analysis.inplace import plan_inplace
+    from archcalc.spec import zoo
+
+    planned = 0
+    for name in zoo.index():
+        a = analyze(load(name))
+        records = {n: r.rec for n, r in a.results.items()}
+        plan = plan_inplace(a.graph, records)
+        assert plan == _plan_by_reader_lists(a.graph, records), name
+        planned += sum(c is not None for c in plan.values())
+    assert planned > 1000  # in-place ReLUs and residual adds across the zoo
