@@ -348,3 +348,18 @@ def test_the_in_place_plan_is_the_reader_lists_plan() -> None:
         assert plan == _plan_by_reader_lists(a.graph, records), name
         planned += sum(c is not None for c in plan.values())
     assert planned > 1000  # in-place ReLUs and residual adds across the zoo
+
+
+def test_csv_rows_are_the_records(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    from archcalc.report.render import render_csv
+
+    text = render_csv(resnet18_report)
+    expect = io.StringIO()
+    writer = csv.writer(expect, lineterminator="\n")
+    writer.writerow(list(resnet18_report.records()[0]))
+    for rec in resnet18_report.records():
+        writer.writerow(["" if v is None else v for v in rec.values()])
+    assert text == expect.getvalue() and text.count("\n") == len(resnet18_report.rows) + 1

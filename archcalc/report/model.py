@@ -167,14 +167,17 @@ def _rf_dict(rf: RFData | None) -> dict[str, Any] | None:
 
 
 def _record(r: Row) -> dict[str, Any]:
+    return dict(zip(RECORD_COLUMNS, record_values(r), strict=True))
+
+
+def record_values(r: Row) -> tuple[Any, ...]:
+    """A row's :data:`RECORD_COLUMNS` values in order (the CSV writes these without a dict per row)."""
     shape = list(r.shape) + [None] * (3 - len(r.shape))
     rf: list[Any] = [None] * 7
     if r.rf is not None:
         rf = [r.rf.size[0], r.rf.size[-1], r.rf.jump[0], r.rf.jump[-1], r.rf.start[0], r.rf.start[-1], r.rf.aligned]
-    return dict(zip(RECORD_COLUMNS, (
-        r.name, r.type, r.family, r.depth, r.group, r.layers, *shape[:3], r.params, r.weights, r.biases,
-        r.trainable, r.macs, r.ops, r.flops, r.bwd_macs, r.activations, r.memory_bytes, *rf, r.location),
-        strict=True))
+    return (r.name, r.type, r.family, r.depth, r.group, r.layers, *shape[:3], r.params, r.weights, r.biases,
+            r.trainable, r.macs, r.ops, r.flops, r.bwd_macs, r.activations, r.memory_bytes, *rf, r.location)
 
 
 def weight_depth(analysis: Analysis) -> int:

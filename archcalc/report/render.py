@@ -17,7 +17,7 @@ from typing import Any
 from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.gc_pause import gc_paused
 from archcalc.report.json_rows import Memo, group_json, row_json
-from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, row_dict
+from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, record_values, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
 
 HEADER = ("MACs are multiply-accumulates (1 fused multiply-add = 1 MAC; the papers' ResNet/VGG 'FLOPs' and"
@@ -291,8 +291,8 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(RECORD_COLUMNS)
-    for rec in report.records():
-        writer.writerow(["" if v is None else v for v in rec.values()])
+    # the values of Report.records(), without a dict per row
+    writer.writerows(["" if v is None else v for v in record_values(r)] for r in report.rows)
     return out.getvalue()
 
 
