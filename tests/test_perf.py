@@ -363,3 +363,37 @@ def test_csv_rows_are_the_records(resnet18_report) -> None:  # type: ignore[no-u
     for rec in resnet18_report.records():
         writer.writerow(["" if v is None else v for v in rec.values()])
     assert text == expect.getvalue() and text.count("\n") == len(resnet18_report.rows) + 1
+
+
+def test_the_peak_is_the_three_pass_liveness_walks_peak() -> None:
+    from archcalc import layers
+    from archcalc.analysis.memory import peak_inference_elems, storage_map
+    from archcalc.spec import zoo
+
+    def reference(results, graph):  # type: ignore[no-untyped-def]
+        storage = storage_map(results, training=False)
+        pending: dict[str, int] = {}
+        size = {name: layers.numel(r.shape) for name, r in results.items() if storage[name] == name}
+        for r in results.values():
+            for i in r.node.inputs:
+                pending[storage[i]] = pending.get(storage[i], 0) + 1
+        for out in graph.outputs:
+            pending[storage[out]] = pending.get(storage[out], 0) + 1
+        live: dict[str, int] = {}
+        total = peak = 0
+        at = ""
+        for name, r in results.items():
+            if name in size:
+                live[name] = size[name]
+                total += size[name]
+            if total > peak or not at:
+                peak, at = total, name
+            for i in r.node.inputs:
+                pending[storage[i]] -= 1
+                if pending[storage[i]] == 0 and storage[i] in live:
+                    total -= live.pop(storage[i])
+        return peak, at
+
+    for name in zoo.index():
+        a = analyze(load(name))
+        assert peak_inference_elems(a.results, a.graph) == reference(a.results, a.graph), name

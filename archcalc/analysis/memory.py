@@ -103,16 +103,23 @@ def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
     pending: dict[str, int] = {}  # storage → reads still to come
     size: dict[str, int] = {}  # the nodes that allocate → their elements
     numel = layers.numel
+    # (record, plan) → the elements such a node allocates, or -1 where it shares its input's storage
+    # (asked once per distinct case; the records outlive this walk, so their ids are stable)
+    allocates: dict[tuple[int, int | None], int] = {}
     for name, res in results.items():
         inputs = res.node.inputs
         for i in inputs:
             key = storage[i]
             pending[key] = pending.get(key, 0) + 1
-        if inputs and res.shares_input(False):
-            storage[name] = storage[inputs[0]]
-        else:
+        case = (id(res.rec), res.inplace)
+        n = allocates.get(case)
+        if n is None:
+            n = allocates[case] = -1 if res.shares_input(False) else numel(res.rec.out)
+        if n >= 0 or not inputs:
             storage[name] = name
-            size[name] = numel(res.rec.out)
+            size[name] = n if n >= 0 else numel(res.rec.out)
+        else:
+            storage[name] = storage[inputs[0]]
     for out in graph.outputs:
         pending[storage[out]] = pending.get(storage[out], 0) + 1  # outputs stay alive
     live: dict[str, int] = {}
