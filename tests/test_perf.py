@@ -397,3 +397,43 @@ def test_the_peak_is_the_three_pass_liveness_walks_peak() -> None:
     for name in zoo.index():
         a = analyze(load(name))
         assert peak_inference_elems(a.results, a.graph) == reference(a.results, a.graph), name
+
+
+def test_the_saved_tensors_are_the_storage_map_walks() -> None:
+    from archcalc import layers
+    from archcalc.analysis.memory import saved_tensors, storage_map
+    from archcalc.layers import SavedKind
+    from archcalc.spec import zoo
+
+    def reference(results, itemsize):  # type: ignore[no-untyped-def]
+        storage = storage_map(results, training=True)
+        seen: dict[str, tuple[str, int, int, bool]] = {}
+
+        def grad(name: str) -> bool:
+            r = results[name]
+            return r.needs_input_grad or bool(r.params.total and r.params.trainable)
+
+        for name, res in results.items():
+            if not grad(name):
+                continue
+            inputs = res.node.inputs
+            for s in res.saved:
+                if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
+                    continue
+                elems = s.elems
+                if s.kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
+                    key = f"{name}:input{s.index}_copy"
+                elif s.kind in (SavedKind.INPUT, SavedKind.OUTPUT):
+                    key = storage[inputs[s.index] if s.kind is SavedKind.INPUT else name]
+                    elems = layers.numel(results[key].shape)
+                else:
+                    key = f"{name}:{s.label}"
+                size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
+                seen.setdefault(key, (key, elems, size, s.per_sample))
+        return list(seen.values())
+
+    for name in zoo.index():
+        a = analyze(load(name))
+        for itemsize in (4, 2):
+            got = [(t.key, t.elems, t.itemsize, t.per_sample) for t in saved_tensors(a.results, itemsize)]
+            assert got == reference(a.results, itemsize), name

@@ -162,8 +162,9 @@ def _saved(results: Results, itemsize: int) -> Iterator[tuple[str, int, int, boo
     """Each distinct saved storage once, as (key, elements, bytes per element, scales with the batch)."""
     storage: dict[str, str] = {}  # as storage_map(results, training=True), built along the way
     seen: set[str] = set()
-    # (record, plan) → what it saves, the fields this walk reads (looked up once per distinct case)
-    prepared: dict[tuple[int, int | None], tuple[tuple[Any, ...], ...]] = {}
+    # (record, plan) → whether the output shares its input's storage in training, whether it has trainable
+    # parameters, and what it saves (the fields this walk reads): looked up once per distinct case
+    prepared: dict[tuple[int, int | None], tuple[bool, bool, tuple[tuple[Any, ...], ...]]] = {}
 
     def grad(name: str) -> bool:
         r = results[name]
@@ -171,16 +172,17 @@ def _saved(results: Results, itemsize: int) -> Iterator[tuple[str, int, int, boo
 
     for name, res in results.items():
         inputs = res.node.inputs
-        storage[name] = storage[inputs[0]] if inputs and res.shares_input(True) else name
-        if not res.needs_input_grad and not (res.params.total and res.params.trainable):
-            continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
         case = (id(res.rec), res.inplace)  # the records outlive this walk: ids are stable
-        entries = prepared.get(case)
-        if entries is None:
-            entries = prepared[case] = tuple(
+        found = prepared.get(case)
+        if found is None:
+            found = prepared[case] = (res.shares_input(True), bool(res.params.total and res.params.trainable), tuple(
                 (s.needed_if, s.kind, s.index, s.channels_last, s.label, s.elems,
                  s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize), s.per_sample)
-                for s in res.saved)
+                for s in res.saved))
+        shares, trains, entries = found
+        storage[name] = storage[inputs[0]] if inputs and shares else name
+        if not res.needs_input_grad and not trains:
+            continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
         for needed_if, kind, index, channels_last, label, elems, size, per_sample in entries:
             if needed_if and not any(grad(inputs[j]) for j in needed_if):
                 continue  # kept only for another input's gradient, which none needs
