@@ -161,3 +161,279 @@ def test_a_row_of_other_values_goes_through_the_encoder(resnet18_report) -> None
     special = replace(row, name='a"b\\c\n×', rf_note="é", location=None)
     assert row_json(special) == json.dumps(row_dict(special),
                                            separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("name", ["googlenet", "resnet18", "fcn_resnet50", "unet"])
+def test_groups_written_straight_are_the_encoders_text(name: str) -> None:
+    from archcalc.report.json_rows import group_json
+    from archcalc.report.render import dumps_json
+
+    report = build_report(analyze(load(name)))
+    memo: dict[tuple[object, ...], str] = {}
+    written = [group_json(g, memo) for g in report.groups]
+    for g, text in zip(report.groups, written, strict=True):
+        assert text is None or text == dumps_json(g), g["path"]
+    assert sum(t is not None for t in written) > len(written) // 2
+
+
+def test_a_group_of_other_values_goes_through_the_encoder(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from archcalc.report.json_rows import group_json
+
+    memo: dict[tuple[object, ...], str] = {}
+    g = next(g for g in resnet18_report.groups if g["rf"] is not None)
+    assert group_json(g, memo) is not None
+    odd: list[dict[str, object]] = [
+        {**g, "layers": True}, {**g, "params": 1.0}, {**g, "shape": tuple(g["shape"])}, {**g, "shape": [True]},
+        {k: v for k, v in g.items() if k != "rf"}, {"kind": g["kind"], **g}, {**g, "rf": {}},
+        {**g, "rf": {**g["rf"], "size": [1.5, 2]}}, {**g, "rf": {**g["rf"], "aligned": 1}}, {**g, "extra": 1},
+    ]
+    for other in odd:  # after the plain group filled the memo: equal values of other kinds never reuse it
+        assert group_json(other, memo) is None, other
+
+
+def test_the_row_memo_never_mixes_kinds(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from archcalc.report.json_rows import row_json
+
+    memo: dict[tuple[object, ...], str] = {}
+    row = replace(resnet18_report.rows[1], depth=1, biases=0)
+    assert row_json(row, memo) is not None and memo
+    # each equal, as a key, to the plain row's value: the memo must not hand back the plain row's text
+    for changes in ({"depth": True}, {"biases": False}, {"depth": 1.0}, {"trainable": int(row.trainable)},
+                    {"shape": [float(v) for v in row.shape]}):
+        assert row_json(replace(row, **changes), memo) is None, changes
+
+
+def test_group_output_is_its_last_row_when_its_rows_interleave() -> None:
+    from archcalc.report.model import Row, group_subtotals
+
+    def row(name: str, c: int) -> Row:
+        return Row(name, "conv", "conv", name.count("."), [c, 4, 4], 1, 1, 0, True, 2, 3, 7, 4, 5, 20, None, None,
+                   None)
+
+    # "a" resumes after its branch "a.b": its output is a.z's, though the parent "a.b" was seen last
+    groups = group_subtotals([row("a.x", 1), row("a.b.y", 2), row("a.z", 3), row("c", 9)],
+                             {"a": "group", "a.b": "branch", "q": "side"})
+    by_path = {g["path"]: g for g in groups}
+    assert [g["path"] for g in groups] == ["a", "a.b", "q"]
+    assert by_path["a"]["shape"] == [3, 4, 4] and by_path["a"]["layers"] == 3 and by_path["a"]["macs"] == 6
+    assert by_path["a.b"]["shape"] == [2, 4, 4] and by_path["a.b"]["layers"] == 1
+    assert by_path["q"] == {"path": "q", "kind": "side", "layers": 0, "params": 0, "macs": 0, "ops": 0,
+                            "activations": 0, "shape": [], "rf": None}
+
+
+@pytest.mark.parametrize("name", ["resnet1202", "googlenet", "fcn_resnet50", "densenet121"])
+def test_totals_over_cases_are_the_sums_over_nodes(name: str) -> None:
+    a = analyze(load(name))
+    t = a.totals
+    rs = list(a.results.values())
+    assert sum(n for _, n in a.cases) == len(rs) and len(a.cases) < len(rs)
+    assert t.params == sum(r.params.total for r in rs)
+    assert t.trainable_params == sum(r.params.total for r in rs if r.params.trainable)
+    assert (t.weights, t.biases, t.buffers) == (sum(r.params.weights for r in rs), sum(r.params.biases for r in rs),
+                                                sum(r.params.buffers for r in rs))
+    assert (t.macs, t.ops, t.bwd_ops) == (sum(r.cost.macs for r in rs), sum(r.cost.ops for r in rs),
+                                          sum(r.cost.bwd_ops for r in rs))
+    assert t.bwd_macs == sum(r.bwd_macs for r in rs)
+    assert t.activation_elems == sum(r.alloc_elems for r in rs)
+    assert t.partial == tuple(f"{r.name}: {r.cost.partial}" for r in rs if r.cost.partial)
+
+
+@pytest.mark.parametrize("name", ["resnet1202", "googlenet", "densenet121", "mobilenet_v3_small", "unet"])
+def test_saved_bytes_are_the_saved_tensors_bytes(name: str) -> None:
+    for a in (analyze(load(name)), analyze(load(name), dtype="bf16")):
+        saved = a.saved
+        for batch in (0, 1, 7):
+            assert a.saved_bytes(batch) == sum(t.nbytes(batch) for t in saved)
+            assert a.training_memory(batch).activations == a.saved_bytes(batch)
+        assert a.saved_bytes(1) > 0
+
+
+def test_the_cells_memo_gives_each_row_its_own_cells(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from archcalc.report.render import _cells
+
+    memo: dict[tuple[object, ...], tuple[str, ...]] = {}
+    row = replace(resnet18_report.rows[1], macs=1, params=1)
+    for r in [row, *resnet18_report.rows, replace(row, name="x.y", depth=1), replace(row, macs=True),
+              replace(row, params=True), replace(row, shape=[1.0, 2, 2]), replace(row, trainable=False)]:
+        assert _cells(r, False, memo) == _cells(r), r
+    assert memo
+
+
+def test_aligned_text_pads_as_ljust_and_rjust() -> None:
+    from archcalc.report.table import aligned
+
+    rows = [["a", "12", "×—é", ""], ["long name", "1", "", "x"], ["", "123456", "7", "yy "]]
+    for right in (set(), {1}, {0, 1, 2, 3}):
+        widths = [max(len(r[i]) for r in [["h", "n", "m", "z"], *rows]) for i in range(4)]
+        expect = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                            for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+                  for r in [["h", "n", "m", "z"], ["-" * w for w in widths], *rows]]
+        expect[1] = "  ".join("-" * w for w in widths)
+        assert aligned(rows, ["h", "n", "m", "z"], right) == "\n".join(expect)
+    with pytest.raises(ValueError):  # a row longer than the first, as zip(strict=True) refused it
+        aligned([["a", "b"], ["c", "d", "e"]], None, set())
+    with pytest.raises(IndexError):  # shorter
+        aligned([["a", "b"], ["c"]], None, set())
+
+
+def test_building_and_writing_a_report_leave_the_collector_as_they_found_it() -> None:
+    import gc
+
+    from archcalc.report.render import render_json
+
+    a = analyze(load("lenet5"))
+    was = gc.isenabled()
+    try:
+        for state in (True, False):
+            (gc.enable if state else gc.disable)()
+            render_json(build_report(a))
+            assert gc.isenabled() is state
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def _plan_by_reader_lists(graph, records):  # type: ignore[no-untyped-def]
+    """plan_inplace as it was first written (each node's list of readers): the reference for the test below."""
+    from archcalc.analysis.inplace import SHARING, saved_as_run
+    from archcalc.layers import Aliasing, SavedKind
+
+    users = graph.consumers()
+    for out in graph.outputs:
+        users[out] = [*users[out], "<output>"]
+    nodes = graph.by_name
+    shares: dict[str, bool] = {}
+    plan: dict[str, int | None] = {}
+
+    def saves(name: str, kind: SavedKind) -> bool:
+        return any(s.kind is kind for s in saved_as_run(records[name], plan[name]))
+
+    def writable(name: str, reader: str) -> bool:
+        current, nxt = name, reader
+        while True:
+            if not nodes[current].inputs or users[current] != [nxt] or saves(current, SavedKind.OUTPUT):
+                return False
+            if not shares.get(current, False):
+                return True
+            if saves(current, SavedKind.INPUT):
+                return False
+            current, nxt = nodes[current].inputs[0], current
+
+    for node in graph.nodes:
+        rec = records[node.name]
+        choice = None
+        if rec.aliasing is Aliasing.OVERWRITES_INPUT and writable(node.inputs[0], node.name):
+            choice = 0
+        elif (rec.aliasing is Aliasing.ACCUMULATES and len(node.inputs) > 1
+              and len(set(node.inputs)) == len(node.inputs)):
+            choice = next((i for i, x in enumerate(node.inputs) if writable(x, node.name)), None)
+        plan[node.name] = choice
+        shares[node.name] = ((choice is not None and rec.aliasing is Aliasing.OVERWRITES_INPUT)
+                             or rec.aliasing in SHARING)
+    return plan
+
+
+def test_the_in_place_plan_is_the_reader_lists_plan() -> None:
+    from archcalc.analysis.inplace import plan_inplace
+    from archcalc.spec import zoo
+
+    planned = 0
+    for name in zoo.index():
+        a = analyze(load(name))
+        records = {n: r.rec for n, r in a.results.items()}
+        plan = plan_inplace(a.graph, records)
+        assert plan == _plan_by_reader_lists(a.graph, records), name
+        planned += sum(c is not None for c in plan.values())
+    assert planned > 1000  # in-place ReLUs and residual adds across the zoo
+
+
+def test_csv_rows_are_the_records(resnet18_report) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+
+    from archcalc.report.render import render_csv
+
+    text = render_csv(resnet18_report)
+    expect = io.StringIO()
+    writer = csv.writer(expect, lineterminator="\n")
+    writer.writerow(list(resnet18_report.records()[0]))
+    for rec in resnet18_report.records():
+        writer.writerow(["" if v is None else v for v in rec.values()])
+    assert text == expect.getvalue() and text.count("\n") == len(resnet18_report.rows) + 1
+
+
+def test_the_peak_is_the_three_pass_liveness_walks_peak() -> None:
+    from archcalc import layers
+    from archcalc.analysis.memory import peak_inference_elems, storage_map
+    from archcalc.spec import zoo
+
+    def reference(results, graph):  # type: ignore[no-untyped-def]
+        storage = storage_map(results, training=False)
+        pending: dict[str, int] = {}
+        size = {name: layers.numel(r.shape) for name, r in results.items() if storage[name] == name}
+        for r in results.values():
+            for i in r.node.inputs:
+                pending[storage[i]] = pending.get(storage[i], 0) + 1
+        for out in graph.outputs:
+            pending[storage[out]] = pending.get(storage[out], 0) + 1
+        live: dict[str, int] = {}
+        total = peak = 0
+        at = ""
+        for name, r in results.items():
+            if name in size:
+                live[name] = size[name]
+                total += size[name]
+            if total > peak or not at:
+                peak, at = total, name
+            for i in r.node.inputs:
+                pending[storage[i]] -= 1
+                if pending[storage[i]] == 0 and storage[i] in live:
+                    total -= live.pop(storage[i])
+        return peak, at
+
+    for name in zoo.index():
+        a = analyze(load(name))
+        assert peak_inference_elems(a.results, a.graph) == reference(a.results, a.graph), name
+
+
+def test_the_saved_tensors_are_the_storage_map_walks() -> None:
+    from archcalc import layers
+    from archcalc.analysis.memory import saved_tensors, storage_map
+    from archcalc.layers import SavedKind
+    from archcalc.spec import zoo
+
+    def reference(results, itemsize):  # type: ignore[no-untyped-def]
+        storage = storage_map(results, training=True)
+        seen: dict[str, tuple[str, int, int, bool]] = {}
+
+        def grad(name: str) -> bool:
+            r = results[name]
+            return r.needs_input_grad or bool(r.params.total and r.params.trainable)
+
+        for name, res in results.items():
+            if not grad(name):
+                continue
+            inputs = res.node.inputs
+            for s in res.saved:
+                if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
+                    continue
+                elems = s.elems
+                if s.kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
+                    key = f"{name}:input{s.index}_copy"
+                elif s.kind in (SavedKind.INPUT, SavedKind.OUTPUT):
+                    key = storage[inputs[s.index] if s.kind is SavedKind.INPUT else name]
+                    elems = layers.numel(results[key].shape)
+                else:
+                    key = f"{name}:{s.label}"
+                size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
+                seen.setdefault(key, (key, elems, size, s.per_sample))
+        return list(seen.values())
+
+    for name in zoo.index():
+        a = analyze(load(name))
+        for itemsize in (4, 2):
+            got = [(t.key, t.elems, t.itemsize, t.per_sample) for t in saved_tensors(a.results, itemsize)]
+            assert got == reference(a.results, itemsize), name

@@ -19,11 +19,12 @@ from archcalc.analysis.memory import (
     PARAM_ITEMSIZE,
     SavedTensor,
     TrainingMemory,
-    forward_activation_elems,
+    cases,
     inference_memory,
     max_batch,
     max_inference_batch,
     peak_inference_elems,
+    saved_sums,
     saved_tensors,
     training_memory,
 )
@@ -102,30 +103,44 @@ class Analysis:
         return saved_tensors(self.results, self.itemsize)
 
     @cached_property
+    def saved_split(self) -> tuple[int, int]:
+        """The bytes of :attr:`saved`, fixed and per image (all the memory figures need, without the list)."""
+        return saved_sums(self.results, self.itemsize)
+
+    @cached_property
+    def cases(self) -> list[tuple[NodeResult, int]]:
+        """The nodes' distinct cases (record, in-place plan, gradient flow), one node of each and its count."""
+        return cases(self.results)
+
+    @cached_property
     def totals(self) -> Totals:
-        """The sums over every node, in one pass (a 100,000-layer spec has as many results)."""
+        """The sums over every node: over its distinct cases, times their counts (a 100,000-layer chain
+        has 100,000 results and 3 cases)."""
         peak, at = peak_inference_elems(self.results, self.graph)
-        params = trainable = weights = biases = buffers = macs = ops = bwd_macs = bwd_ops = 0
-        partial = []
-        for r in self.results.values():
+        params = trainable = weights = biases = buffers = macs = ops = bwd_macs = bwd_ops = alloc = 0
+        partial = False
+        for r, n in self.cases:
             p, c = r.rec.params, r.rec.cost
-            total = p.total
+            total = p.total * n
             params += total
             if p.trainable:
                 trainable += total
-            weights += p.weights
-            biases += p.biases
-            buffers += p.buffers
-            macs += c.macs
-            ops += c.ops
-            bwd_macs += r.bwd_macs
-            bwd_ops += c.bwd_ops
-            if c.partial:
-                partial.append(f"{r.name}: {c.partial}")
+            weights += p.weights * n
+            biases += p.biases * n
+            buffers += p.buffers * n
+            macs += c.macs * n
+            ops += c.ops * n
+            bwd_macs += r.bwd_macs * n
+            bwd_ops += c.bwd_ops * n
+            alloc += r.alloc_elems * n
+            partial = partial or bool(c.partial)
+        # the incomplete layers by name, in order: only when some case is one
+        notes = tuple(f"{r.name}: {r.rec.cost.partial}" for r in self.results.values()
+                      if r.rec.cost.partial) if partial else ()
         return Totals(
             params=params, trainable_params=trainable, weights=weights, biases=biases, buffers=buffers, macs=macs,
-            ops=ops, bwd_macs=bwd_macs, bwd_ops=bwd_ops, activation_elems=forward_activation_elems(self.results),
-            peak_elems=peak, peak_at=at, partial=tuple(partial),
+            ops=ops, bwd_macs=bwd_macs, bwd_ops=bwd_ops, activation_elems=alloc,
+            peak_elems=peak, peak_at=at, partial=notes,
         )
 
     @property
@@ -135,15 +150,16 @@ class Analysis:
 
     def training_memory(self, batch: int, optimizer: str = "momentum") -> TrainingMemory:
         _check_optimizer(optimizer)
-        return training_memory(self.results, self.saved, batch, optimizer)
+        return training_memory(self.cases, self.saved_split, batch, optimizer)
 
     def saved_bytes(self, batch: int) -> int:
         """Bytes of activations autograd keeps for backward for a batch (distinct storages)."""
-        return sum(t.nbytes(batch) for t in self.saved)
+        fixed, per_image = self.saved_split
+        return fixed + per_image * batch
 
     def max_batch(self, budget_bytes: int, optimizer: str = "momentum") -> int:
         _check_optimizer(optimizer)
-        return max_batch(self.results, self.saved, budget_bytes, optimizer)
+        return max_batch(self.cases, self.saved_split, budget_bytes, optimizer)
 
     def inference_memory(self, batch: int) -> int:
         """Parameters and buffers plus the activations' liveness peak for ``batch`` images, in bytes."""
@@ -162,8 +178,10 @@ class Analysis:
         That is the network's receptive field as the papers quote it; after global pooling or flatten
         every unit sees the whole image, and a 1×1 "map" there says nothing about the field.
         """
-        spatial = [r for r in self.results.values() if len(r.shape) == 3 and not r.global_context]
-        return spatial[-1] if spatial else None
+        for r in reversed(self.results.values()):  # the last one: from the end, usually a few nodes back
+            if len(r.shape) == 3 and not r.global_context:
+                return r
+        return None
 
 
 def _check_optimizer(name: str) -> None:

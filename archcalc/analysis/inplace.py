@@ -32,20 +32,30 @@ def plan_inplace(graph: Graph, records: Mapping[str, Resolved]) -> dict[str, int
     source (the network input), no other layer or output reads it (or any tensor sharing its
     storage), and autograd saved none of them for backward (as the earlier layers were planned to run).
     """
-    users = graph.consumers()
+    # each node's only reader, or None where several read it (an output counts as a reader; a node no
+    # one reads is absent): "safe to overwrite" asks just that, so no list of readers per node is built
+    only: dict[str, str | None] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            only[i] = n.name if i not in only else None
     for out in graph.outputs:
-        users[out] = [*users[out], "<output>"]
+        only[out] = None
     nodes = graph.by_name
     shares: dict[str, bool] = {}  # node → its output shares its first input's storage
     plan: dict[str, int | None] = {}
+    kinds: dict[tuple[int, int | None], frozenset[SavedKind]] = {}  # (record, plan) → the kinds it saves
 
     def saves(name: str, kind: SavedKind) -> bool:
-        return any(s.kind is kind for s in saved_as_run(records[name], plan[name]))
+        rec, choice = records[name], plan[name]
+        found = kinds.get((id(rec), choice))
+        if found is None:
+            found = kinds[(id(rec), choice)] = frozenset(s.kind for s in saved_as_run(rec, choice))
+        return kind in found
 
     def writable(name: str, reader: str) -> bool:
         current, nxt = name, reader
         while True:
-            if not nodes[current].inputs or users[current] != [nxt] or saves(current, SavedKind.OUTPUT):
+            if not nodes[current].inputs or only.get(current) != nxt or saves(current, SavedKind.OUTPUT):
                 return False
             if not shares.get(current, False):
                 return True

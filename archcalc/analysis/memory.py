@@ -16,7 +16,8 @@ Conventions, stated once (README, "Methodology"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from archcalc import layers
 from archcalc.analysis.calculator import NodeResult
@@ -68,95 +69,165 @@ def storage_map(results: Results, training: bool) -> dict[str, str]:
     return storage
 
 
+def cases(results: Results) -> list[tuple[NodeResult, int]]:
+    """The distinct cases among the nodes, each with a node of it and how many nodes it has.
+
+    A node's figures (parameters, costs, allocation, backward MACs) depend only on its record, its
+    in-place plan and whether a gradient flows into it; deep specs repeat a few records (ResNet-1202:
+    21 for 4,209 nodes), so sums over the cases, times their counts, cost one dict update per node.
+    """
+    found: dict[tuple[int, bool, int | None], list[Any]] = {}
+    for r in results.values():
+        key = (id(r.rec), r.needs_input_grad, r.inplace)  # the records outlive this: ids are stable
+        case = found.get(key)
+        if case is None:
+            found[key] = [r, 1]
+        else:
+            case[1] += 1
+    return [(r, n) for r, n in found.values()]
+
+
 def forward_activation_elems(results: Results) -> int:
     """CS231n convention: the input plus every newly allocated layer output, for one image."""
-    return sum(r.alloc_elems for r in results.values())
+    return sum(r.alloc_elems * n for r, n in cases(results))
 
 
 def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
-    """Largest number of activation elements alive at once, and the layer at which it happens."""
-    storage = storage_map(results, training=False)
-    pending: dict[str, int] = {}
-    size: dict[str, int] = {}
+    """Largest number of activation elements alive at once, and the layer at which it happens.
+
+    Two passes: the storages, their readers and sizes (one walk), then the liveness walk.
+    """
+    storage: dict[str, str] = {}
+    pending: dict[str, int] = {}  # storage → reads still to come
+    size: dict[str, int] = {}  # the nodes that allocate → their elements
+    numel = layers.numel
+    # (record, plan) → the elements such a node allocates, or -1 where it shares its input's storage
+    # (asked once per distinct case; the records outlive this walk, so their ids are stable)
+    allocates: dict[tuple[int, int | None], int] = {}
     for name, res in results.items():
-        for i in res.node.inputs:
-            pending[storage[i]] = pending.get(storage[i], 0) + 1
-        if storage[name] == name:
-            size[name] = layers.numel(res.shape)
+        inputs = res.node.inputs
+        for i in inputs:
+            key = storage[i]
+            pending[key] = pending.get(key, 0) + 1
+        case = (id(res.rec), res.inplace)
+        n = allocates.get(case)
+        if n is None:
+            n = allocates[case] = -1 if res.shares_input(False) else numel(res.rec.out)
+        if n >= 0 or not inputs:
+            storage[name] = name
+            size[name] = n if n >= 0 else numel(res.rec.out)
+        else:
+            storage[name] = storage[inputs[0]]
     for out in graph.outputs:
         pending[storage[out]] = pending.get(storage[out], 0) + 1  # outputs stay alive
     live: dict[str, int] = {}
     total = peak = 0
     at = ""
     for name, res in results.items():
-        if storage[name] == name:
-            live[name] = size[name]
-            total += size[name]
+        here = size.get(name)
+        if here is not None:
+            live[name] = here
+            total += here
         if total > peak or not at:
             peak, at = total, name
         for i in res.node.inputs:
             key = storage[i]
-            pending[key] -= 1
-            if pending[key] == 0 and key in live:
+            left = pending[key] - 1
+            pending[key] = left
+            if left == 0 and key in live:
                 total -= live.pop(key)
     return peak, at
 
 
 def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
-    storage = storage_map(results, training=True)
-    seen: dict[str, SavedTensor] = {}
+    return [SavedTensor(key, elems, size, per_sample) for key, elems, size, per_sample in _saved(results, itemsize)]
+
+
+def saved_sums(results: Results, itemsize: int) -> tuple[int, int]:
+    """The bytes of :func:`saved_tensors`: (fixed, per image), without building the list (a report only
+    needs these two numbers, and a 100,000-layer chain saves 50,000 tensors)."""
+    fixed = per_sample = 0
+    for _, elems, size, scales in _saved(results, itemsize):
+        if scales:
+            per_sample += elems * size
+        else:
+            fixed += elems * size
+    return fixed, per_sample
+
+
+def _saved(results: Results, itemsize: int) -> Iterator[tuple[str, int, int, bool]]:
+    """Each distinct saved storage once, as (key, elements, bytes per element, scales with the batch)."""
+    storage: dict[str, str] = {}  # as storage_map(results, training=True), built along the way
+    seen: set[str] = set()
+    # (record, plan) → whether the output shares its input's storage in training, whether it has trainable
+    # parameters, and what it saves (the fields this walk reads): looked up once per distinct case
+    prepared: dict[tuple[int, int | None], tuple[bool, bool, tuple[tuple[Any, ...], ...]]] = {}
 
     def grad(name: str) -> bool:
         r = results[name]
         return r.needs_input_grad or bool(r.params.total and r.params.trainable)
 
     for name, res in results.items():
-        if not res.needs_input_grad and not (res.params.total and res.params.trainable):
-            continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
         inputs = res.node.inputs
-        for s in res.saved:
-            if s.needed_if and not any(grad(inputs[j]) for j in s.needed_if):
+        case = (id(res.rec), res.inplace)  # the records outlive this walk: ids are stable
+        found = prepared.get(case)
+        if found is None:
+            found = prepared[case] = (res.shares_input(True), bool(res.params.total and res.params.trainable), tuple(
+                (s.needed_if, s.kind, s.index, s.channels_last, s.label, s.elems,
+                 s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize), s.per_sample)
+                for s in res.saved))
+        shares, trains, entries = found
+        storage[name] = storage[inputs[0]] if inputs and shares else name
+        if not res.needs_input_grad and not trains:
+            continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
+        for needed_if, kind, index, channels_last, label, elems, size, per_sample in entries:
+            if needed_if and not any(grad(inputs[j]) for j in needed_if):
                 continue  # kept only for another input's gradient, which none needs
-            elems = s.elems
-            if s.kind is SavedKind.INPUT and s.channels_last and not results[inputs[s.index]].channels_last:
-                key = f"{name}:input{s.index}_copy"  # torch reshapes a copy of the channels-last view
-            elif s.kind in (SavedKind.INPUT, SavedKind.OUTPUT):
-                key = storage[inputs[s.index] if s.kind is SavedKind.INPUT else name]
-                # a view (a crop, a split's part) keeps its whole base storage alive
-                elems = layers.numel(results[key].shape)
+            view = False
+            if kind is SavedKind.INPUT and channels_last and not results[inputs[index]].channels_last:
+                key = f"{name}:input{index}_copy"  # torch reshapes a copy of the channels-last view
+            elif kind is SavedKind.INPUT or kind is SavedKind.OUTPUT:
+                key = storage[inputs[index] if kind is SavedKind.INPUT else name]
+                view = True
             else:
-                key = f"{name}:{s.label}"
-            size = s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize)
-            if key not in seen:
-                seen[key] = SavedTensor(key, elems, size, s.per_sample)
-    return list(seen.values())
+                key = f"{name}:{label}"
+            if key in seen:
+                continue
+            seen.add(key)
+            # a view (a crop, a split's part) keeps its whole base storage alive
+            yield key, layers.numel(results[key].shape) if view else elems, size, per_sample
 
 
-def training_memory(results: Results, saved: list[SavedTensor], batch: int, optimizer: str) -> TrainingMemory:
-    """Parameters, gradients, optimizer state and saved activations for one batch, in bytes."""
+def training_memory(counted: Iterable[tuple[NodeResult, int]], saved: tuple[int, int], batch: int,
+                    optimizer: str) -> TrainingMemory:
+    """Parameters, gradients, optimizer state and saved activations for one batch, in bytes.
+
+    ``counted``: the nodes' distinct cases with their counts (:func:`cases`), or each node with 1;
+    ``saved``: the saved activations' bytes, fixed and per image (:func:`saved_sums`).
+    """
     params = trainable = buffers = 0
-    for r in results.values():  # one pass: a 100,000-layer spec has as many results
+    for r, n in counted:
         p = r.params
-        total = p.total
+        total = p.total * n
         params += total
         if p.trainable:
             trainable += total
-        buffers += p.buffers
-    activations = sum(t.nbytes(batch) for t in saved)
+        buffers += p.buffers * n
     return TrainingMemory(
         batch=batch, optimizer=optimizer,
         params=(params + buffers) * PARAM_ITEMSIZE,
         grads=trainable * PARAM_ITEMSIZE,
         optimizer_state=OPTIMIZER_STATE[optimizer] * trainable * PARAM_ITEMSIZE,
-        activations=activations,
+        activations=saved[0] + saved[1] * batch,
     )
 
 
-def max_batch(results: Results, saved: list[SavedTensor], budget: int, optimizer: str) -> int:
+def max_batch(counted: Iterable[tuple[NodeResult, int]], saved: tuple[int, int], budget: int,
+              optimizer: str) -> int:
     """Largest batch whose training-memory estimate fits ``budget`` bytes (0 if none does)."""
-    fixed = training_memory(results, saved, 0, optimizer)
-    per_sample = sum(t.nbytes(1) for t in saved if t.per_sample)
+    fixed = training_memory(counted, saved, 0, optimizer)
+    per_sample = saved[1]
     static = fixed.total
     if budget < static or per_sample == 0:
         return 0 if budget < static else 1 << 31

@@ -5,6 +5,10 @@ building a dict per row and walking it in the encoder cost about as much as ever
 report. A row whose values are all of the plain kinds (str, int, bool, None, whole-number fields) is
 written here by one f-string; any other row (a float in a field behind upsampling, a value a caller
 put in by hand) returns None and goes through the encoder. A test holds the two to the same bytes.
+
+Deep specs repeat their layers (ResNet-1202's 200 identical blocks, a chain's 50,000 identical units):
+rows that differ only in name, field and location share the text of everything between (``memo``, one
+per document, keyed on the checked values, so ``1``, ``1.0`` and ``true`` never meet).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ from archcalc.report.model import RFData, Row
 #: the C encoder's own string writer when ``ensure_ascii`` is off (as archcalc's compact JSON has it)
 _quote = encode_basestring
 
+#: the text of a row's fields from ``type`` to ``memory_bytes`` by their values (see :func:`row_json`)
+Memo = dict[tuple[object, ...], str]
+
 
 def _ints(values: Sequence[int | float]) -> str | None:
     for v in values:
@@ -28,35 +35,109 @@ def _ints(values: Sequence[int | float]) -> str | None:
 def _rf(rf: RFData | None) -> str | None:
     if rf is None:
         return "null"
-    size, jump, start = _ints(rf.size), _ints(rf.jump), _ints(rf.start)
-    if size is None or jump is None or start is None or type(rf.aligned) is not bool or type(rf.envelope) is not bool:
+    return _field(rf.size, rf.jump, rf.start, rf.aligned, rf.envelope)
+
+
+def _field(size: Sequence[int | float], jump: Sequence[int | float], start: Sequence[int | float], aligned: object,
+           envelope: object) -> str | None:
+    """A receptive field's JSON object (a row's ``rf``, a group's), or None where a value is not plain."""
+    if type(aligned) is not bool or type(envelope) is not bool:
         return None
-    return (f'{{"size":{size},"jump":{jump},"start":{start},"aligned":{"true" if rf.aligned else "false"},'
-            f'"envelope":{"true" if rf.envelope else "false"}}}')
-
-
-def _opt(text: str | None) -> str | None:
-    """An optional string's JSON, or None where the value is neither (the caller falls back)."""
-    if text is None:
-        return "null"
-    return _quote(text) if type(text) is str else None
-
-
-def row_json(r: Row) -> str | None:
-    """One row as compact JSON, key for key as :func:`archcalc.report.model.row_dict` orders them; None
-    where a value is not of the plain kinds (the caller encodes ``row_dict(r)`` instead)."""
-    shape, rf, note, loc = _ints(r.shape), _rf(r.rf), _opt(r.rf_note), _opt(r.location)
-    if (shape is None or rf is None or note is None or loc is None or type(r.name) is not str
-            or type(r.type) is not str or type(r.family) is not str or type(r.trainable) is not bool
-            or type(r.group) is not bool):
+    if len(size) == 2 and len(jump) == 2 and len(start) == 2:  # the usual (h, w): no loops, one f-string
+        s0, s1 = size
+        j0, j1 = jump
+        t0, t1 = start
+        if (type(s0) is int and type(s1) is int and type(j0) is int and type(j1) is int and type(t0) is int
+                and type(t1) is int):
+            return (f'{{"size":[{s0},{s1}],"jump":[{j0},{j1}],"start":[{t0},{t1}],'
+                    f'"aligned":{"true" if aligned else "false"},"envelope":{"true" if envelope else "false"}}}')
         return None
-    ints = (r.depth, r.params, r.weights, r.biases, r.macs, r.ops, r.flops, r.bwd_macs, r.activations,
-            r.memory_bytes, r.layers)
+    sizes, jumps, starts = _ints(size), _ints(jump), _ints(start)
+    if sizes is None or jumps is None or starts is None:
+        return None
+    return (f'{{"size":{sizes},"jump":{jumps},"start":{starts},"aligned":{"true" if aligned else "false"},'
+            f'"envelope":{"true" if envelope else "false"}}}')
+
+
+def _middle(r: Row, memo: Memo) -> str | None:
+    """The text of ``"type"`` … ``"memory_bytes"``: from ``memo`` when an earlier row had the same values."""
+    kind, family, depth, shape, trainable = r.type, r.family, r.depth, r.shape, r.trainable
+    ints = (depth, r.params, r.weights, r.biases, r.macs, r.ops, r.flops, r.bwd_macs, r.activations,
+            r.memory_bytes)
     for v in ints:
         if type(v) is not int:
             return None
-    return (f'{{"name":{_quote(r.name)},"type":{_quote(r.type)},"family":{_quote(r.family)},"depth":{r.depth},'
-            f'"shape":{shape},"params":{r.params},"weights":{r.weights},"biases":{r.biases},'
-            f'"trainable":{"true" if r.trainable else "false"},"macs":{r.macs},"ops":{r.ops},"flops":{r.flops},'
-            f'"bwd_macs":{r.bwd_macs},"activations":{r.activations},"memory_bytes":{r.memory_bytes},"rf":{rf},'
-            f'"rf_note":{note},"location":{loc},"group":{"true" if r.group else "false"},"layers":{r.layers}}}')
+    for v in shape:
+        if type(v) is not int:
+            return None
+    if type(kind) is not str or type(family) is not str or type(trainable) is not bool:
+        return None
+    # every value is now of one exact kind (str, int or bool), so equal keys mean equal text
+    key = (kind, family, trainable, *ints, len(shape), *shape)
+    text = memo.get(key)
+    if text is None:
+        _, params, weights, biases, macs, ops, flops, bwd_macs, activations, memory_bytes = ints
+        text = (f'"type":{_quote(kind)},"family":{_quote(family)},"depth":{depth},'
+                f'"shape":[{",".join(map(str, shape))}],"params":{params},"weights":{weights},"biases":{biases},'
+                f'"trainable":{"true" if trainable else "false"},"macs":{macs},"ops":{ops},"flops":{flops},'
+                f'"bwd_macs":{bwd_macs},"activations":{activations},"memory_bytes":{memory_bytes}')
+        memo[key] = text
+    return text
+
+
+def row_json(r: Row, memo: Memo | None = None) -> str | None:
+    """One row as compact JSON, key for key as :func:`archcalc.report.model.row_dict` orders them; None
+    where a value is not of the plain kinds (the caller encodes ``row_dict(r)`` instead). Pass one
+    ``memo`` to every row of a document: repeated rows then reuse their common text."""
+    name, layers, group = r.name, r.layers, r.group
+    if type(name) is not str or type(layers) is not int or type(group) is not bool:
+        return None
+    middle = _middle(r, {} if memo is None else memo)
+    if middle is None:
+        return None
+    rf = _rf(r.rf)
+    if rf is None:
+        return None
+    note, loc = r.rf_note, r.location
+    note_text = "null" if note is None else _quote(note) if type(note) is str else None
+    loc_text = "null" if loc is None else _quote(loc) if type(loc) is str else None
+    if note_text is None or loc_text is None:
+        return None
+    return (f'{{"name":{_quote(name)},{middle},"rf":{rf},"rf_note":{note_text},"location":{loc_text},'
+            f'"group":{"true" if group else "false"},"layers":{layers}}}')
+
+
+#: a group's keys as :func:`archcalc.report.model.group_subtotals` writes them, and its field's
+GROUP_KEYS = ("path", "kind", "layers", "params", "macs", "ops", "activations", "shape", "rf")
+RF_KEYS = ("size", "jump", "start", "aligned", "envelope")
+
+
+def group_json(g: dict[str, object], memo: Memo) -> str | None:
+    """One group of the report's ``groups`` as compact JSON, or None where it is not a subtotalled group
+    of plain values, keys in :data:`GROUP_KEYS` order (the caller encodes it instead). Groups alike but
+    for their path and field (a chain's 50,000 units) share the text of the rest through ``memo``."""
+    if type(g) is not dict or tuple(g) != GROUP_KEYS:
+        return None
+    path, kind, layers, params, macs, ops, acts, shape, rf = g.values()
+    if (type(path) is not str or type(kind) is not str or type(layers) is not int or type(params) is not int
+            or type(macs) is not int or type(ops) is not int or type(acts) is not int or type(shape) is not list):
+        return None
+    for v in shape:
+        if type(v) is not int:
+            return None
+    key = ("group", kind, layers, params, macs, ops, acts, len(shape), *shape)
+    middle = memo.get(key)
+    if middle is None:
+        middle = memo[key] = (f'"kind":{_quote(kind)},"layers":{layers},"params":{params},"macs":{macs},'
+                              f'"ops":{ops},"activations":{acts},"shape":[{",".join(map(str, shape))}]')
+    field: str | None = "null"
+    if rf is not None:
+        if type(rf) is not dict or tuple(rf) != RF_KEYS:
+            return None
+        size, jump, start, aligned, envelope = rf.values()
+        if type(size) is not list or type(jump) is not list or type(start) is not list:
+            return None
+        field = _field(size, jump, start, aligned, envelope)
+        if field is None:
+            return None
+    return f'{{"path":{_quote(path)},{middle},"rf":{field}}}'

@@ -11,6 +11,7 @@ from typing import Any
 
 from archcalc.analysis import RF, Analysis, NodeResult
 from archcalc.report.fmt import json_number
+from archcalc.report.gc_pause import gc_paused
 
 SCHEMA_VERSION = 1
 
@@ -166,22 +167,27 @@ def _rf_dict(rf: RFData | None) -> dict[str, Any] | None:
 
 
 def _record(r: Row) -> dict[str, Any]:
+    return dict(zip(RECORD_COLUMNS, record_values(r), strict=True))
+
+
+def record_values(r: Row) -> tuple[Any, ...]:
+    """A row's :data:`RECORD_COLUMNS` values in order (the CSV writes these without a dict per row)."""
     shape = list(r.shape) + [None] * (3 - len(r.shape))
     rf: list[Any] = [None] * 7
     if r.rf is not None:
         rf = [r.rf.size[0], r.rf.size[-1], r.rf.jump[0], r.rf.jump[-1], r.rf.start[0], r.rf.start[-1], r.rf.aligned]
-    return dict(zip(RECORD_COLUMNS, (
-        r.name, r.type, r.family, r.depth, r.group, r.layers, *shape[:3], r.params, r.weights, r.biases,
-        r.trainable, r.macs, r.ops, r.flops, r.bwd_macs, r.activations, r.memory_bytes, *rf, r.location),
-        strict=True))
+    return (r.name, r.type, r.family, r.depth, r.group, r.layers, *shape[:3], r.params, r.weights, r.biases,
+            r.trainable, r.macs, r.ops, r.flops, r.bwd_macs, r.activations, r.memory_bytes, *rf, r.location)
 
 
 def weight_depth(analysis: Analysis) -> int:
     """Weight layers on the longest path (how papers count depth: VGG16 16, GoogLeNet 22, ResNet-34 34)."""
     depth: dict[str, int] = {}
     for name, r in analysis.results.items():
-        here = 1 if r.rec.counts_depth else 0
-        depth[name] = here + max((depth[i] for i in r.node.inputs), default=0)
+        inputs = r.node.inputs
+        # most nodes read one input: no max() over a generator for them
+        here = depth[inputs[0]] if len(inputs) == 1 else max([depth[i] for i in inputs], default=0)
+        depth[name] = here + 1 if r.rec.counts_depth else here
     return max(depth[o] for o in analysis.graph.outputs[:1])
 
 
@@ -193,6 +199,43 @@ def _row(r: NodeResult, itemsize: int) -> Row:
     return Row(node.name, rec.op, rec.family.value, len(node.scope), list(rec.out), p.weights + p.biases, p.weights,
                p.biases, p.trainable, c.macs, c.ops, 2 * c.macs + c.ops, r.bwd_macs, alloc, alloc * itemsize,
                None if r.rf is None else _rf_data(r.rf), r.rf_note, str(loc) if loc else None)
+
+
+def _rows(analysis: Analysis) -> list[Row]:
+    """Every node's row, as :func:`_row` builds it, with each distinct case worked out once.
+
+    Deep specs repeat a few records (ResNet-1202: 21 for 4,209 nodes; a chain: 3): a row's figures
+    depend only on its record, its in-place plan, whether a gradient flows and its depth, and a field
+    or a location is shared by many nodes, so those are looked up by identity (the analysis keeps every
+    one alive meanwhile). Each row still gets its own lists.
+    """
+    itemsize = analysis.itemsize
+    rows: list[Row] = []
+    append = rows.append
+    cases: dict[tuple[int, int | None, bool, int], Row] = {}
+    fields_: dict[int, RFData] = {}
+    locations: dict[int, str | None] = {}
+    for r in analysis.results.values():
+        node = r.node
+        key = (id(r.rec), r.inplace, r.needs_input_grad, len(node.scope))
+        t = cases.get(key)
+        if t is None:
+            t = cases[key] = _row(r, itemsize)
+        rf = r.rf
+        if rf is None:
+            data = None
+        else:
+            f = fields_.get(id(rf))
+            if f is None:
+                f = fields_[id(rf)] = _rf_data(rf)
+            data = RFData(f.size[:], f.jump[:], f.start[:], f.aligned, f.envelope)
+        loc = node.loc
+        where = locations.get(id(loc), "")
+        if where == "":
+            where = locations[id(loc)] = str(loc) if loc else None
+        append(Row(node.name, t.type, t.family, t.depth, t.shape[:], t.params, t.weights, t.biases, t.trainable,
+                   t.macs, t.ops, t.flops, t.bwd_macs, t.activations, t.memory_bytes, data, r.rf_note, where))
+    return rows
 
 
 def _rf_data(rf: RF) -> RFData:
@@ -244,11 +287,8 @@ def group_subtotals(leaves: list[Row], kinds: dict[str, str]) -> list[dict[str, 
     """Each group with the sums of every layer under it and its output (its last layer's).
 
     Linear: the rows are summed per parent path first (one update per row), then each parent's sums are
-    added to the groups enclosing it (one per parent and level).
+    added to the groups enclosing it (one per parent and level); each group's dict is made once, at the end.
     """
-    acc: dict[str, dict[str, Any]] = {path: {"path": path, "kind": kind, "layers": 0, "params": 0, "macs": 0,
-                                             "ops": 0, "activations": 0, "shape": [], "rf": None}
-                                      for path, kind in kinds.items()}
     # parent path → [layers, params, macs, ops, activations, last row, its index], in order of first appearance
     per_parent: dict[str, list[Any]] = {}
     for i, row in enumerate(leaves):
@@ -265,35 +305,57 @@ def group_subtotals(leaves: list[Row], kinds: dict[str, str]) -> list[dict[str, 
         sums[3] += row.ops
         sums[4] += row.activations
         sums[5], sums[6] = row, i
-    last: dict[str, tuple[int, Row]] = {}
-    for parent, (n, params, macs, ops, acts, row, index) in per_parent.items():
+    # group path → the same, summed over the parents under it (its last row: the latest of theirs)
+    acc: dict[str, list[Any]] = {}
+    for parent, sums in per_parent.items():
+        if "." not in parent:  # one level: the parent itself is the only candidate group
+            if parent in kinds:
+                _add(acc, parent, sums)
+            continue
         prefix = ""
         for part in parent.split("."):
             prefix = f"{prefix}.{part}" if prefix else part
-            g = acc.get(prefix)
-            if g is None:
-                continue
-            g["layers"] += n
-            g["params"] += params
-            g["macs"] += macs
-            g["ops"] += ops
-            g["activations"] += acts
-            seen = last.get(prefix)
-            if seen is None or index > seen[0]:
-                last[prefix] = (index, row)
-    for path, g in acc.items():
-        found = last.get(path)
-        g["shape"] = list(found[1].shape) if found is not None else []
-        g["rf"] = _rf_dict(found[1].rf) if found is not None else None
-    return list(acc.values())
+            if prefix in kinds:
+                _add(acc, prefix, sums)
+    out = []
+    for path, kind in kinds.items():
+        g = acc.get(path)
+        if g is None:
+            out.append({"path": path, "kind": kind, "layers": 0, "params": 0, "macs": 0, "ops": 0,
+                        "activations": 0, "shape": [], "rf": None})
+        else:
+            last = g[5]
+            out.append({"path": path, "kind": kind, "layers": g[0], "params": g[1], "macs": g[2], "ops": g[3],
+                        "activations": g[4], "shape": list(last.shape), "rf": _rf_dict(last.rf)})
+    return out
+
+
+def _add(acc: dict[str, list[Any]], path: str, sums: list[Any]) -> None:
+    g = acc.get(path)
+    if g is None:
+        acc[path] = sums.copy()
+    else:
+        g[0] += sums[0]
+        g[1] += sums[1]
+        g[2] += sums[2]
+        g[3] += sums[3]
+        g[4] += sums[4]
+        if sums[6] > g[6]:
+            g[5], g[6] = sums[5], sums[6]
 
 
 def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, optimizer: str = "momentum",
                  memory_budget: int | None = None) -> Report:
     """Turn an analysis into a Report (rows nested deeper than ``depth`` folded, 0: top level only;
     None shows every layer). The CLI's ``--depth N`` counts levels shown, i.e. passes N − 1."""
+    with gc_paused():  # one row and a few lists per layer, no cycles: see archcalc.report.gc_pause
+        return _build_report(analysis, depth, batch, optimizer, memory_budget)
+
+
+def _build_report(analysis: Analysis, depth: int | None, batch: int, optimizer: str,
+                  memory_budget: int | None) -> Report:
     itemsize = analysis.itemsize
-    leaves = [_row(r, itemsize) for r in analysis.results.values()]
+    leaves = _rows(analysis)
     kinds = analysis.group_kinds
     t = analysis.totals
     last = analysis.last_spatial

@@ -7,15 +7,19 @@ Adding a format means adding it to ``archcalc.report.table`` once: every table c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import fields
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from archcalc.report.fmt import count, human_bytes, shape, si
-from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, row_dict
+from archcalc.report.gc_pause import gc_paused
+from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, record_values, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
 
 if TYPE_CHECKING:
     from json import JSONEncoder
+
+    from archcalc.report.json_rows import Memo
 
 # json, csv and html are imported by the renderers that use them: a text summary needs none of them (7 ms of
 # a cold start)
@@ -50,19 +54,30 @@ def rf_text(rf: RFData | dict[str, Any] | None) -> str:
     return text + ("" if rf.aligned else " ⚠")
 
 
-def _cells(row: Row, header: bool = False) -> list[str]:
+def _cells(row: Row, header: bool = False, memo: dict[tuple[object, ...], tuple[str, ...]] | None = None) -> list[str]:
+    """A row's cells. Deep specs repeat their layers: pass one ``memo`` for a table and rows with the same
+    type, shape and figures share the formatting of those cells (keyed on values of exact kinds only)."""
     label = row.name.rsplit(".", 1)[-1]
     if row.group and not header:
         label += f" ({row.layers} layers)"
-    return [
-        "  " * row.depth + label,
-        row.type,
-        shape(row.shape),
-        count(row.params) + ("" if row.trainable or not row.params else " (frozen)"),
-        si(row.macs) if row.macs else "0",
-        si(row.activations) if row.activations else "—",
-        rf_text(row.rf),
-    ]
+    kind, dims, params, trainable = row.type, row.shape, row.params, row.trainable
+    macs, acts = row.macs, row.activations
+    key: tuple[object, ...] | None = None
+    if (memo is not None and type(kind) is str and type(params) is int and type(trainable) is bool
+            and type(macs) is int and type(acts) is int and type(dims) is list):
+        key = (kind, params, trainable, macs, acts, *dims)
+        for d in dims:
+            if type(d) is not int:
+                key = None
+                break
+        middle = memo.get(key) if key is not None else None
+        if middle is not None:
+            return ["  " * row.depth + label, *middle, rf_text(row.rf)]
+    middle = (kind, shape(dims), count(params) + ("" if trainable or not params else " (frozen)"),
+              si(macs) if macs else "0", si(acts) if acts else "—")
+    if key is not None and memo is not None:
+        memo[key] = middle
+    return ["  " * row.depth + label, *middle, rf_text(row.rf)]
 
 
 def _group_row(g: dict[str, Any]) -> Row:
@@ -115,9 +130,10 @@ def layer_table(report: Report) -> Table:
     full: list[str] = []
     bold: set[int] = set()
     styles: dict[int, dict[int, str]] = {}
+    memo: dict[tuple[object, ...], tuple[str, ...]] = {}
     for row, header in tree(report):
         i = len(rows)
-        rows.append(_cells(row, header))
+        rows.append(_cells(row, header, memo))
         full.append(row.name + (f" ({row.layers} layers)" if row.group and not header else ""))
         if row.group:
             bold.add(i)
@@ -222,34 +238,46 @@ def render_tables(report: Report, fmt: str, console: Any = None) -> str:
 
 def render_json(report: Report, indent: int | None = None) -> str:
     """The Report as a JSON document: compact by default, indented with ``indent`` (the same data)."""
-    return "".join(iter_json(report, indent))
+    with gc_paused():  # a string per row, no cycles (iter_json's caller runs between pieces: not there)
+        return "".join(iter_json(report, indent))
 
 
 def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1000) -> Iterator[str]:
     """The JSON document in pieces (a writer can send each on and forget it), ending with a newline.
 
-    Compact output writes the rows one at a time (``archcalc.report.json_rows``, the C encoder's text), so
-    no row's dict need exist; ``indent`` switches to the pure-Python encoder (4–5× slower) over the whole
-    document.
+    Compact output writes the rows and the groups one at a time (``archcalc.report.json_rows``, the C
+    encoder's text), so no row's dict need exist, and reads the report's fields as they are (the copy
+    :meth:`Report.head` makes for a caller to change is not needed to encode them); ``indent`` switches to
+    the pure-Python encoder (4–5× slower) over the whole document.
     """
     if indent is not None:
         yield dumps_json(report.to_dict(), indent) + "\n"
         return
-    from archcalc.report.json_rows import row_json
+    from archcalc.report.json_rows import group_json, row_json
 
     encode = _compact().encode
-    head = report.head()
     sep = "{"
-    for key, value in head.items():
-        if key != "rows":
-            yield f"{sep}{encode(key)}:{encode(value)}"
-        else:
+    tail = ("rows", "groups", "figures")  # last, in this order, as in :meth:`Report.head`
+    for key in [*(f.name for f in fields(report) if f.name not in tail), *tail]:
+        if key == "rows":
             yield f'{sep}"rows":['
             rows = report.rows
+            memo: Memo = {}
             for start in range(0, len(rows), rows_per_chunk):
-                chunk = ",".join(row_json(r) or encode(row_dict(r)) for r in rows[start:start + rows_per_chunk])
+                chunk = ",".join(row_json(r, memo) or encode(row_dict(r))
+                                 for r in rows[start:start + rows_per_chunk])
                 yield chunk if start == 0 else "," + chunk
             yield "]"
+        elif key == "groups":
+            groups = report.groups
+            kept: Memo = {}  # the groups' own: a group's key never meets a row's
+            yield f'{sep}"groups":['
+            for start in range(0, len(groups), rows_per_chunk):
+                chunk = ",".join(group_json(g, kept) or encode(g) for g in groups[start:start + rows_per_chunk])
+                yield chunk if start == 0 else "," + chunk
+            yield "]"
+        else:
+            yield f"{sep}{encode(key)}:{encode(getattr(report, key))}"
         sep = ","
     yield "}\n"
 
@@ -279,8 +307,8 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(RECORD_COLUMNS)
-    for rec in report.records():
-        writer.writerow(["" if v is None else v for v in rec.values()])
+    # the values of Report.records(), without a dict per row
+    writer.writerows(["" if v is None else v for v in record_values(r)] for r in report.rows)
     return out.getvalue()
 
 

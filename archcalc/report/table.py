@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from archcalc.report.fmt import escape
@@ -83,11 +84,16 @@ def aligned(rows: Sequence[Sequence[str]], headers: Sequence[str] | None, right:
     table = [headers, *rows] if headers else list(rows)
     if not table:
         return ""
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    n = len(table[0])
+    widths = [max(map(len, map(itemgetter(i), table))) for i in range(n)]
+    # one format per line, built once: each cell padded as str.rjust / str.ljust would (spaces)
+    template = "  ".join(f"{{{i}:{'>' if i in right else '<'}{w}}}" for i, w in enumerate(widths))
+    fill = template.format
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        if len(cells) != n:
+            raise ValueError(f"a row of {len(cells)} cells in a table of {n} columns")
+        return fill(*cells).rstrip()
 
     out = [line(r) for r in rows]
     if headers:
