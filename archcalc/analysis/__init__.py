@@ -31,6 +31,7 @@ from archcalc.analysis.memory import (
 from archcalc.analysis.receptive import RF
 from archcalc.errors import OptionError
 from archcalc.frozen import Frozen
+from archcalc.gc_pause import gc_paused
 from archcalc.ir import Graph
 from archcalc.vocab import DTYPE_BYTES, OPTIMIZER_STATE
 
@@ -73,7 +74,8 @@ class Analysis:
         self.graph = graph
         self.dtype = dtype
         self.itemsize = DTYPE_BYTES[dtype]
-        self.results, self.warnings, self.inplace_plan = calculate(graph, strict=strict)
+        with gc_paused():  # a result per node, no cycles (archcalc.gc_pause)
+            self.results, self.warnings, self.inplace_plan = calculate(graph, strict=strict)
 
     def with_dtype(self, dtype: str) -> Analysis:
         """The same analysis with activation memory counted at ``dtype`` (the records are shared)."""

@@ -8,8 +8,9 @@ from typing import Any
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_any
+from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import count, human_bytes, shape, si
 from archcalc.report.model import build_report
 from archcalc.report.table import Column, Table

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import math
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -147,18 +145,6 @@ def require_torch(extras: str = "torch") -> None:
         import_interruptibly("torch")
     except ImportError:
         raise BackendError(f"torch is not installed (pip install 'archcalc[{extras}]')") from None
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Symbolic commands allocate many small, acyclic objects: the cyclic GC only costs them time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class FiniteFloatRange(click.FloatRange):

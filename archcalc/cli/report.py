@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, load_analysis, spec_options
 from archcalc.cli.output import warn
 from archcalc.cli.paths import check_output, default_output
 from archcalc.errors import OptionError
+from archcalc.gc_pause import gc_paused
 from archcalc.vocab import DTYPE_BYTES
 
 PAGE_SUFFIXES = (".html", ".htm")

@@ -9,10 +9,11 @@ import click
 from archcalc.analysis import NodeResult
 from archcalc.arith import AxisRF, Num
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import force_build_option, gc_paused, load_analysis, spec_options
+from archcalc.cli.options import force_build_option, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit_any, emit_json, warn
 from archcalc.cli.paths import check_output
 from archcalc.errors import OptionError, did_you_mean
+from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import json_number, shape
 from archcalc.report.table import Column, Table
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from archcalc.cli.completion import spec_argument_completion
-from archcalc.cli.options import BATCH, gc_paused, load_analysis, spec_options
+from archcalc.cli.options import BATCH, load_analysis, spec_options
 from archcalc.cli.output import FORMAT_OPTION, emit
+from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import parse_bytes
 from archcalc.report.model import build_report
 from archcalc.vocab import DTYPE_BYTES, OPTIMIZERS

@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from archcalc.cli.options import gc_paused
 from archcalc.cli.output import FORMAT_OPTION, emit_any
+from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import count, shape, si
 from archcalc.report.table import Column, Table
 from archcalc.spec import zoo

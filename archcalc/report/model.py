@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archcalc.analysis import RF, Analysis, NodeResult
+from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import json_number
-from archcalc.report.gc_pause import gc_paused
 
 SCHEMA_VERSION = 1
 
@@ -348,7 +348,7 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
                  memory_budget: int | None = None) -> Report:
     """Turn an analysis into a Report (rows nested deeper than ``depth`` folded, 0: top level only;
     None shows every layer). The CLI's ``--depth N`` counts levels shown, i.e. passes N − 1."""
-    with gc_paused():  # one row and a few lists per layer, no cycles: see archcalc.report.gc_pause
+    with gc_paused():  # one row and a few lists per layer, no cycles: see archcalc.gc_pause
         return _build_report(analysis, depth, batch, optimizer, memory_budget)
 
 

@@ -11,8 +11,8 @@ from dataclasses import fields
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import count, human_bytes, shape, si
-from archcalc.report.gc_pause import gc_paused
 from archcalc.report.model import RECORD_COLUMNS, Report, RFData, Row, record_values, row_dict
 from archcalc.report.table import MARKUP, Column, Table, render
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from archcalc.gc_pause import gc_paused
 from archcalc.spec import zoo
 from archcalc.spec.loader import parse_file, parse_text
 
@@ -45,8 +46,9 @@ def load(ref: str, overrides: Mapping[str, Any] | None = None, input_shape: Shap
     from archcalc.spec.expand import Expander
 
     file, display, variant = resolve(ref)
-    doc = parse_file(file, display)
-    return Expander(doc, display, overrides, input_shape, variant).expand()
+    with gc_paused():  # many small acyclic objects (archcalc.gc_pause)
+        doc = parse_file(file, display)
+        return Expander(doc, display, overrides, input_shape, variant).expand()
 
 
 def load_text(text: str, filename: str = "<spec>", overrides: Mapping[str, Any] | None = None,
@@ -54,7 +56,8 @@ def load_text(text: str, filename: str = "<spec>", overrides: Mapping[str, Any] 
     """Load and expand a spec given as YAML text (tests, generated specs)."""
     from archcalc.spec.expand import Expander
 
-    return Expander(parse_text(text, filename), filename, overrides, input_shape).expand()
+    with gc_paused():
+        return Expander(parse_text(text, filename), filename, overrides, input_shape).expand()
 
 
 __all__ = ["load", "load_text", "parse_shape", "resolve"]
