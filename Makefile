@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The package's bytecode is compiled here: this environment sets PYTHONDONTWRITEBYTECODE, so without it
-# every archcalc command would compile its ~60 modules from source (20 ms of a 90 ms cold start).
+# every archcalc command would compile its ~60 modules from source (20 ms of a 90 ms cold start). -f: compileall
+# judges a .pyc current by the source's mtime in whole seconds, import by mtime and size, so a file edited
+# within the second of its last compile would otherwise stay stale and be compiled again on every command.
 install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore, onnx/onnxruntime, the dev tools and Playwright
-	$(PY) -m compileall -q archcalc
+	$(PY) -m compileall -q -f archcalc
 
 test: $(STAMP)  ## run the test suite (the torchvision parity tests run in make parity)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not parity"
@@ -61,7 +63,7 @@ $(BENCH_STAMP): $(STAMP)
 	touch $@
 
 bench: $(BENCH_STAMP)  ## every performance target (issue 16) with its ratio, A/A control and ✓/✗ (a few minutes)
-	$(PY) -m compileall -q archcalc
+	$(PY) -m compileall -q -f archcalc
 	$(PY) benchmarks/bench.py
 
 BASELINE ?=
