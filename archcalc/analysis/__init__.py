@@ -48,7 +48,7 @@ class Totals(Frozen):
     ops: int
     bwd_macs: int
     bwd_ops: int
-    activation_elems: int
+    activation_elems: int  # CS231n convention: the input plus every newly allocated layer output
     peak_elems: int
     peak_at: str
     #: layers whose figures are incomplete: "name: partial|unavailable: reason"

@@ -87,11 +87,6 @@ def cases(results: Results) -> list[tuple[NodeResult, int]]:
     return [(r, n) for r, n in found.values()]
 
 
-def forward_activation_elems(results: Results) -> int:
-    """CS231n convention: the input plus every newly allocated layer output, for one image."""
-    return sum(r.alloc_elems * n for r, n in cases(results))
-
-
 def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
     """Largest number of activation elements alive at once, and the layer at which it happens.
 

@@ -178,10 +178,11 @@ class Stamp:
                 self.steps.append((AddOutput, _suffix(e.name, rec)))
         self.end = _suffix(rec.end, rec)
         self.nodes, self.peak_groups, self.net_groups = rec.nodes, rec.peak_groups, rec.net_groups
-        #: the groups under the call's group that its names create (each name's proper prefixes)
-        relative = _relative_names(self.steps)
-        self.names_any = bool(relative)
-        self.inner_prefixes = sorted({n.rsplit(".", 1)[0] for n in relative if "." in n})
+        #: the group paths its names create, relative to the call's group ("" for the group itself): every
+        #: proper prefix of every name, as the expander's own naming adds them
+        relative = [step[1] for step in self.steps if step[0] is AddNode or step[0] is AddGroup]
+        parts = [n.split(".") for n in relative]
+        self.prefixes = sorted({".".join(p[:k]) for p in parts for k in range(len(p))})
 
     def apply(self, target: Target, prefix: str, source: str) -> str:
         """Add this call's copy to ``target``; the node it returns."""
@@ -212,18 +213,8 @@ class Stamp:
                 step[1].apply(target, inside + step[2], source if step[3] is None else inside + step[3])
             else:
                 target.outputs.append(source if step[1] is None else inside + step[1])
-        if self.names_any:
-            target.prefixes.add(prefix)
-        for rel in self.inner_prefixes:
-            for_sure = inside + rel
-            while for_sure not in target.prefixes and for_sure != prefix:
-                target.prefixes.add(for_sure)
-                for_sure = for_sure.rsplit(".", 1)[0]
+        target.prefixes.update([inside + rel if rel else prefix for rel in self.prefixes])
         return source if self.end is None else inside + self.end
-
-
-def _relative_names(steps: list[tuple[Any, ...]]) -> list[str]:
-    return [step[1] for step in steps if step[0] is AddNode or step[0] is AddGroup]
 
 
 class Journal:
