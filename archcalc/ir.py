@@ -7,7 +7,6 @@ Nodes are frozen and listed in topological order; a node's ``inputs`` name earli
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -52,28 +51,57 @@ class Group(Frozen):
     loc: SourceLocation | None = None
 
 
-@dataclass(frozen=True)
-class SpecMeta:
+class SpecMeta(Frozen):
     """Descriptive metadata copied from the spec: what it is and which publication it follows."""
 
     name: str
-    description: str = ""
-    source: Mapping[str, Any] = field(default_factory=dict)
-    published: Mapping[str, Any] = field(default_factory=dict)
-    file: str = ""
-    variables: Mapping[str, Any] = field(default_factory=dict)
-    recipe: Mapping[str, Any] = field(default_factory=dict)
+    description: str
+    source: Mapping[str, Any]
+    published: Mapping[str, Any]
+    file: str
+    variables: Mapping[str, Any]
+    recipe: Mapping[str, Any]
+
+    def __init__(self, name: str, description: str = "", source: Mapping[str, Any] | None = None,
+                 published: Mapping[str, Any] | None = None, file: str = "",
+                 variables: Mapping[str, Any] | None = None, recipe: Mapping[str, Any] | None = None) -> None:
+        values = self.__dict__  # (a fresh dict for each mapping left out, as a default factory would give)
+        values["name"], values["description"] = name, description
+        values["source"] = {} if source is None else source
+        values["published"] = {} if published is None else published
+        values["file"] = file
+        values["variables"] = {} if variables is None else variables
+        values["recipe"] = {} if recipe is None else recipe
 
 
-@dataclass(frozen=True)
-class Graph:
-    """An expanded network: nodes in topological order, its outputs (main output first)."""
+class Graph(Frozen):
+    """An expanded network: nodes in topological order, its outputs (main output first).
+
+    Compared and printed by its fields only (``by_name``, once built, is kept beside them); like the
+    dataclass it was, not hashable (its metadata holds dicts).
+    """
 
     meta: SpecMeta
     input_shape: Shape
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     groups: tuple[Group, ...] = ()
+    __hash__ = None  # type: ignore[assignment]
+
+    def __init__(self, meta: SpecMeta, input_shape: Shape, nodes: tuple[Node, ...], outputs: tuple[str, ...],
+                 groups: tuple[Group, ...] = ()) -> None:
+        values = self.__dict__
+        values["meta"], values["input_shape"], values["nodes"] = meta, input_shape, nodes
+        values["outputs"], values["groups"] = outputs, groups
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Graph:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"Graph({inner})"
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)

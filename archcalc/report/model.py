@@ -6,12 +6,12 @@ depth, since they are computed from the leaf rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
 from typing import Any
 
 from archcalc.analysis import RF, Analysis, NodeResult
 from archcalc.gc_pause import gc_paused
 from archcalc.report.fmt import json_number
+from archcalc.slotted import Slotted
 
 SCHEMA_VERSION = 1
 
@@ -34,18 +34,47 @@ CONVENTIONS = {
 }
 
 
-@dataclass(slots=True)
-class RFData:
+class RFData(Slotted):
+    __slots__ = ("aligned", "envelope", "jump", "size", "start")
+
     size: list[int | float]
     jump: list[int | float]
     start: list[int | float]
     aligned: bool
     #: behind upsampling: the envelope of the units' fields (each sees the pixels inside it, some fewer)
-    envelope: bool = False
+    envelope: bool
+
+    def __init__(self, size: list[int | float], jump: list[int | float], start: list[int | float], aligned: bool,
+                 envelope: bool = False) -> None:
+        self.size, self.jump, self.start, self.aligned, self.envelope = size, jump, start, aligned, envelope
 
 
-@dataclass(slots=True)
-class Row:
+class Row(Slotted):
+    """One layer (or folded group) of the report; its fields in order are the JSON row's keys."""
+
+    __slots__ = (
+        "activations",
+        "biases",
+        "bwd_macs",
+        "depth",
+        "family",
+        "flops",
+        "group",
+        "layers",
+        "location",
+        "macs",
+        "memory_bytes",
+        "name",
+        "ops",
+        "params",
+        "rf",
+        "rf_note",
+        "shape",
+        "trainable",
+        "type",
+        "weights",
+    )
+
     name: str
     type: str
     family: str
@@ -64,27 +93,59 @@ class Row:
     rf: RFData | None
     rf_note: str | None
     location: str | None
-    group: bool = False
-    layers: int = 1
+    group: bool
+    layers: int
+
+    def __init__(self, name: str, type: str, family: str, depth: int, shape: list[int], params: int,
+                 weights: int, biases: int, trainable: bool, macs: int, ops: int, flops: int, bwd_macs: int,
+                 activations: int, memory_bytes: int, rf: RFData | None, rf_note: str | None,
+                 location: str | None, group: bool = False, layers: int = 1) -> None:
+        self.name, self.type, self.family, self.depth, self.shape = name, type, family, depth, shape
+        self.params, self.weights, self.biases, self.trainable = params, weights, biases, trainable
+        self.macs, self.ops, self.flops, self.bwd_macs = macs, ops, flops, bwd_macs
+        self.activations, self.memory_bytes, self.rf, self.rf_note = activations, memory_bytes, rf, rf_note
+        self.location, self.group, self.layers = location, group, layers
 
 
-@dataclass
-class Report:
+class Report(Slotted):
+    __slots__ = (
+        "batch",
+        "conventions",
+        "dtype",
+        "figures",
+        "groups",
+        "rows",
+        "schema_version",
+        "spec",
+        "totals",
+        "warnings",
+    )
+
     schema_version: int
     spec: dict[str, Any]
     dtype: str
     batch: int
     rows: list[Row]
     totals: dict[str, Any]
-    conventions: dict[str, str] = field(default_factory=lambda: dict(CONVENTIONS))
-    warnings: list[str] = field(default_factory=list)
+    conventions: dict[str, str]
+    warnings: list[str]
     #: the spec's groups (blocks, branches, side outputs) in order: {"path": dotted path, "kind": "block:<name>",
     #: "branch", "side" or "group"}; rows under a group have names starting with its path (the report page's tree).
     #: Each also carries its subtotals over every layer under it: "layers", "params", "macs", "ops",
     #: "activations", and its output's "shape" and "rf" (the last layer's; the text tables' group rows)
-    groups: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]]
     #: the spec's published figures beside archcalc's values and verdicts (archcalc.analysis.published)
-    figures: list[dict[str, Any]] = field(default_factory=list)
+    figures: list[dict[str, Any]]
+
+    def __init__(self, schema_version: int, spec: dict[str, Any], dtype: str, batch: int, rows: list[Row],
+                 totals: dict[str, Any], conventions: dict[str, str] | None = None, warnings: list[str] | None = None,
+                 groups: list[dict[str, Any]] | None = None, figures: list[dict[str, Any]] | None = None) -> None:
+        self.schema_version, self.spec, self.dtype, self.batch = schema_version, spec, dtype, batch
+        self.rows, self.totals = rows, totals
+        self.conventions = dict(CONVENTIONS) if conventions is None else conventions
+        self.warnings = [] if warnings is None else warnings
+        self.groups = [] if groups is None else groups
+        self.figures = [] if figures is None else figures
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the document ``summary --format json`` prints)."""
@@ -99,7 +160,7 @@ class Report:
         costs more than the rest of ``to_dict``), so the caller may change it without touching the Report.
         """
         skip = ("rows", "groups", "figures")
-        data = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+        data = {name: _plain(getattr(self, name)) for name in self._fields if name not in skip}
         data["rows"] = None
         data["groups"] = [{**g, "shape": list(g["shape"]), "rf": dict(g["rf"]) if g.get("rf") else g.get("rf")}
                           if "shape" in g else dict(g) for g in self.groups]

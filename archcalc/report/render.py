@@ -7,7 +7,6 @@ Adding a format means adding it to ``archcalc.report.table`` once: every table c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -258,7 +257,7 @@ def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1
     encode = _compact().encode
     sep = "{"
     tail = ("rows", "groups", "figures")  # last, in this order, as in :meth:`Report.head`
-    for key in [*(f.name for f in fields(report) if f.name not in tail), *tail]:
+    for key in [*(name for name in report._fields if name not in tail), *tail]:
         if key == "rows":
             yield f'{sep}"rows":['
             rows = report.rows

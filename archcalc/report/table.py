@@ -17,11 +17,12 @@ Nothing here imports rich or tabulate until a format needs it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+from archcalc.frozen import Frozen
 from archcalc.report.fmt import escape
+from archcalc.slotted import Slotted
 
 TABULATE_FORMATS = {"plain": "plain", "simple": "simple", "github": "pipe", "markdown": "pipe",
                     "latex": "latex_booktabs", "grid": "grid", "rst": "rst"}
@@ -34,8 +35,7 @@ FORMAT_HELP = ("auto: rich in a terminal, aligned text in a pipe; rich; text; ta
                " markdown, latex, grid, rst; json (with schema_version, see docs/json-output.md); csv.")
 
 
-@dataclass
-class Column:
+class Column(Frozen):
     """A column: its header, alignment, and how it gives way in a narrow terminal."""
 
     header: str
@@ -47,23 +47,33 @@ class Column:
     min_width: int = 10
 
 
-@dataclass
-class Table:
+class Table(Slotted):
     """Formatted cells, one list per row; ``full`` names the rows where indentation is lost (markup)."""
+
+    __slots__ = ("bold", "caption", "columns", "continued", "full", "rows", "styles", "title")
 
     columns: list[Column]
     rows: list[list[str]]
-    title: str = ""
-    caption: str = ""
+    title: str
+    caption: str
     #: rows shown in bold (group rows with their subtotals)
-    bold: set[int] = field(default_factory=set)
+    bold: set[int]
     #: the first cell of each row without indentation, for the markup formats
-    full: list[str] | None = None
+    full: list[str] | None
     #: rows styled in rich only (e.g. a misaligned receptive field), row → column → style
-    styles: dict[int, dict[int, str]] = field(default_factory=dict)
+    styles: dict[int, dict[int, str]]
     #: too wide for the terminal: continue the columns in further tables, each repeating the first
     #: column (compare's specs), instead of leaving columns out
-    continued: bool = False
+    continued: bool
+
+    def __init__(self, columns: list[Column], rows: list[list[str]], title: str = "", caption: str = "",
+                 bold: set[int] | None = None, full: list[str] | None = None,
+                 styles: dict[int, dict[int, str]] | None = None, continued: bool = False) -> None:
+        self.columns, self.rows, self.title, self.caption = columns, rows, title, caption
+        self.bold = set() if bold is None else bold
+        self.full = full
+        self.styles = {} if styles is None else styles
+        self.continued = continued
 
 
 def resolve(fmt: str, is_terminal: bool) -> str:

@@ -1,0 +1,51 @@
+"""Mutable records with slots: what the report's dataclasses gave (fields, equality, repr, a changed copy)
+without their start-up price.
+
+Defining a dataclass generates its methods with ``exec``: about 4 million instructions for a ten-field
+class, and the ``dataclasses`` module another 3 million to import (counted with valgrind). The text and
+JSON paths of every symbolic command define a handful (the report's rows and tables), so as dataclasses
+they cost a twentieth of ``archcalc summary resnet50`` from a cold start. A :class:`Slotted` subclass lists
+its fields as annotations (in order: the JSON key order where it is serialised), names them again in
+``__slots__`` (sorted; a class whose two lists differ is refused where it is defined) and writes its own
+``__init__``; the base compares, prints and copies by those fields. Immutable values use
+:class:`archcalc.frozen.Frozen` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class Slotted:
+    """Base of mutable records whose fields are their ``__slots__`` (see the module docstring)."""
+
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value, as a dataclass with eq
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # this class's own annotations, in order (inspect.get_annotations would import inspect)
+        own = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
+                    if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
+        slots = cls.__dict__.get("__slots__", ())
+        if set(own) != set((slots,) if isinstance(slots, str) else slots):
+            raise TypeError(f"{cls.__name__}: __slots__ must name exactly its annotated fields {own}")
+        cls._fields = (*cls._fields, *own)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
+        return f"{type(self).__name__}({inner})"
+
+    def fields_dict(self) -> dict[str, Any]:
+        """The fields by name, in order (values shared, not copied)."""
+        return {name: getattr(self, name) for name in self._fields}
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed."""
+        return type(self)(**{**self.fields_dict(), **changes})
