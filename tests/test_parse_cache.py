@@ -40,12 +40,13 @@ def test_every_zoo_spec_reads_back_as_parsed(tmp_path: Path, monkeypatch: pytest
         parse_cache.put(file, file.name, text, parsed)
         cached = parse_cache.get(file, file.name, text)
         assert cached is not None and _located(cached) == _located(parsed), file.name
-    (stored,) = (tmp_path / "archcalc" / "parsed").glob(f"*/{files[-1].stem}.json")
+    (stored,) = (tmp_path / "archcalc" / "parsed").glob(f"*/{files[-1].stem}.py*.marshal")
     # only the text it was parsed from, read under its own name
     assert parse_cache.get(files[-1], files[-1].name, text + "\n") is None
     assert parse_cache.get(files[-1], "renamed.yaml", text) is None
-    stored.write_text("{not json", encoding="utf-8")
-    assert parse_cache.get(files[-1], files[-1].name, text) is None  # corrupt: parsed again
+    for corrupt in (b"{not marshal", stored.read_bytes()[:-9], b"", b"\xe9" + stored.read_bytes()[1:]):
+        stored.write_bytes(corrupt)
+        assert parse_cache.get(files[-1], files[-1].name, text) is None  # corrupt: parsed again
 
 
 def test_files_outside_the_zoo_are_not_stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,8 +76,9 @@ def test_a_cached_zoo_spec_needs_no_yaml(tmp_path: Path) -> None:
     assert "yaml" in imported and first.startswith("vgg16: input 3×224×224")
     second, imported = _imports(tmp_path, "summary", "vgg16", "--format", "text")
     assert second == first
-    # the text summary reads the stored parse (JSON) and writes plain text: no YAML, CSV, HTML, rich or tabulate
-    assert imported == ["json", "archcalc.analysis", "archcalc.spec.expand"]
+    # the text summary reads the stored parse (marshal) and writes plain text: no YAML, JSON, CSV, HTML, rich
+    # or tabulate
+    assert imported == ["archcalc.analysis", "archcalc.spec.expand"]
 
 
 def test_a_cached_listing_needs_no_analysis(tmp_path: Path) -> None:
