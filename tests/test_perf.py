@@ -435,3 +435,47 @@ def test_the_saved_tensors_are_the_storage_map_walks() -> None:
         for itemsize in (4, 2):
             got = [(t.key, t.elems, t.itemsize, t.per_sample) for t in saved_tensors(a.results, itemsize)]
             assert got == reference(a.results, itemsize), name
+
+
+def test_a_command_called_in_process_leaves_the_collector_on() -> None:
+    """Tests and notebooks call main(): the command's pause ends with it (only run() keeps it to the exit)."""
+    import gc
+
+    from archcalc.cli.main import main
+
+    assert gc.isenabled()
+    main(["summary", "lenet5", "--format", "csv"])
+    assert gc.isenabled()
+
+
+_EXIT_PROBE = """
+import gc, sys
+if sys.argv[1] == "torch":  # as if a command had loaded torch (the probe need not import it)
+    sys.modules["torch"] = type(sys)("torch")
+from archcalc.cli.main import run
+sys.argv[1:] = sys.argv[2:]
+try:
+    run()
+finally:
+    print(gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(("torch", "args", "code", "state"), [
+    ("", ["summary", "lenet5", "--format", "csv"], 0, "False True"),  # off to the exit, everything frozen
+    ("", ["summary", "no_such_net"], 2, "False True"),  # an error ends it the same way, with its exit code
+    ("", ["schema"], 0, "True True"),  # a command without a pause: the collector as it was
+    ("torch", ["summary", "lenet5", "--format", "csv"], 0, "False False"),  # torch loaded: the usual exit
+])
+def test_the_program_exits_without_a_last_collection(torch: str, args: list[str], code: int, state: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, torch or "-", *args], capture_output=True,
+                          text=True, check=False, env={**os.environ, "ARCHCALC_NO_CACHE": "1"})
+    assert done.returncode == code, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == state
+    if code == 0:
+        assert done.stdout == subprocess.run([sys.executable, "-m", "archcalc", *args], capture_output=True,
+                                             text=True, check=True).stdout

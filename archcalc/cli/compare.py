@@ -52,7 +52,7 @@ Examples:
 def compare_command(specs: tuple[str, ...], input_text: str | None, assignments: tuple[str, ...], strict: bool,
                     batch: int, fmt: str) -> None:
     """Compare the totals of SPECS (zoo names or files): params, MACs, memory, receptive field, depth."""
-    with gc_paused():
+    with gc_paused(command=True):
         columns = []
         for ref in specs:
             report = build_report(load_analysis(ref, input_text, assignments, strict), batch=batch)

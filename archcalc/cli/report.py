@@ -52,7 +52,7 @@ def report_command(specs: tuple[str, ...], input_text: str | None, assignments: 
 
     if output is not None:
         _check_output(output)
-    with gc_paused():
+    with gc_paused(command=True):
         if compare:
             if len(specs) < 2:
                 raise OptionError("--compare needs at least two SPECs", hint="archcalc report --compare A B -o x.html")

@@ -81,7 +81,7 @@ def rf_command(spec: str | None, input_text: str | None, assignments: tuple[str,
                layer: str | None, at: str | None, stack: str | None, effective: bool, checkpoint: str | None,
                heatmap: str | None, dpi: int | None, fmt: str) -> None:
     """Receptive field (size, jump, start) of every layer of SPEC, or of a --stack of kernels."""
-    with gc_paused():
+    with gc_paused(command=True):
         if stack is not None:
             if spec is not None:
                 raise OptionError("give either a SPEC or --stack, not both")

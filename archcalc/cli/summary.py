@@ -40,7 +40,7 @@ def summary_command(spec: str, input_text: str | None, assignments: tuple[str, .
                     depth: int | None, batch: int, dtype: str, optimizer: str, memory_budget: str | None,
                     published: bool, bars: bool, fmt: str) -> None:
     """Analyse SPEC (a zoo name or a YAML file) and print every layer and the totals."""
-    with gc_paused():
+    with gc_paused(command=True):
         budget = parse_bytes(memory_budget) if memory_budget else None
         analysis = load_analysis(spec, input_text, assignments, strict, dtype)
         report = build_report(analysis, depth=None if depth is None else depth - 1, batch=batch,

@@ -47,7 +47,7 @@ Examples:
 @FORMAT_OPTION
 def list_command(pattern: str | None, fmt: str) -> None:
     """List the zoo specs (optionally those whose name contains PATTERN, e.g. 'resnet')."""
-    with gc_paused():
+    with gc_paused(command=True):
         from archcalc.cache import ResultCache, content_hash
 
         # each spec's row is cached under its file's content hash and its variant (archcalc.cache)
