@@ -11,9 +11,13 @@ Everything here works on one spatial axis and plain ints, so it can be checked b
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+import sys
+from typing import TYPE_CHECKING, TypeAlias, TypeGuard
 
 from archcalc.frozen import Frozen
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 
 def effective_kernel(kernel: int, dilation: int = 1) -> int:
@@ -85,16 +89,28 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
 
 
 #: A receptive-field quantity: an integer, or an exact fraction behind upsampling (jump 1/2, start −1/2).
-Num = int | Fraction
+Num: TypeAlias = "int | Fraction"
+
+
+def is_fraction(value: object) -> TypeGuard[Fraction]:
+    """``isinstance(value, Fraction)``, without importing ``fractions`` where no fraction can exist.
+
+    Only upsampling layers make fractions, and they import the module to do so; every other network's
+    fields are ints, and importing ``fractions`` (with ``decimal``) would cost a symbolic command 9M
+    instructions of its start-up.
+    """
+    module = sys.modules.get("fractions")
+    return module is not None and isinstance(value, module.Fraction)
 
 
 def exact(value: Num) -> Num:
     """``value`` as an int when it is whole (so that integer fields stay ints), else the fraction.
 
+    >>> from fractions import Fraction
     >>> exact(Fraction(6, 2)), exact(Fraction(1, 2))
     (3, Fraction(1, 2))
     """
-    if isinstance(value, Fraction) and value.denominator == 1:
+    if type(value) is not int and is_fraction(value) and value.denominator == 1:
         return value.numerator
     return value
 
@@ -136,6 +152,7 @@ class AxisRF(Frozen):
     def interval(self, index: int = 0) -> tuple[int, int]:
         """Inclusive input interval seen by output unit ``index``: the pixels inside its (envelope) field.
 
+        >>> from fractions import Fraction
         >>> AxisRF(Fraction(3, 2), Fraction(1, 2), Fraction(-1, 2)).interval(4)   # nearest ×2: unit 4 reads 2
         (2, 2)
         """
@@ -146,12 +163,17 @@ class AxisRF(Frozen):
     @property
     def center(self) -> Num:
         """Centre of unit 0's field, used to check that merged paths are aligned."""
-        return exact(self.start + Fraction(self.size - 1, 2))
+        half, start = self.size - 1, self.start
+        if type(half) is int and type(start) is int and half % 2 == 0:  # a whole centre: no fraction made
+            return start + half // 2
+        from fractions import Fraction
+
+        return exact(start + Fraction(half, 2))
 
     @property
     def fractional(self) -> bool:
         """Whether the field is an envelope behind upsampling (a fractional jump, start or size)."""
-        return any(isinstance(v, Fraction) for v in (self.size, self.jump, self.start))
+        return any(is_fraction(v) for v in (self.size, self.jump, self.start))
 
 
 def upsampling_window(ratio: Fraction, span: Fraction, offset: Fraction) -> tuple[Fraction, Fraction, Fraction]:
@@ -159,6 +181,7 @@ def upsampling_window(ratio: Fraction, span: Fraction, offset: Fraction) -> tupl
     ``[o·ratio + offset, o·ratio + offset + span]`` (real bounds): (kernel, stride, pad_before) for
     :meth:`AxisRF.through`, in input units.
 
+    >>> from fractions import Fraction
     >>> upsampling_window(Fraction(1, 2), Fraction(1, 2), Fraction(-1, 2))   # nearest ×2: unit o reads o//2
     (Fraction(3, 2), Fraction(1, 2), Fraction(1, 2))
     """

@@ -13,7 +13,6 @@ reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 
 from archcalc.arith import AxisRF, Num, merge_axis
 from archcalc.frozen import Frozen
@@ -183,9 +182,9 @@ def _whole_union(fields: Sequence[RF | None]) -> tuple[RF, str | None] | None:
 def _out_of_range(axis: AxisRF) -> bool:
     """A size or jump past MAX_FIELD, or a fraction whose denominator is (upsampling chained)."""
     for value in (axis.size, axis.jump):
-        if isinstance(value, Fraction):
-            if value.denominator > MAX_FIELD or abs(value.numerator) > MAX_FIELD * value.denominator:
+        if isinstance(value, int):
+            if abs(value) > MAX_FIELD:
                 return True
-        elif abs(value) > MAX_FIELD:
+        elif value.denominator > MAX_FIELD or abs(value.numerator) > MAX_FIELD * value.denominator:
             return True
     return False

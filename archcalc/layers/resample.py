@@ -9,13 +9,16 @@ in exact fractions (``arith.upsampling_window``) and is the envelope of the unit
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from archcalc.arith import upsampling_window
 from archcalc.errors import SourceLocation, SpecError
 from archcalc.ir import Shape
 from archcalc.layers.base import Config, Layer, attr, need_map, numel
 from archcalc.layers.record import Cost, Family, Geometry, Pair, Params, RFRule, Saved, Window
+
+if TYPE_CHECKING:
+    from fractions import Fraction  # made by the rules that need it (arith.is_fraction says why)
 
 
 def _window(per_axis: Sequence[tuple[Fraction, Fraction, Fraction]]) -> Window:
@@ -93,6 +96,8 @@ class ConvTranspose(Layer[ConvTransposeConfig]):
 
     def rf(self, a: ConvTransposeConfig, ins: Sequence[Shape], out: Shape) -> RFRule:
         # output o = i·s − p + j·d for input i and tap j: i ∈ [(o + p − d(k − 1))/s, (o + p)/s]
+        from fractions import Fraction
+
         axes = []
         for axis in (0, 1):
             s, p, d, k = a.s[axis], a.pad[axis], a.dilation[axis], a.k[axis]
@@ -134,6 +139,8 @@ class Upsample(Layer[UpsampleConfig]):
             raise SpecError("'align_corners' applies to bilinear upsampling only", where)
 
     def _ratios(self, a: UpsampleConfig, h: int, w: int, out: Shape) -> list[Fraction]:
+        from fractions import Fraction
+
         """Input units per output unit, per axis, as torch computes source positions."""
         if a.size is None and a.scale is not None and not a.align_corners:
             # torch uses 1/scale (not in/out) when it was given a scale factor
@@ -155,6 +162,8 @@ class Upsample(Layer[UpsampleConfig]):
         return Cost(ops=n, bwd_ops=n)
 
     def rf(self, a: UpsampleConfig, ins: Sequence[Shape], out: Shape) -> RFRule:
+        from fractions import Fraction
+
         _, h, w = ins[0]
         axes = []
         for ratio, n_in, n_out in zip(self._ratios(a, h, w, out), (h, w), out[1:], strict=True):
@@ -208,6 +217,8 @@ class PixelShuffle(Layer[PixelShuffleConfig]):
 
     def rf(self, a: PixelShuffleConfig, ins: Sequence[Shape], out: Shape) -> RFRule:
         # output o reads input o // r: nearest upsampling by r, per axis
+        from fractions import Fraction
+
         r = Fraction(1, a.r)
         span = Fraction(a.r - 1, a.r)
         return _window([(r, span, -span), (r, span, -span)])

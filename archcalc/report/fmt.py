@@ -16,7 +16,6 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 
 from archcalc.arith import Num
 from archcalc.errors import OptionError
@@ -28,6 +27,8 @@ def _sci(value: float, digits: int) -> str:
         value = float(value)  # a float, or a bounded Fraction (a receptive field behind upsampling)
         if not math.isfinite(value):
             return str(value)
+    from decimal import Decimal  # only beyond the SI suffixes: not on every command's start-up path
+
     return f"{Decimal(value):.{digits}e}"
 
 
@@ -119,6 +120,8 @@ def parse_bytes(text: str) -> int:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([A-Za-z]*)\s*", text)
     if not m or m.group(2).lower() not in _UNITS:
         raise OptionError(f"cannot read memory size '{text}' (try 80GB, 16GiB or 512MB)")
+    from decimal import Decimal  # only when an option names a size
+
     try:
         amount = Decimal(m.group(1)) * _UNITS[m.group(2).lower()]  # exact: a float overflows at 1e309
     except ArithmeticError:  # an exponent beyond what Decimal's context holds
