@@ -61,8 +61,8 @@ def test_files_outside_the_zoo_are_not_stored(tmp_path: Path, monkeypatch: pytes
 def _imports(cache: Path, *args: str) -> tuple[str, list[str]]:
     """A whole ``archcalc`` process: its output, and which of the heavy modules it imported."""
     probe = ("import sys\nfrom archcalc.cli.main import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
-             "heavy = ('yaml', 'json', 'csv', 'html', 'rich', 'tabulate', 'archcalc.analysis',"
-             " 'archcalc.spec.expand')\n"
+             "heavy = ('yaml', 'json', 'csv', 'html', 'rich', 'tabulate', 'pathlib', 'fractions', 'decimal',"
+             " 'dataclasses', 'archcalc.analysis', 'archcalc.spec.expand')\n"
              "print(*[m for m in heavy if m in sys.modules], file=sys.stderr)")
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     env.pop("ARCHCALC_NO_CACHE", None)
@@ -77,7 +77,8 @@ def test_a_cached_zoo_spec_needs_no_yaml(tmp_path: Path) -> None:
     second, imported = _imports(tmp_path, "summary", "vgg16", "--format", "text")
     assert second == first
     # the text summary reads the stored parse (marshal) and writes plain text: no YAML, JSON, CSV, HTML, rich
-    # or tabulate
+    # or tabulate, and none of the modules a zoo name, integer fields and the report need not (pathlib,
+    # fractions, decimal, dataclasses)
     assert imported == ["archcalc.analysis", "archcalc.spec.expand"]
 
 
@@ -86,4 +87,5 @@ def test_a_cached_listing_needs_no_analysis(tmp_path: Path) -> None:
     assert "archcalc.analysis" in imported and "vgg16" in first
     second, imported = _imports(tmp_path, "list", "vgg1", "--format", "text")
     assert second == first
-    assert imported == ["json"]  # every row from the cache: no spec is parsed, expanded or analysed
+    # every row from the cache: no spec is parsed, expanded or analysed (the listing globs the zoo with pathlib)
+    assert imported == ["json", "pathlib"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archcalc.gc_pause import gc_paused
@@ -11,6 +12,8 @@ from archcalc.spec import zoo
 from archcalc.spec.loader import parse_file, parse_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from archcalc.ir import Graph, Shape
     from archcalc.spec.expand import parse_shape
 
@@ -31,6 +34,8 @@ def resolve(ref: str) -> tuple[Path, str, str | None]:
     The reference is a path to a .yaml file (``FILE.yaml:VARIANT`` picks one of its variants) or a zoo
     name (a network, or a family's variant such as efficientnet_b3).
     """
+    from pathlib import Path
+
     candidate = Path(ref)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         return candidate, ref, None
@@ -41,11 +46,27 @@ def resolve(ref: str) -> tuple[Path, str, str | None]:
     return found, f"{found.stem}.yaml", variant_name
 
 
+#: a reference that can only be a zoo name: no folder, no ':VARIANT', no .yaml/.yml ending
+_ZOO_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+
+
+def _resolve(ref: str) -> tuple[str | Path, str, str | None]:
+    """:func:`resolve`, with a zoo name's file found as a string (no pathlib on a zoo command's start-up).
+
+    Only a reference that :func:`resolve` would send to the zoo takes the short way: a plain name that is
+    not a file here; anything else goes through :func:`resolve` itself.
+    """
+    if _ZOO_NAME.fullmatch(ref) and not ref.endswith((".yaml", ".yml")) and not os.path.isfile(ref):
+        file, variant = zoo.find(ref)
+        return file, os.path.basename(file), variant  # (every zoo file is NAME.yaml)
+    return resolve(ref)
+
+
 def load(ref: str, overrides: Mapping[str, Any] | None = None, input_shape: Shape | None = None) -> Graph:
     """Load and expand a spec by zoo name or path."""
     from archcalc.spec.expand import Expander
 
-    file, display, variant = resolve(ref)
+    file, display, variant = _resolve(ref)
     with gc_paused():  # many small acyclic objects (archcalc.gc_pause)
         doc = parse_file(file, display)
         return Expander(doc, display, overrides, input_shape, variant).expand()

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import SourceLocation, SpecError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
@@ -91,7 +93,7 @@ def plain(value: Any) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
-def read_spec(path: Path, display: str | None = None) -> str:
+def read_spec(path: str | Path, display: str | None = None) -> str:
     """The text of a spec file, read only if it is a regular file no larger than the limit.
 
     A FIFO would block forever and ``/dev/zero`` never ends: both are refused before anything is read,
@@ -125,7 +127,7 @@ def read_spec(path: Path, display: str | None = None) -> str:
                         position(good, len(good), name), "save the file as UTF-8") from None
 
 
-def parse_file(path: Path, display: str | None = None) -> Any:
+def parse_file(path: str | Path, display: str | None = None) -> Any:
     """Read and parse a spec file (see :func:`read_spec` for what is refused before reading)."""
     from archcalc.spec import parse_cache
 

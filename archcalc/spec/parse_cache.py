@@ -20,11 +20,13 @@ import marshal
 import os
 import sys
 from functools import cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import SourceLocation
 from archcalc.spec.loader import LList, LMap, LStr
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: the layout of a cache file; a different one is ignored
 FORMAT = 2
@@ -32,18 +34,20 @@ FORMAT = 2
 _PARSER_MODULES = ("loader.py", "yaml12.py", "numbers.py", "parse_cache.py")
 
 
-def _file(path: Path, name: str) -> Path | None:
+def _file(path: str | Path, name: str) -> str | None:
     """Where the parse of zoo spec ``path`` is kept, or None (not a zoo file read by its own name, no cache)."""
-    from archcalc.cache import cache_dir
-    from archcalc.spec.zoo import zoo_dir
+    from archcalc.cache import cache_folder
+    from archcalc.spec.zoo import zoo_folder
 
-    folder, zoo = cache_dir(), str(zoo_dir())
-    if folder is None or name != path.name or os.path.dirname(os.path.abspath(path)) != zoo:
+    folder, zoo, base = cache_folder(), zoo_folder(), os.path.basename(path)
+    if folder is None or name != base or os.path.dirname(os.path.abspath(path)) != zoo:
         return None
-    # a folder per zoo (per checkout or installation): two of them never take turns rewriting one file
+    # a folder per zoo (per checkout or installation): two of them never take turns rewriting one file,
     # and a file per Python version: marshal's format may change between them
+    stem = os.path.splitext(base)[0]
     version = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    return folder / "parsed" / "".join(c if c.isalnum() else "_" for c in zoo[-120:]) / f"{path.stem}.{version}.marshal"
+    return os.path.join(folder, "parsed", "".join(c if c.isalnum() else "_" for c in zoo[-120:]),
+                        f"{stem}.{version}.marshal")
 
 
 @cache
@@ -66,13 +70,14 @@ def fingerprint() -> list[Any]:
     return stamps
 
 
-def get(path: Path, name: str, text: str) -> Any | None:
+def get(path: str | Path, name: str, text: str) -> Any | None:
     """The stored parse of ``text`` (zoo spec ``path`` read as ``name``), or None."""
     file = _file(path, name)
     if file is None:
         return None
     try:
-        entry = marshal.loads(file.read_bytes())
+        with open(file, "rb") as fh:
+            entry = marshal.loads(fh.read())
         if (not isinstance(entry, dict) or entry.get("text") != text or entry.get("name") != name
                 or entry.get("code") != fingerprint()):
             return None
@@ -82,7 +87,7 @@ def get(path: Path, name: str, text: str) -> Any | None:
         return None  # absent, unreadable, corrupt or stale: parse again
 
 
-def put(path: Path, name: str, text: str, data: Any) -> None:
+def put(path: str | Path, name: str, text: str, data: Any) -> None:
     """Keep the parse of a zoo spec (nothing for other files; a cache that cannot be written is skipped)."""
     file = _file(path, name)
     if file is None:
@@ -95,7 +100,7 @@ def put(path: Path, name: str, text: str, data: Any) -> None:
         return
     entry = {"name": name, "code": fingerprint(), "text": text, "tree": [root.line, root.col, encode(data)]}
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(file), exist_ok=True)
         write_atomic(file, marshal.dumps(entry))
     except (OSError, OptionError):
         return
