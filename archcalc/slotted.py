@@ -2,9 +2,9 @@
 without their start-up price.
 
 Defining a dataclass generates its methods with ``exec``: about 4 million instructions for a ten-field
-class, and the ``dataclasses`` module another 3 million to import (counted with valgrind). The text and
-JSON paths of every symbolic command define a handful (the report's rows and tables), so as dataclasses
-they cost a twentieth of ``archcalc summary resnet50`` from a cold start. A :class:`Slotted` subclass lists
+class, and importing ``dataclasses`` another 3 million (counted with valgrind). The text and JSON paths of
+every symbolic command defined seven (the report's rows, fields and tables, the graph and its metadata):
+29M instructions, 8% of a cold ``archcalc summary vgg16``. A :class:`Slotted` subclass lists
 its fields as annotations (in order: the JSON key order where it is serialised), names them again in
 ``__slots__`` (sorted; a class whose two lists differ is refused where it is defined) and writes its own
 ``__init__``; the base compares, prints and copies by those fields. Immutable values use
