@@ -60,7 +60,7 @@ class ArchcalcError(Exception):
         if self.hint:
             text = f"{text} ({one_line(self.hint)})"
         if self.location is not None:
-            return f"{_CONTROL.sub('?', str(self.location))}: {text}"
+            return f"{re.sub(_CONTROL, '?', str(self.location))}: {text}"
         return f"archcalc: {text}"
 
     def __str__(self) -> str:
@@ -91,13 +91,14 @@ class CheckFailed(ArchcalcError):
 
 #: The longest message or hint printed: an error that quotes a 1 MB value must still be one readable line.
 MAX_MESSAGE = 300
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: (a pattern, compiled by ``re`` where first used: compiling costs start-up, and most runs print no error)
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """``text`` made safe for one terminal line: control characters shown escaped (a newline as the two
     characters backslash and n), then cut to ``limit`` characters with an ellipsis."""
-    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text[: limit + 1])
+    text = re.sub(_CONTROL, lambda m: repr(m.group())[1:-1], text[: limit + 1])
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

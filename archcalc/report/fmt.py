@@ -70,7 +70,8 @@ def human_bytes(value: float) -> str:
 
 # ---- spec text is data, never markup ---------------------------------------------------------------------
 #: the characters with a meaning somewhere in CommonMark or GitHub's tables and math; ':' ',' '(' '.' stay
-_MARKDOWN = re.compile("([" + re.escape("\\`*_{}[]<>#!&|$~^") + "])")
+#: (a pattern, compiled by ``re`` where first used: most runs write no markdown)
+_MARKDOWN = "([" + re.escape("\\`*_{}[]<>#!&|$~^") + "])"
 _LATEX = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
           "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}"}
 
@@ -84,7 +85,7 @@ def escape(text: str, fmt: str) -> str:
     \[x\](y) \<b\>: 1, 2 50\% of \$x\_1\$
     """
     if fmt in ("markdown", "github"):
-        return _MARKDOWN.sub(r"\\\1", text)
+        return re.sub(_MARKDOWN, r"\\\1", text)
     if fmt == "latex":
         return "".join(_LATEX.get(c, c) for c in text)
     return text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +45,9 @@ def resolve(ref: str) -> tuple[Path, str, str | None]:
     return found, f"{found.stem}.yaml", variant_name
 
 
-#: a reference that can only be a zoo name: no folder, no ':VARIANT', no .yaml/.yml ending
-_ZOO_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+#: the characters of a reference that can only be a zoo name (no folder, no ':VARIANT'; checked without a
+#: regular expression, whose compiling would cost start-up)
+_ZOO_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 def _resolve(ref: str) -> tuple[str | Path, str, str | None]:
@@ -56,7 +56,8 @@ def _resolve(ref: str) -> tuple[str | Path, str, str | None]:
     Only a reference that :func:`resolve` would send to the zoo takes the short way: a plain name that is
     not a file here; anything else goes through :func:`resolve` itself.
     """
-    if _ZOO_NAME.fullmatch(ref) and not ref.endswith((".yaml", ".yml")) and not os.path.isfile(ref):
+    if (ref and ref[0] not in ".-" and _ZOO_CHARS.issuperset(ref) and not ref.endswith((".yaml", ".yml"))
+            and not os.path.isfile(ref)):
         file, variant = zoo.find(ref)
         return file, os.path.basename(file), variant  # (every zoo file is NAME.yaml)
     return resolve(ref)

@@ -802,10 +802,11 @@ class Expander:
 def _when_expression(text: str) -> str:
     """A ``when`` text as an expression (``$x`` and ``${…}`` unwrapped); memoised: a block's conditions are
     read again at every call."""
-    return _BARE_REF.sub(r"\1", _BRACED_REF.sub(r"(\1)", text))
+    return re.sub(_BARE_REF, r"\1", re.sub(_BRACED_REF, r"(\1)", text))
 
 
-_BRACED_REF = re.compile(r"\$\{([^}]*)\}")
-_BARE_REF = re.compile(r"\$([A-Za-z_]\w*)")
+#: (patterns, compiled by ``re`` where first used: most specs have no ``when``)
+_BRACED_REF = r"\$\{([^}]*)\}"
+_BARE_REF = r"\$([A-Za-z_]\w*)"
 
 

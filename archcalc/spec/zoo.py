@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 #: a top-level 'variants:' mapping and its keys (two-space indented), read without parsing the YAML
 _VARIANTS = re.compile(r"^variants:[ \t]*(?:#.*)?\n((?:(?:[ \t]+.*|[ \t]*#.*)?\n)*)", re.MULTILINE)
-_VARIANT_KEY = re.compile(r"^  ([A-Za-z0-9_][A-Za-z0-9_.\-]*)[ \t]*:", re.MULTILINE)
+#: (a pattern, compiled by ``re`` where first used: a one-network file has no variants)
+_VARIANT_KEY = r"(?m)^  ([A-Za-z0-9_][A-Za-z0-9_.\-]*)[ \t]*:"
 
 
 @cache
@@ -49,7 +50,7 @@ def variants_of(file: str | Path) -> list[str]:
     with open(file, encoding="utf-8", errors="replace") as fh:
         text = fh.read()
     found = _VARIANTS.search(text)
-    return _VARIANT_KEY.findall(found.group(1)) if found else []
+    return re.findall(_VARIANT_KEY, found.group(1)) if found else []
 
 
 @cache
