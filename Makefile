@@ -9,7 +9,7 @@ TORCH   ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install test parity lint run bench bench-symbolic bench-peers gpu-check screenshots clean
+.PHONY: help install test parity lint run bench bench-symbolic bench-instructions bench-peers gpu-check screenshots clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench: $(BENCH_STAMP)  ## every performance target (issue 16) with its ratio, A/
 BASELINE ?=
 bench-symbolic: install  ## cold start, linear scaling, zoo listing (BASELINE=REV: against another revision)
 	$(PY) benchmarks/bench_symbolic.py $(if $(BASELINE),--baseline $(BASELINE))
+
+bench-instructions: install  ## instructions of cold commands, counted by valgrind (BASELINE=REV: against another revision)
+	$(PY) benchmarks/instructions.py $(if $(BASELINE),--baseline $(BASELINE))
 
 bench-peers: $(BENCH_STAMP)  ## archcalc vs torchinfo and fvcore in process, per-network detail
 	$(PY) benchmarks/bench_peers.py
