@@ -23,6 +23,28 @@ else:
         return lambda cls: cls
 
 
+def own_fields(cls: type) -> tuple[str, ...]:
+    """The fields a class declares itself: its own annotations, in order, ``ClassVar`` excepted (read from the
+    class dict: ``inspect.get_annotations`` would import inspect, 3 ms of start-up)."""
+    return tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
+                 if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
+
+
+def equal_fields(a: Any, b: object) -> bool:
+    """``a == b`` field by field (``_fields``), for classes that keep more than their fields (an ``__eq__``:
+    NotImplemented for another type)."""
+    names: tuple[str, ...] = a._fields
+    if type(b) is not type(a):
+        return NotImplemented  # type: ignore[no-any-return]
+    return all(getattr(a, name) == getattr(b, name) for name in names)
+
+
+def repr_fields(value: Any) -> str:
+    """A dataclass-like repr from ``_fields``."""
+    inner = ", ".join(f"{name}={getattr(value, name)!r}" for name in value._fields)
+    return f"{type(value).__name__}({inner})"
+
+
 class FrozenInstanceError(AttributeError):
     """An attempt to change a frozen value."""
 
@@ -37,9 +59,7 @@ class Frozen:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # this class's own annotations (inspect.get_annotations would import inspect: 3 ms of start-up)
-        own = [name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
-               if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
+        own = own_fields(cls)
         fields = (*cls._fields, *(n for n in own if n not in cls._fields))
         defaults = dict(cls._defaults)
         for name in own:

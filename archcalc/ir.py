@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from archcalc.errors import SourceLocation
-from archcalc.frozen import Frozen
+from archcalc.frozen import Frozen, equal_fields, repr_fields
 
 #: A tensor shape without the batch dimension: ``(C, H, W)`` for feature maps, ``(N,)`` for vectors.
 Shape = tuple[int, ...]
@@ -95,13 +95,10 @@ class Graph(Frozen):
         values["outputs"], values["groups"] = outputs, groups
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not Graph:
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+        return equal_fields(self, other)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"Graph({inner})"
+        return repr_fields(self)
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from archcalc.frozen import equal_fields, own_fields, repr_fields
+
 
 class Slotted:
     """Base of mutable records whose fields are their ``__slots__`` (see the module docstring)."""
@@ -25,22 +27,17 @@ class Slotted:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # this class's own annotations, in order (inspect.get_annotations would import inspect)
-        own = tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
-                    if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
+        own = own_fields(cls)
         slots = cls.__dict__.get("__slots__", ())
         if set(own) != set((slots,) if isinstance(slots, str) else slots):
             raise TypeError(f"{cls.__name__}: __slots__ must name exactly its annotated fields {own}")
         cls._fields = (*cls._fields, *own)
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return all(getattr(self, name) == getattr(other, name) for name in self._fields)
+        return equal_fields(self, other)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields)
-        return f"{type(self).__name__}({inner})"
+        return repr_fields(self)
 
     def fields_dict(self) -> dict[str, Any]:
         """The fields by name, in order (values shared, not copied)."""
