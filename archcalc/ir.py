@@ -114,6 +114,22 @@ class Graph(Frozen):
     def node(self, name: str) -> Node:
         return self.by_name[name]
 
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each node's position in :attr:`nodes`, by full name (built once)."""
+        return {n.name: k for k, n in enumerate(self.nodes)}
+
+    @cached_property
+    def wiring(self) -> tuple[tuple[int, ...], ...]:
+        """Each node's inputs as positions in :attr:`nodes` (built once).
+
+        The graph passes (the calculator, the in-place plan, the memory walks) keep their per-node state in
+        lists indexed by these: on ResNet-1202 a walk over name-keyed dicts took twice as long.
+        """
+        at = self.positions
+        return tuple((at[n.inputs[0]],) if len(n.inputs) == 1 else tuple([at[i] for i in n.inputs])
+                     for n in self.nodes)
+
     def consumers(self) -> dict[str, list[str]]:
         """For each node, the nodes that read its output (in order)."""
         users: dict[str, list[str]] = {n.name: [] for n in self.nodes}

@@ -342,7 +342,7 @@ def test_the_in_place_plan_is_the_reader_lists_plan() -> None:
     for name in zoo.index():
         a = analyze(load(name))
         records = {n: r.rec for n, r in a.results.items()}
-        plan = plan_inplace(a.graph, records)
+        plan = dict(zip(records, plan_inplace(a.graph, list(records.values())), strict=True))
         assert plan == _plan_by_reader_lists(a.graph, records), name
         planned += sum(c is not None for c in plan.values())
     assert planned > 1000  # in-place ReLUs and residual adds across the zoo
@@ -433,7 +433,7 @@ def test_the_saved_tensors_are_the_storage_map_walks() -> None:
     for name in zoo.index():
         a = analyze(load(name))
         for itemsize in (4, 2):
-            got = [(t.key, t.elems, t.itemsize, t.per_sample) for t in saved_tensors(a.results, itemsize)]
+            got = [(t.key, t.elems, t.itemsize, t.per_sample) for t in saved_tensors(a.results, a.graph, itemsize)]
             assert got == reference(a.results, itemsize), name
 
 

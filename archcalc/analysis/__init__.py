@@ -102,12 +102,12 @@ class Analysis:
 
     @cached_property
     def saved(self) -> list[SavedTensor]:
-        return saved_tensors(self.results, self.itemsize)
+        return saved_tensors(self.results, self.graph, self.itemsize)
 
     @cached_property
     def saved_split(self) -> tuple[int, int]:
         """The bytes of :attr:`saved`, fixed and per image (all the memory figures need, without the list)."""
-        return saved_sums(self.results, self.itemsize)
+        return saved_sums(self.results, self.graph, self.itemsize)
 
     @cached_property
     def cases(self) -> list[tuple[NodeResult, int]]:

@@ -100,40 +100,42 @@ def _whole_map(rec: Resolved) -> bool:
 def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult], list[SpecWarning],
                                                             dict[str, int | None]]:
     """Walk ``graph`` once; SpecErrors carry the location of the layer that caused them."""
-    records: dict[str, Resolved] = {}
+    nodes, wiring = graph.nodes, graph.wiring  # the per-node state below is in lists, by position
+    records: list[Resolved] = []
+    keep = records.append
     warnings: list[SpecWarning] = []
     resolve = layers.Resolver()
-    for node in graph.nodes:
-        inputs = node.inputs
-        rec = resolve(node, (records[inputs[0]].out,) if len(inputs) == 1 else tuple(records[i].out for i in inputs))
+    for node, ins in zip(nodes, wiring, strict=True):
+        rec = resolve(node, (records[ins[0]].out,) if len(ins) == 1 else tuple([records[i].out for i in ins]))
         if rec.leftover:
             if strict:
                 raise SpecError(f"{node.name}: {rec.leftover}", node.loc, "drop --strict to floor instead")
             warnings.append(SpecWarning(rec.leftover, node.loc, node.name))
-        records[node.name] = rec
+        keep(rec)
     plan = plan_inplace(graph, records)
-    results: dict[str, NodeResult] = {}
+    done: list[NodeResult] = []
+    add = done.append
     # what a record alone decides, once per distinct record (deep networks share them: ResNet-1202)
     facts: dict[int, tuple[bool, bool, Layout]] = {}
-    for node in graph.nodes:
-        rec = records[node.name]
+    for node, ins, rec, choice in zip(nodes, wiring, records, plan, strict=True):
         known = facts.get(id(rec))
         if known is None:
             p = rec.params
             known = facts[id(rec)] = (p.total > 0 and p.trainable, _whole_map(rec), rec.layout)
-        if len(node.inputs) == 1:  # the common case, on the short way
-            b = results[node.inputs[0]]
+        if len(ins) == 1:  # the common case, on the short way
+            b = done[ins[0]]
             rf, note = propagate(rec.rf, (b.rf,))
             grad_in = b.needs_input_grad or facts[id(b.rec)][0]
             glob = known[1] or (b.global_context and b.rec.out[1:] == rec.out[1:])
             last = known[2] is Layout.CHANNELS_LAST or (known[2] is Layout.AS_INPUT and b.channels_last)
         else:
-            before = [results[i] for i in node.inputs]
+            before = [done[i] for i in ins]
             rf, note = propagate(rec.rf, [b.rf for b in before])
             grad_in = any(b.needs_input_grad or facts[id(b.rec)][0] for b in before)
             # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
             glob = known[1] or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
             last = known[2] is Layout.CHANNELS_LAST or (known[2] is Layout.AS_INPUT and bool(before)
                                                         and before[0].channels_last)
-        results[node.name] = NodeResult(node, rec, rf, note, grad_in, plan[node.name], glob, last)
-    return results, warnings, plan
+        add(NodeResult(node, rec, rf, note, grad_in, choice, glob, last))
+    names = [node.name for node in nodes]
+    return dict(zip(names, done, strict=True)), warnings, dict(zip(names, plan, strict=True))

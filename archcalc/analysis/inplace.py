@@ -9,7 +9,7 @@ has to run out of place (after a sigmoid, or on a tensor another branch reads).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 
 from archcalc.ir import Graph
 from archcalc.layers import Aliasing, Resolved, Saved, SavedKind
@@ -25,53 +25,59 @@ def saved_as_run(rec: Resolved, inplace: int | None) -> tuple[Saved, ...]:
     return rec.saved
 
 
-def plan_inplace(graph: Graph, records: Mapping[str, Resolved]) -> dict[str, int | None]:
-    """For each node, the input index it may overwrite in place (None: allocate).
+def plan_inplace(graph: Graph, records: Sequence[Resolved]) -> list[int | None]:
+    """For each node (by its position in ``graph.nodes``, as ``records``), the input index it may overwrite in
+    place (None: allocate).
 
     An op works in place only when its record asks and it is safe: the overwritten tensor is not a
     source (the network input), no other layer or output reads it (or any tensor sharing its
     storage), and autograd saved none of them for backward (as the earlier layers were planned to run).
     """
-    # each node's only reader, or None where several read it (an output counts as a reader; a node no
-    # one reads is absent): "safe to overwrite" asks just that, so no list of readers per node is built
-    only: dict[str, str | None] = {}
-    for n in graph.nodes:
-        for i in n.inputs:
-            only[i] = n.name if i not in only else None
+    wiring = graph.wiring
+    count = len(wiring)
+    # each node's only reader, _SEVERAL where several read it (an output counts as a reader), None where
+    # none does: "safe to overwrite" asks just that, so no list of readers per node is built
+    only: list[int | None] = [None] * count
+    for k, ins in enumerate(wiring):
+        for i in ins:
+            only[i] = k if only[i] is None else _SEVERAL
+    positions = graph.positions
     for out in graph.outputs:
-        only[out] = None
-    nodes = graph.by_name
-    shares: dict[str, bool] = {}  # node → its output shares its first input's storage
-    plan: dict[str, int | None] = {}
+        only[positions[out]] = _SEVERAL
+    shares = [False] * count  # node → its output shares its first input's storage
+    plan: list[int | None] = [None] * count
     kinds: dict[tuple[int, int | None], frozenset[SavedKind]] = {}  # (record, plan) → the kinds it saves
 
-    def saves(name: str, kind: SavedKind) -> bool:
-        rec, choice = records[name], plan[name]
+    def saves(k: int, kind: SavedKind) -> bool:
+        rec, choice = records[k], plan[k]
         found = kinds.get((id(rec), choice))
         if found is None:
             found = kinds[(id(rec), choice)] = frozenset(s.kind for s in saved_as_run(rec, choice))
         return kind in found
 
-    def writable(name: str, reader: str) -> bool:
-        current, nxt = name, reader
+    def writable(k: int, reader: int) -> bool:
+        current, nxt = k, reader
         while True:
-            if not nodes[current].inputs or only.get(current) != nxt or saves(current, SavedKind.OUTPUT):
+            if not wiring[current] or only[current] != nxt or saves(current, SavedKind.OUTPUT):
                 return False
-            if not shares.get(current, False):
+            if not shares[current]:
                 return True
             if saves(current, SavedKind.INPUT):
                 return False
-            current, nxt = nodes[current].inputs[0], current
+            current, nxt = wiring[current][0], current
 
-    for node in graph.nodes:
-        rec = records[node.name]
+    for k, rec in enumerate(records):
+        ins = wiring[k]
+        aliasing = rec.aliasing
         choice: int | None = None
-        if rec.aliasing is Aliasing.OVERWRITES_INPUT and writable(node.inputs[0], node.name):
+        if aliasing is Aliasing.OVERWRITES_INPUT and writable(ins[0], k):
             choice = 0
-        elif (rec.aliasing is Aliasing.ACCUMULATES and len(node.inputs) > 1
-              and len(set(node.inputs)) == len(node.inputs)):
-            choice = next((i for i, x in enumerate(node.inputs) if writable(x, node.name)), None)
-        plan[node.name] = choice
-        shares[node.name] = ((choice is not None and rec.aliasing is Aliasing.OVERWRITES_INPUT)
-                             or rec.aliasing in SHARING)
+        elif aliasing is Aliasing.ACCUMULATES and len(ins) > 1 and len(set(ins)) == len(ins):
+            choice = next((i for i, x in enumerate(ins) if writable(x, k)), None)
+        plan[k] = choice
+        shares[k] = (choice is not None and aliasing is Aliasing.OVERWRITES_INPUT) or aliasing in SHARING
     return plan
+
+
+#: in :func:`plan_inplace`'s readers: read by more than one layer (or an output)
+_SEVERAL = -1

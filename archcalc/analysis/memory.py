@@ -16,7 +16,7 @@ Conventions, stated once (README, "Methodology"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from archcalc import layers
@@ -90,60 +90,67 @@ def cases(results: Results) -> list[tuple[NodeResult, int]]:
 def peak_inference_elems(results: Results, graph: Graph) -> tuple[int, str]:
     """Largest number of activation elements alive at once, and the layer at which it happens.
 
-    Two passes: the storages, their readers and sizes (one walk), then the liveness walk.
+    ``results``: every node's, in the graph's order (as :attr:`Analysis.results` holds them). Two passes:
+    the storages, their readers and sizes (one walk), then the liveness walk, with the per-node state in
+    lists by position (:attr:`Graph.wiring`).
     """
-    storage: dict[str, str] = {}
-    pending: dict[str, int] = {}  # storage → reads still to come
-    size: dict[str, int] = {}  # the nodes that allocate → their elements
+    wiring = graph.wiring
+    done = _in_graph_order(results, wiring)
+    count = len(done)
+    storage = [0] * count  # the position of the node whose storage each node's output lives in
+    pending = [0] * count  # storage → reads still to come
+    size = [-1] * count  # the nodes that allocate → their elements; -1: it shares its input's storage
     numel = layers.numel
     # (record, plan) → the elements such a node allocates, or -1 where it shares its input's storage
     # (asked once per distinct case; the records outlive this walk, so their ids are stable)
     allocates: dict[tuple[int, int | None], int] = {}
-    for name, res in results.items():
-        inputs = res.node.inputs
-        for i in inputs:
-            key = storage[i]
-            pending[key] = pending.get(key, 0) + 1
+    for k, res in enumerate(done):
+        ins = wiring[k]
+        for i in ins:
+            pending[storage[i]] += 1
         case = (id(res.rec), res.inplace)
         n = allocates.get(case)
         if n is None:
             n = allocates[case] = -1 if res.shares_input(False) else numel(res.rec.out)
-        if n >= 0 or not inputs:
-            storage[name] = name
-            size[name] = n if n >= 0 else numel(res.rec.out)
+        if n >= 0 or not ins:
+            storage[k] = k
+            size[k] = n if n >= 0 else numel(res.rec.out)
         else:
-            storage[name] = storage[inputs[0]]
+            storage[k] = storage[ins[0]]
+    positions = graph.positions
     for out in graph.outputs:
-        pending[storage[out]] = pending.get(storage[out], 0) + 1  # outputs stay alive
-    live: dict[str, int] = {}
+        pending[storage[positions[out]]] += 1  # outputs stay alive
+    live = [False] * count
     total = peak = 0
-    at = ""
-    for name, res in results.items():
-        here = size.get(name)
-        if here is not None:
-            live[name] = here
+    at = -1
+    for k in range(count):
+        here = size[k]
+        if here >= 0:
+            live[k] = True
             total += here
-        if total > peak or not at:
-            peak, at = total, name
-        for i in res.node.inputs:
+        if total > peak or at < 0:
+            peak, at = total, k
+        for i in wiring[k]:
             key = storage[i]
             left = pending[key] - 1
             pending[key] = left
-            if left == 0 and key in live:
-                total -= live.pop(key)
-    return peak, at
+            if left == 0 and live[key]:
+                live[key] = False
+                total -= size[key]
+    return peak, done[at].name if at >= 0 else ""
 
 
-def saved_tensors(results: Results, itemsize: int) -> list[SavedTensor]:
+def saved_tensors(results: Results, graph: Graph, itemsize: int) -> list[SavedTensor]:
     """The distinct storages autograd keeps for backward in training mode (one image)."""
-    return [SavedTensor(key, elems, size, per_sample) for key, elems, size, per_sample in _saved(results, itemsize)]
+    return [SavedTensor(key, elems, size, per_sample)
+            for key, elems, size, per_sample in _saved(results, graph, itemsize)]
 
 
-def saved_sums(results: Results, itemsize: int) -> tuple[int, int]:
+def saved_sums(results: Results, graph: Graph, itemsize: int) -> tuple[int, int]:
     """The bytes of :func:`saved_tensors`: (fixed, per image), without building the list (a report only
     needs these two numbers, and a 100,000-layer chain saves 50,000 tensors)."""
     fixed = per_sample = 0
-    for _, elems, size, scales in _saved(results, itemsize):
+    for _, elems, size, scales in _saved(results, graph, itemsize):
         if scales:
             per_sample += elems * size
         else:
@@ -151,47 +158,63 @@ def saved_sums(results: Results, itemsize: int) -> tuple[int, int]:
     return fixed, per_sample
 
 
-def _saved(results: Results, itemsize: int) -> Iterator[tuple[str, int, int, bool]]:
-    """Each distinct saved storage once, as (key, elements, bytes per element, scales with the batch)."""
-    storage: dict[str, str] = {}  # as storage_map(results, training=True), built along the way
+def _saved(results: Results, graph: Graph, itemsize: int) -> list[tuple[str, int, int, bool]]:
+    """Each distinct saved storage once, as (key, elements, bytes per element, scales with the batch).
+
+    ``results`` in the graph's order; the per-node state is in lists by position (:attr:`Graph.wiring`).
+    """
+    wiring = graph.wiring
+    done = _in_graph_order(results, wiring)
+    names = list(results)
+    count = len(done)
+    storage = [0] * count  # as storage_map(results, training=True), by position, built along the way
+    grads = [False] * count  # a gradient flows back out of the node (into its inputs, or to its parameters)
     seen: set[str] = set()
+    found: list[tuple[str, int, int, bool]] = []
+    keep = found.append
+    numel = layers.numel
     # (record, plan) → whether the output shares its input's storage in training, whether it has trainable
     # parameters, and what it saves (the fields this walk reads): looked up once per distinct case
     prepared: dict[tuple[int, int | None], tuple[bool, bool, tuple[tuple[Any, ...], ...]]] = {}
-
-    def grad(name: str) -> bool:
-        r = results[name]
-        return r.needs_input_grad or bool(r.params.total and r.params.trainable)
-
-    for name, res in results.items():
-        inputs = res.node.inputs
+    for k, res in enumerate(done):
+        ins = wiring[k]
         case = (id(res.rec), res.inplace)  # the records outlive this walk: ids are stable
-        found = prepared.get(case)
-        if found is None:
-            found = prepared[case] = (res.shares_input(True), bool(res.params.total and res.params.trainable), tuple(
+        known = prepared.get(case)
+        if known is None:
+            known = prepared[case] = (res.shares_input(True), bool(res.params.total and res.params.trainable), tuple(
                 (s.needed_if, s.kind, s.index, s.channels_last, s.label, s.elems,
                  s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize), s.per_sample)
                 for s in res.saved))
-        shares, trains, entries = found
-        storage[name] = storage[inputs[0]] if inputs and shares else name
+        shares, trains, entries = known
+        storage[k] = storage[ins[0]] if ins and shares else k
+        grads[k] = res.needs_input_grad or trains
         if not res.needs_input_grad and not trains:
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
         for needed_if, kind, index, channels_last, label, elems, size, per_sample in entries:
-            if needed_if and not any(grad(inputs[j]) for j in needed_if):
+            if needed_if and not any(grads[ins[j]] for j in needed_if):
                 continue  # kept only for another input's gradient, which none needs
-            view = False
-            if kind is SavedKind.INPUT and channels_last and not results[inputs[index]].channels_last:
-                key = f"{name}:input{index}_copy"  # torch reshapes a copy of the channels-last view
+            base = -1
+            if kind is SavedKind.INPUT and channels_last and not done[ins[index]].channels_last:
+                key = f"{names[k]}:input{index}_copy"  # torch reshapes a copy of the channels-last view
             elif kind is SavedKind.INPUT or kind is SavedKind.OUTPUT:
-                key = storage[inputs[index] if kind is SavedKind.INPUT else name]
-                view = True
+                base = storage[ins[index] if kind is SavedKind.INPUT else k]
+                key = names[base]
             else:
-                key = f"{name}:{label}"
+                key = f"{names[k]}:{label}"
             if key in seen:
                 continue
             seen.add(key)
             # a view (a crop, a split's part) keeps its whole base storage alive
-            yield key, layers.numel(results[key].shape) if view else elems, size, per_sample
+            keep((key, numel(done[base].shape) if base >= 0 else elems, size, per_sample))
+    return found
+
+
+def _in_graph_order(results: Results, wiring: tuple[tuple[int, ...], ...]) -> list[NodeResult]:
+    """``results``' values as a list by position: they must be the graph's nodes', in its order."""
+    done = list(results.values())
+    if len(done) != len(wiring):
+        raise ValueError(f"results for {len(done)} nodes, but the graph has {len(wiring)}")
+    return done
 
 
 def training_memory(counted: Iterable[tuple[NodeResult, int]], saved: tuple[int, int], batch: int,

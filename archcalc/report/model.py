@@ -243,13 +243,15 @@ def record_values(r: Row) -> tuple[Any, ...]:
 
 def weight_depth(analysis: Analysis) -> int:
     """Weight layers on the longest path (how papers count depth: VGG16 16, GoogLeNet 22, ResNet-34 34)."""
-    depth: dict[str, int] = {}
-    for name, r in analysis.results.items():
-        inputs = r.node.inputs
-        # most nodes read one input: no max() over a generator for them
-        here = depth[inputs[0]] if len(inputs) == 1 else max([depth[i] for i in inputs], default=0)
-        depth[name] = here + 1 if r.rec.counts_depth else here
-    return max(depth[o] for o in analysis.graph.outputs[:1])
+    graph = analysis.graph
+    depth: list[int] = []  # by position (Graph.wiring)
+    keep = depth.append
+    for r, ins in zip(analysis.results.values(), graph.wiring, strict=True):
+        # most nodes read one input: no max() over a list for them
+        here = depth[ins[0]] if len(ins) == 1 else max([depth[i] for i in ins], default=0)
+        keep(here + 1 if r.rec.counts_depth else here)
+    positions = graph.positions
+    return max(depth[positions[o]] for o in graph.outputs[:1])
 
 
 def _row(r: NodeResult, itemsize: int) -> Row:
