@@ -6,10 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archcalc.errors import SourceLocation, SpecError
 from archcalc.spec import load_text
 from archcalc.spec.expr import MAX_EXPR_WORK, MAX_LIST, evaluate
+from archcalc.spec.numbers import MAX_INT
 
 WHERE = SourceLocation("e.yaml", 3, 6)
 
@@ -193,3 +196,36 @@ def test_layer_names_may_hold_dashes() -> None:
     graph = load_text("input: 3x8x8\nlayers:\n- {seq: [{conv: {out: 4, k: 1, name: block1-0}}], name: b-1.x}\n",
                       "d.yaml")
     assert [n.name for n in graph.nodes][-1] == "b-1.x.block1-0"
+
+
+_EDGES = [0, 1, -1, 2, MAX_INT, -MAX_INT, MAX_INT - 1, MAX_INT + 1, -MAX_INT - 1, 2**32, 2**31]
+_INTS = st.one_of(st.sampled_from(_EDGES), st.integers(-2**64, 2**64), st.booleans(),
+                  st.floats(allow_nan=False, allow_infinity=False), st.none())
+
+
+def _short_way_is_the_walk(expr: str, env: dict[str, Any]) -> None:
+    """``evaluate`` computes a name-and-number sum, difference or product without walking the tree: its value,
+    or its error, must be the walk's (forced by an ``if`` around the same operation)."""
+
+    def outcome(text: str) -> Any:
+        try:
+            value = evaluate(text, env, None)
+        except SpecError as exc:
+            return ("error", exc.message.replace(text, "…"))
+        return (type(value), value)
+
+    assert outcome(expr) == outcome(f"({expr}) if 1 else 0"), expr
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=_INTS, b=_INTS, op=st.sampled_from(["+", "-", "*", "//", "%", "/", "**"]),
+       form=st.sampled_from(["a {op} b", "{a} {op} b", "a {op} {b}", "a {op} c"]))
+def test_integer_arithmetic_on_the_short_way_is_the_tree_walks(a: Any, b: Any, op: str, form: str) -> None:
+    _short_way_is_the_walk(form.format(a=a, b=b, op=op), {"a": a, "b": b})
+
+
+@pytest.mark.parametrize("expr", ["a + b", "a - b", "a * b", "b + a", "-a - b", "a * -b", "a + 1", "1 - a"])
+@pytest.mark.parametrize(("a", "b"), [(MAX_INT, 0), (MAX_INT, 1), (MAX_INT - 1, 1), (-MAX_INT, -1), (2**32, 2**31),
+                                      (2**31, 2**32), (MAX_INT + 1, 0), (True, 1), (3, 4)])
+def test_integer_arithmetic_at_the_range_edges(expr: str, a: int, b: int) -> None:
+    _short_way_is_the_walk(expr, {"a": a, "b": b})

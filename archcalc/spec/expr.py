@@ -110,6 +110,33 @@ def _same(a: Any, b: Any) -> bool:
     return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
 
 
+#: the operators :func:`_int_arithmetic` computes on its short way
+_INT_BINOPS: dict[type[ast.operator], Callable[[int, int], int]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+}
+
+
+def _int_operand(node: ast.expr, env: Mapping[str, Any]) -> Any:
+    kind = type(node)
+    if kind is ast.Name:
+        return env.get(node.id)  # type: ignore[attr-defined]
+    return node.value if kind is ast.Constant else None  # type: ignore[attr-defined]
+
+
+def _int_arithmetic(node: ast.BinOp, env: Mapping[str, Any]) -> int | None:
+    """``a + b``, ``a - b`` or ``a * b`` of two in-range integers (names or literals, not booleans) with an
+    in-range result: what the tree walk would give, a few times faster (a repeat names each block by one:
+    ``block${i + 1}``); None for everything else, which the walk evaluates, errors included."""
+    op = _INT_BINOPS.get(type(node.op))
+    if op is None:
+        return None
+    a, b = _int_operand(node.left, env), _int_operand(node.right, env)
+    if type(a) is not int or type(b) is not int or abs(a) > MAX_INT or abs(b) > MAX_INT:
+        return None
+    value = op(a, b)
+    return value if abs(value) <= MAX_INT else None
+
+
 def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
              spend: Callable[[int], None] | None = None) -> Any:
     """Evaluate one expression over ``env``; every failure is a SpecError at ``where``.
@@ -123,10 +150,15 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
     tree = _parse(expr.strip())
     if tree is None:
         raise SpecError(f"cannot parse expression '{expr}'", where)
-    if isinstance(tree.body, ast.Name):  # the common case, $name: skip the tree walk
-        name = tree.body.id
+    body = tree.body
+    if isinstance(body, ast.Name):  # the common case, $name: skip the tree walk
+        name = body.id
         if name in env:
             return env[name]
+    elif type(body) is ast.BinOp:  # the next most common: a name and a number (block${i + 1})
+        quick = _int_arithmetic(body, env)
+        if quick is not None:
+            return quick
     work = 0
     lists = False  # whether list work was done: then the caller's budget is charged with all of it
 
