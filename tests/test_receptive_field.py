@@ -5,6 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from archcalc.analysis import receptive
 from archcalc.analysis.receptive import MAX_FIELD, RF, propagate
@@ -160,3 +162,26 @@ def test_a_join_of_whole_fields_gives_what_the_general_way_gives(picks: tuple[in
     if general[0] is not None and short[0] is not None:  # and ints stay ints (Fraction(3) == 3)
         assert [type(v) for v in (*short[0].size, *short[0].jump, *short[0].start)] == [
             type(v) for v in (*general[0].size, *general[0].jump, *general[0].start)]
+
+
+_AXES = st.builds(AxisRF, st.integers(1, 40), st.sampled_from([0, 1, 2, 4]), st.integers(-20, 5))
+_FIELDS = st.builds(RF, _AXES, _AXES, st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.lists(_FIELDS, min_size=2, max_size=4), copies=st.booleans())
+def test_random_joins_of_whole_fields_give_what_the_general_way_gives(fields: list[RF], copies: bool) -> None:
+    # whole-number fields with jumps that often agree (and centres that sometimes do): the short way's union,
+    # alignment and note are the general way's, and its figures stay ints
+    if copies:  # a join of one field with itself (and equal fields): aligned
+        fields = [fields[0], fields[0], *fields[1:2]]
+    rule = Union(context=())
+    short = receptive._whole_union(fields)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(receptive, "_whole_union", lambda _: None)
+        general = propagate(rule, fields)
+    if short is None:  # declined: only where a jump differs or a field is broadcast
+        assert any(f.h.jump != fields[0].h.jump or f.w.jump != fields[0].w.jump or f.broadcast for f in fields)
+        return
+    assert short == general
+    assert all(type(v) is int for v in (*short[0].size, *short[0].jump, *short[0].start))

@@ -76,9 +76,17 @@ class Resolver:
 
     def __init__(self) -> None:
         self._memo: dict[tuple[object, ...], Resolved] = {}
+        #: the same by the configuration's identity (stamped copies of a block share their nodes' configurations):
+        #: no hash of the configuration's fields per node; each entry keeps its configuration alive, so ids stay
+        #: unique while the Resolver lives
+        self._seen: dict[tuple[str, int, tuple[Shape, ...]], tuple[object, Resolved]] = {}
 
     def __call__(self, node: Node, ins: tuple[Shape, ...]) -> Resolved:
-        key = (node.op, node.attrs, ins)
+        attrs = node.attrs
+        seen = self._seen.get((node.op, id(attrs), ins))
+        if seen is not None:
+            return seen[1]
+        key = (node.op, attrs, ins)
         rec = self._memo.get(key)
         if rec is None:
             try:
@@ -89,6 +97,7 @@ class Resolver:
                 exc.message = f"{node.name}: {exc.message}"
                 raise
             self._memo[key] = rec
+        self._seen[(node.op, id(attrs), ins)] = (attrs, rec)
         return rec
 
 
