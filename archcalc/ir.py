@@ -50,6 +50,11 @@ class Group(Frozen):
     kind: str  # "block:<name>", "branch", "side", "group"
     loc: SourceLocation | None = None
 
+    def __init__(self, path: tuple[str, ...], kind: str, loc: SourceLocation | None = None) -> None:
+        # written out: one per block call (50,000 in a 100,000-layer chain of blocks)
+        values = self.__dict__
+        values["path"], values["kind"], values["loc"] = path, kind, loc
+
 
 class SpecMeta(Frozen):
     """Descriptive metadata copied from the spec: what it is and which publication it follows."""
