@@ -200,8 +200,12 @@ def test_the_row_memo_never_mixes_kinds(resnet18_report) -> None:  # type: ignor
     row = resnet18_report.rows[1].replace(depth=1, biases=0)
     assert row_json(row, memo) is not None and memo
     # each equal, as a key, to the plain row's value: the memo must not hand back the plain row's text
+    f = row.rf
+    assert f is not None
     for changes in ({"depth": True}, {"biases": False}, {"depth": 1.0}, {"trainable": int(row.trainable)},
-                    {"shape": [float(v) for v in row.shape]}):
+                    {"shape": [float(v) for v in row.shape]},
+                    {"rf": f.replace(size=[float(v) for v in f.size])}, {"rf": f.replace(aligned=int(f.aligned))},
+                    {"rf": f.replace(start=[float(v) for v in f.start])}):
         assert row_json(row.replace(**changes), memo) is None, changes
 
 
