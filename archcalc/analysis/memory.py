@@ -173,8 +173,10 @@ def _saved(results: Results, graph: Graph, itemsize: int) -> list[tuple[str, int
     found: list[tuple[str, int, int, bool]] = []
     keep = found.append
     numel = layers.numel
+    elements: dict[int, int] = {}  # record → its output's elements (a view keeps its whole base alive)
     # (record, plan) → whether the output shares its input's storage in training, whether it has trainable
-    # parameters, and what it saves (the fields this walk reads): looked up once per distinct case
+    # parameters, and what it saves (the fields this walk reads, the kind as _INPUT, _OUTPUT or _OWN): looked
+    # up once per distinct case
     prepared: dict[tuple[int, int | None], tuple[bool, bool, tuple[tuple[Any, ...], ...]]] = {}
     for k, res in enumerate(done):
         ins = wiring[k]
@@ -182,31 +184,45 @@ def _saved(results: Results, graph: Graph, itemsize: int) -> list[tuple[str, int
         known = prepared.get(case)
         if known is None:
             known = prepared[case] = (res.shares_input(True), bool(res.params.total and res.params.trainable), tuple(
-                (s.needed_if, s.kind, s.index, s.channels_last, s.label, s.elems,
+                (s.needed_if, _KIND_CODES.get(s.kind, _OWN), s.index, s.channels_last, s.label, s.elems,
                  s.itemsize if s.itemsize is not None else (4 if s.fp32 else itemsize), s.per_sample)
                 for s in res.saved))
         shares, trains, entries = known
         storage[k] = storage[ins[0]] if ins and shares else k
-        grads[k] = res.needs_input_grad or trains
-        if not res.needs_input_grad and not trains:
+        needs = res.needs_input_grad
+        grads[k] = needs or trains
+        if not needs and not trains:
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
-        for needed_if, kind, index, channels_last, label, elems, size, per_sample in entries:
-            if needed_if and not any(grads[ins[j]] for j in needed_if):
-                continue  # kept only for another input's gradient, which none needs
+        for needed_if, code, index, channels_last, label, elems, size, per_sample in entries:
+            if needed_if:
+                for j in needed_if:
+                    if grads[ins[j]]:
+                        break
+                else:
+                    continue  # kept only for another input's gradient, which none needs
             base = -1
-            if kind is SavedKind.INPUT and channels_last and not done[ins[index]].channels_last:
+            if code == _INPUT and channels_last and not done[ins[index]].channels_last:
                 key = f"{names[k]}:input{index}_copy"  # torch reshapes a copy of the channels-last view
-            elif kind is SavedKind.INPUT or kind is SavedKind.OUTPUT:
-                base = storage[ins[index] if kind is SavedKind.INPUT else k]
+            elif code != _OWN:
+                base = storage[ins[index] if code == _INPUT else k]
                 key = names[base]
             else:
                 key = f"{names[k]}:{label}"
             if key in seen:
                 continue
             seen.add(key)
-            # a view (a crop, a split's part) keeps its whole base storage alive
-            keep((key, numel(done[base].shape) if base >= 0 else elems, size, per_sample))
+            if base >= 0:  # a view (a crop, a split's part) keeps its whole base storage alive
+                rec = done[base].rec
+                elems = elements.get(id(rec), -1)
+                if elems < 0:
+                    elems = elements[id(rec)] = numel(rec.out)
+            keep((key, elems, size, per_sample))
     return found
+
+
+#: what :func:`_saved` makes of a saved tensor's kind: one of the node's inputs, its output, or its own tensor
+_INPUT, _OUTPUT, _OWN = 0, 1, 2
+_KIND_CODES = {SavedKind.INPUT: _INPUT, SavedKind.OUTPUT: _OUTPUT}
 
 
 def _in_graph_order(results: Results, wiring: tuple[tuple[int, ...], ...]) -> list[NodeResult]:
