@@ -193,7 +193,7 @@ def _saved(results: Results, graph: Graph, itemsize: int) -> list[tuple[str, int
         grads[k] = needs or trains
         if not needs and not trains:
             continue  # nothing before it needs a gradient (e.g. dropout on the input): autograd saves nothing
-        for needed_if, code, index, channels_last, label, elems, size, per_sample in entries:
+        for needed_if, code, index, channels_last, label, own_elems, size, per_sample in entries:
             if needed_if:
                 for j in needed_if:
                     if grads[ins[j]]:
@@ -211,6 +211,7 @@ def _saved(results: Results, graph: Graph, itemsize: int) -> list[tuple[str, int
             if key in seen:
                 continue
             seen.add(key)
+            elems = own_elems
             if base >= 0:  # a view (a crop, a split's part) keeps its whole base storage alive
                 rec = done[base].rec
                 elems = elements.get(id(rec), -1)
