@@ -115,27 +115,29 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
     plan = plan_inplace(graph, records)
     done: list[NodeResult] = []
     add = done.append
-    # what a record alone decides, once per distinct record (deep networks share them: ResNet-1202)
-    facts: dict[int, tuple[bool, bool, Layout]] = {}
+    # what a record alone decides, once per distinct record (deep networks share them: ResNet-1202): trainable
+    # parameters, a whole-map reduction, a channels-last output, an output laid out as its input (an enum
+    # member read per node costs ten times a local)
+    facts: dict[int, tuple[bool, bool, bool, bool]] = {}
     for node, ins, rec, choice in zip(nodes, wiring, records, plan, strict=True):
         known = facts.get(id(rec))
         if known is None:
             p = rec.params
-            known = facts[id(rec)] = (p.total > 0 and p.trainable, _whole_map(rec), rec.layout)
+            known = facts[id(rec)] = (p.total > 0 and p.trainable, _whole_map(rec),
+                                      rec.layout is Layout.CHANNELS_LAST, rec.layout is Layout.AS_INPUT)
         if len(ins) == 1:  # the common case, on the short way
             b = done[ins[0]]
             rf, note = propagate(rec.rf, (b.rf,))
             grad_in = b.needs_input_grad or facts[id(b.rec)][0]
             glob = known[1] or (b.global_context and b.rec.out[1:] == rec.out[1:])
-            last = known[2] is Layout.CHANNELS_LAST or (known[2] is Layout.AS_INPUT and b.channels_last)
+            last = known[2] or (known[3] and b.channels_last)
         else:
             before = [done[i] for i in ins]
             rf, note = propagate(rec.rf, [b.rf for b in before])
             grad_in = any(b.needs_input_grad or facts[id(b.rec)][0] for b in before)
             # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
             glob = known[1] or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
-            last = known[2] is Layout.CHANNELS_LAST or (known[2] is Layout.AS_INPUT and bool(before)
-                                                        and before[0].channels_last)
+            last = known[2] or (known[3] and bool(before) and before[0].channels_last)
         add(NodeResult(node, rec, rf, note, grad_in, choice, glob, last))
     names = [node.name for node in nodes]
     return dict(zip(names, done, strict=True)), warnings, dict(zip(names, plan, strict=True))

@@ -16,6 +16,11 @@ from archcalc.layers import Aliasing, Resolved, Saved, SavedKind
 
 #: aliasings whose output shares the first input's storage (at inference, for the last one)
 SHARING = frozenset({Aliasing.VIEW, Aliasing.INPUT_AT_INFERENCE})
+#: (read once: an enum member read per node costs ten times a global)
+_OVERWRITES, _ACCUMULATES = Aliasing.OVERWRITES_INPUT, Aliasing.ACCUMULATES
+_VIEW, _AT_INFERENCE = Aliasing.VIEW, Aliasing.INPUT_AT_INFERENCE  # SHARING's, compared by identity: an enum
+# member's hash is a Python call
+_SAVES_INPUT, _SAVES_OUTPUT = SavedKind.INPUT, SavedKind.OUTPUT
 
 
 def saved_as_run(rec: Resolved, inplace: int | None) -> tuple[Saved, ...]:
@@ -46,23 +51,27 @@ def plan_inplace(graph: Graph, records: Sequence[Resolved]) -> list[int | None]:
         only[positions[out]] = _SEVERAL
     shares = [False] * count  # node → its output shares its first input's storage
     plan: list[int | None] = [None] * count
-    kinds: dict[tuple[int, int | None], frozenset[SavedKind]] = {}  # (record, plan) → the kinds it saves
+    # (record, plan) → (whether it saves an input, whether it saves its output), by identity (an enum member's
+    # hash is a Python call)
+    kinds: dict[tuple[int, int | None], tuple[bool, bool]] = {}
 
-    def saves(k: int, kind: SavedKind) -> bool:
+    def saves(k: int) -> tuple[bool, bool]:
         rec, choice = records[k], plan[k]
         found = kinds.get((id(rec), choice))
         if found is None:
-            found = kinds[(id(rec), choice)] = frozenset(s.kind for s in saved_as_run(rec, choice))
-        return kind in found
+            run = saved_as_run(rec, choice)
+            found = kinds[(id(rec), choice)] = (any(s.kind is _SAVES_INPUT for s in run),
+                                                any(s.kind is _SAVES_OUTPUT for s in run))
+        return found
 
     def writable(k: int, reader: int) -> bool:
         current, nxt = k, reader
         while True:
-            if not wiring[current] or only[current] != nxt or saves(current, SavedKind.OUTPUT):
+            if not wiring[current] or only[current] != nxt or saves(current)[1]:
                 return False
             if not shares[current]:
                 return True
-            if saves(current, SavedKind.INPUT):
+            if saves(current)[0]:
                 return False
             current, nxt = wiring[current][0], current
 
@@ -70,12 +79,12 @@ def plan_inplace(graph: Graph, records: Sequence[Resolved]) -> list[int | None]:
         ins = wiring[k]
         aliasing = rec.aliasing
         choice: int | None = None
-        if aliasing is Aliasing.OVERWRITES_INPUT and writable(ins[0], k):
+        if aliasing is _OVERWRITES and writable(ins[0], k):
             choice = 0
-        elif aliasing is Aliasing.ACCUMULATES and len(ins) > 1 and len(set(ins)) == len(ins):
+        elif aliasing is _ACCUMULATES and len(ins) > 1 and len(set(ins)) == len(ins):
             choice = next((i for i, x in enumerate(ins) if writable(x, k)), None)
         plan[k] = choice
-        shares[k] = (choice is not None and aliasing is Aliasing.OVERWRITES_INPUT) or aliasing in SHARING
+        shares[k] = (choice is not None and aliasing is _OVERWRITES) or aliasing is _VIEW or aliasing is _AT_INFERENCE
     return plan
 
 
