@@ -8,7 +8,8 @@ before and after every row: on a shared machine a ✗ under load is expected and
 Sections (``--only`` picks some):
 
 * ``cold``  — whole process, ``archcalc summary NET --format json`` against torchinfo, fvcore and ptflops
-  (benchmarks/peer_run.py) on vgg16, resnet50, resnet1202; target ≥ 20×. Run twice: with torch's default
+  (benchmarks/peer_run.py) on vgg16, resnet50, resnet1202 (5 pairs a row; fvcore on resnet1202, 40 s a run,
+  one); target ≥ 20×. Run twice: with torch's default
   OpenMP policy and with ``OMP_WAIT_POLICY=PASSIVE``; archcalc and the peers always share the environment.
 * ``warm``  — in process, excluding imports: archcalc ``load`` + ``analyze`` + ``build_report`` + compact
   JSON of resnet1202 (GC on, as in a notebook) against ``torchinfo.summary`` on the built model (PASSIVE);
@@ -139,6 +140,10 @@ def environments() -> dict[str, dict[str, str]]:
 #: shared VM five pairs of a 0.1 s command gave an A/A control of 0.87 one minute and 1.00 the next, so a
 #: median of five could not tell 0.09 s from 0.11 s; 21 pairs cost a few seconds
 CHEAP_ROW_PAIRS = 21
+
+#: the most pairs a cold row against a peer takes (a peer's run takes seconds): with three, one slow archcalc run
+#: among them (0.32 s where the others took 0.22 s) decided a resnet1202 verdict
+PEER_PAIRS = 5
 
 #: which OpenMP policies the cold section runs (--policies)
 POLICIES = ["PASSIVE", "default"]
@@ -308,8 +313,8 @@ SECTIONS: dict[str, Callable[[int], None]] = {"vgg16": vgg16, "list": listing, "
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5,
-                        help=f"pairs per row (the peers' rows use 3 at most; the vgg16, cached list and warm rows"
-                             f" take at least {CHEAP_ROW_PAIRS})")
+                        help=f"pairs per row (the peers' rows use {PEER_PAIRS} at most, the 100k chain's 3; the vgg16,"
+                             f" cached list and warm rows take at least {CHEAP_ROW_PAIRS})")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--policies", default=",".join(POLICIES),
                         help="the cold section's OpenMP policies [PASSIVE,default]")
@@ -329,7 +334,8 @@ def main() -> None:
     started = time.perf_counter()
     for name in chosen:
         try:
-            SECTIONS[name](min(args.repeat, 3) if name in ("cold", "scale") else args.repeat)
+            SECTIONS[name](min(args.repeat, PEER_PAIRS if name == "cold" else 3) if name in ("cold", "scale")
+                           else args.repeat)
         except subprocess.CalledProcessError as exc:  # a peer missing or failing: say which, go on
             said = (exc.stderr or "").strip().splitlines() if isinstance(exc.stderr, str) else []
             print(f"\nsection {name} stopped: {' '.join(map(str, exc.cmd[1:3]))} exited {exc.returncode}"
