@@ -17,7 +17,8 @@ Sections (``--only`` picks some):
 * ``scale`` — ``summary --format json`` of generated chains of 1k, 10k and 100k layers (``repeat`` of a
   conv + relu block), whole process: at 100k < 2 s and < 300 MB peak RSS (against ``--format text`` of
   the same spec); the marginal CPU time per layer from 10k to 100k within 1.25× of that from 1k to 10k
-  (flat; CPU time, because the sizes run minutes apart and the machine's load moves wall time between them).
+  (flat). The sizes run in rounds, each running all of them, so that the machine's speed, which drifts over
+  minutes here, weighs on every size alike; CPU time, which other work inflates less than wall time.
 * ``list``  — ``archcalc list`` over the zoo, whole process, cache filled (target < 0.5 s), against the
   same command without the cache (``ARCHCALC_NO_CACHE=1``: what a first run pays).
 * ``vgg16`` — ``archcalc summary vgg16`` whole process, target ≤ 0.1 s (on an idle machine), against
@@ -237,31 +238,37 @@ layers:
 
 def scale(n: int) -> None:
     env = environments()["PASSIVE"]
-    t = Table(f"Scaling, whole process, summary --format json of a generated chain (1k and 10k: median of"
-              f" {max(n, CHEAP_ROW_PAIRS // 2)} runs; 100k: {max(n - 1, 1)} pairs with text)")
+    small = {1_000: 4, 10_000: 3}  # runs of each small chain per round (a fraction of a second each)
+    t = Table(f"Scaling, whole process, summary --format json of a generated chain ({n} rounds, each running"
+              " the 1k chain 4 times, the 10k chain 3 times and the 100k chain as json, text and json again,"
+              " so that the machine's drift over the minutes falls on every size alike)")
     with tempfile.TemporaryDirectory() as tmp:
-        walls: dict[int, float] = {}
-        cpus: dict[int, float] = {}  # the flatness row compares CPU time, which other work on the machine
-        for layers in (1_000, 10_000, 100_000):  # inflates far less than wall time
-            spec = str(chain(layers, Path(tmp)))
-            before = load1()
-            js = [*ARCHCALC, "summary", spec, "--format", "json"]
-            if layers < 100_000:  # a fraction of a second each: enough runs that the slope below is not noise
-                runs = [run_process(js, env) for _ in range(max(n, CHEAP_ROW_PAIRS // 2))]
-                walls[layers], cpus[layers] = Pair.med(runs), Pair.med(runs, "cpu")
-                t.row(f"{layers:,} layers: json wall", f"{walls[layers]:.3f} s", f"CPU {cpus[layers]:.3f} s", "",
-                      "", before, None)
-                continue
-            p = paired(js, [*ARCHCALC, "summary", spec, "--format", "text"], env, max(n - 1, 1), warmup=False)
-            aa = paired(js, js, env, 1, warmup=False)
-            walls[layers], cpus[layers] = Pair.med(p.a), Pair.med(p.a, "cpu")
-            wall_aa = f"{aa.ratio:.3f}"
-            t.row("100k layers: json wall < 2 s (baseline: text)", f"{walls[layers]:.3f} s",
-                  f"{Pair.med(p.b):.3f} s", f"{1 / p.ratio:.2f}", wall_aa, before, walls[layers] < 2)
-            rss, rss_text = Pair.med(p.a, "rss"), Pair.med(p.b, "rss")
-            rss_aa = Pair.med(aa.b, "rss") / Pair.med(aa.a, "rss")
-            t.row("100k layers: json peak RSS < 300 MB (baseline: text)", f"{rss / 1e6:.0f} MB",
-                  f"{rss_text / 1e6:.0f} MB", f"{rss / rss_text:.2f}", f"{rss_aa:.3f}", before, rss < 300e6)
+        js = {layers: [*ARCHCALC, "summary", str(chain(layers, Path(tmp))), "--format", "json"]
+              for layers in (1_000, 10_000, 100_000)}
+        text = [*js[100_000][:-1], "text"]
+        runs: dict[int, list[Run]] = {layers: [] for layers in small}
+        p, aa = Pair(), Pair()  # 100k: json against text; json against json (the A/A)
+        before = load1()
+        for _ in range(n):
+            for layers, count in small.items():
+                runs[layers] += [run_process(js[layers], env) for _ in range(count)]
+            p.a.append(run_process(js[100_000], env))
+            p.b.append(run_process(text, env))
+            aa.a.append(p.a[-1])
+            aa.b.append(run_process(js[100_000], env))
+        # the flatness row compares CPU time, which other work on the machine inflates far less than wall time
+        cpus = {layers: Pair.med(r, "cpu") for layers, r in runs.items()}
+        for layers, r in runs.items():
+            t.row(f"{layers:,} layers: json wall", f"{Pair.med(r):.3f} s", f"CPU {cpus[layers]:.3f} s", "", "",
+                  before, None)
+        wall = Pair.med(p.a)
+        cpus[100_000] = Pair.med([*aa.a, *aa.b], "cpu")
+        t.row("100k layers: json wall < 2 s (baseline: text)", f"{wall:.3f} s", f"{Pair.med(p.b):.3f} s",
+              f"{1 / p.ratio:.2f}", f"{aa.ratio:.3f}", before, wall < 2)
+        rss, rss_text = Pair.med(p.a, "rss"), Pair.med(p.b, "rss")
+        rss_aa = Pair.med(aa.b, "rss") / Pair.med(aa.a, "rss")
+        t.row("100k layers: json peak RSS < 300 MB (baseline: text)", f"{rss / 1e6:.0f} MB",
+              f"{rss_text / 1e6:.0f} MB", f"{rss / rss_text:.2f}", f"{rss_aa:.3f}", before, rss < 300e6)
         low = (cpus[10_000] - cpus[1_000]) / 9_000
         high = (cpus[100_000] - cpus[10_000]) / 90_000
         t.row("marginal CPU µs/layer 10k→100k ÷ 1k→10k ≤ 1.25 (flat)", f"{1e6 * high:.1f} µs",
