@@ -16,10 +16,10 @@ from archcalc.layers import Aliasing, Resolved, Saved, SavedKind
 
 #: aliasings whose output shares the first input's storage (at inference, for the last one)
 SHARING = frozenset({Aliasing.VIEW, Aliasing.INPUT_AT_INFERENCE})
-#: (read once: an enum member read per node costs ten times a global)
+#: the members the plan compares per node, read once (an enum member read costs ten times a global) and
+#: compared by identity (a member's hash is a Python call); _VIEW and _AT_INFERENCE are SHARING's
 _OVERWRITES, _ACCUMULATES = Aliasing.OVERWRITES_INPUT, Aliasing.ACCUMULATES
-_VIEW, _AT_INFERENCE = Aliasing.VIEW, Aliasing.INPUT_AT_INFERENCE  # SHARING's, compared by identity: an enum
-# member's hash is a Python call
+_VIEW, _AT_INFERENCE = Aliasing.VIEW, Aliasing.INPUT_AT_INFERENCE
 _SAVES_INPUT, _SAVES_OUTPUT = SavedKind.INPUT, SavedKind.OUTPUT
 
 

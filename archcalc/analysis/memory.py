@@ -147,8 +147,8 @@ def saved_tensors(results: Results, graph: Graph, itemsize: int) -> list[SavedTe
 
 
 def saved_sums(results: Results, graph: Graph, itemsize: int) -> tuple[int, int]:
-    """The bytes of :func:`saved_tensors`: (fixed, per image), without building the list (a report only
-    needs these two numbers, and a 100,000-layer chain saves 50,000 tensors)."""
+    """The bytes of :func:`saved_tensors`: (fixed, per image), without a SavedTensor per storage (a report
+    only needs these two numbers, and a 100,000-layer chain saves 50,000 tensors)."""
     fixed = per_sample = 0
     for _, elems, size, scales in _saved(results, graph, itemsize):
         if scales:

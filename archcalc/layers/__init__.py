@@ -83,7 +83,8 @@ class Resolver:
 
     def __call__(self, node: Node, ins: tuple[Shape, ...]) -> Resolved:
         attrs = node.attrs
-        seen = self._seen.get((node.op, id(attrs), ins))
+        same = (node.op, id(attrs), ins)
+        seen = self._seen.get(same)
         if seen is not None:
             return seen[1]
         key = (node.op, attrs, ins)
@@ -97,7 +98,7 @@ class Resolver:
                 exc.message = f"{node.name}: {exc.message}"
                 raise
             self._memo[key] = rec
-        self._seen[(node.op, id(attrs), ins)] = (attrs, rec)
+        self._seen[same] = (attrs, rec)
         return rec
 
 

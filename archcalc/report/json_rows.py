@@ -37,27 +37,13 @@ def _rf(rf: RFData | None, memo: Memo) -> str | None:
     field, as a ReLU or a BN does, has its input's: ResNet-1202's 4,209 rows hold 1,806 fields)."""
     if rf is None:
         return "null"
-    size, jump, start, aligned, envelope = rf.size, rf.jump, rf.start, rf.aligned, rf.envelope
-    if len(size) == 2 and len(jump) == 2 and len(start) == 2 and type(aligned) is bool and type(envelope) is bool:
-        s0, s1 = size
-        j0, j1 = jump
-        t0, t1 = start
-        if (type(s0) is int and type(s1) is int and type(j0) is int and type(j1) is int and type(t0) is int
-                and type(t1) is int):
-            # every value of one exact kind (int or bool): equal keys mean equal text
-            key = ("rf", s0, s1, j0, j1, t0, t1, aligned, envelope)
-            text = memo.get(key)
-            if text is None:
-                text = memo[key] = (f'{{"size":[{s0},{s1}],"jump":[{j0},{j1}],"start":[{t0},{t1}],'
-                                    f'"aligned":{"true" if aligned else "false"},'
-                                    f'"envelope":{"true" if envelope else "false"}}}')
-            return text
-    return _field(size, jump, start, aligned, envelope)
+    return _field(rf.size, rf.jump, rf.start, rf.aligned, rf.envelope, memo)
 
 
 def _field(size: Sequence[int | float], jump: Sequence[int | float], start: Sequence[int | float], aligned: object,
-           envelope: object) -> str | None:
-    """A receptive field's JSON object (a row's ``rf``, a group's), or None where a value is not plain."""
+           envelope: object, memo: Memo | None = None) -> str | None:
+    """A receptive field's JSON object (a row's ``rf``, a group's), or None where a value is not plain; the
+    usual (h, w) of ints from ``memo`` where given and an earlier field had the same values."""
     if type(aligned) is not bool or type(envelope) is not bool:
         return None
     if len(size) == 2 and len(jump) == 2 and len(start) == 2:  # the usual (h, w): no loops, one f-string
@@ -66,8 +52,15 @@ def _field(size: Sequence[int | float], jump: Sequence[int | float], start: Sequ
         t0, t1 = start
         if (type(s0) is int and type(s1) is int and type(j0) is int and type(j1) is int and type(t0) is int
                 and type(t1) is int):
-            return (f'{{"size":[{s0},{s1}],"jump":[{j0},{j1}],"start":[{t0},{t1}],'
-                    f'"aligned":{"true" if aligned else "false"},"envelope":{"true" if envelope else "false"}}}')
+            # every value of one exact kind (int or bool): equal keys mean equal text
+            key = ("rf", s0, s1, j0, j1, t0, t1, aligned, envelope)
+            text = None if memo is None else memo.get(key)
+            if text is None:
+                text = (f'{{"size":[{s0},{s1}],"jump":[{j0},{j1}],"start":[{t0},{t1}],'
+                        f'"aligned":{"true" if aligned else "false"},"envelope":{"true" if envelope else "false"}}}')
+                if memo is not None:
+                    memo[key] = text
+            return text
         return None
     sizes, jumps, starts = _ints(size), _ints(jump), _ints(start)
     if sizes is None or jumps is None or starts is None:
