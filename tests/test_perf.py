@@ -1,5 +1,6 @@
 """The performance work's behaviour (issue 16): the same JSON document compact or indented, the `list`
-cache (hit, edited spec, corrupt file, unwritable folder), and the report's JSON copy being independent."""
+cache (hit, edited spec, corrupt file, unwritable folder) and its seed, and the report's JSON copy being
+independent."""
 
 from __future__ import annotations
 
@@ -69,6 +70,104 @@ def test_to_dict_is_a_copy(resnet18_report) -> None:  # type: ignore[no-untyped-
 
 def _cache_file(tmp: Path) -> Path:
     return tmp / "archcalc" / "list.json"
+
+
+@pytest.fixture(autouse=True)
+def _no_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's cache alone, whether or not `make install` wrote a seed into this checkout (the seed's
+    tests below point the listing at a seed of their own)."""
+    from archcalc.cli import zoo_list
+
+    monkeypatch.setattr(zoo_list, "SEED", str(tmp_path / "no-seed.json"))
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The zoo specs the listing analyses from now on (rather than reading a cache or a seed)."""
+    from archcalc.cli import zoo_list
+
+    calls: list[str] = []
+    real = zoo_list._summarise
+    monkeypatch.setattr(zoo_list, "_summarise", lambda name: calls.append(name) or real(name))
+    return calls
+
+
+def test_the_seed_serves_a_first_listing(cli_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from archcalc.cli import zoo_list
+
+    seed = tmp_path / "listing.json"
+    monkeypatch.setenv("ARCHCALC_NO_CACHE", "1")
+    expected = cli_main("list", "--format", "json")[1]  # every spec analysed, nothing kept
+    monkeypatch.delenv("ARCHCALC_NO_CACHE")
+    from archcalc.spec import zoo
+
+    assert zoo_list.write_seed(str(seed)) == len(zoo.names())
+    monkeypatch.setattr(zoo_list, "SEED", str(seed))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    calls = _counting(monkeypatch)
+    code, first, _ = cli_main("list", "--format", "json")
+    assert code == 0 and calls == [] and first == expected
+    # the rows it served are now in the user's cache: a second listing needs no seed
+    seed.unlink()
+    code, second, _ = cli_main("list", "--format", "json")
+    assert code == 0 and calls == [] and second == expected
+    assert len(json.loads(_cache_file(tmp_path / "empty").read_text(encoding="utf-8"))["entries"]) == len(zoo.names())
+
+
+def test_a_seed_made_by_other_code_is_ignored(cli_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from archcalc import cache
+    from archcalc.cli import zoo_list
+
+    seed = tmp_path / "listing.json"
+    zoo_list.write_seed(str(seed))
+    doc = json.loads(seed.read_text(encoding="utf-8"))
+    for row in doc["entries"].values():
+        row["params"] = 7  # what another archcalc might have said: never shown by this one
+    seed.write_text(json.dumps(doc), encoding="utf-8")
+    monkeypatch.setattr(zoo_list, "SEED", str(seed))
+    monkeypatch.setattr(cache, "source_digest", lambda: "edited")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty"))
+    calls = _counting(monkeypatch)
+    code, out, _ = cli_main("list", "vgg16", "--format", "json")
+    specs = json.loads(out)["specs"]
+    assert code == 0 and sorted(calls) == [row["name"] for row in specs] and "vgg16" in calls
+    assert specs[0]["params"] == 138_357_544  # Simonyan & Zisserman 2015, torchvision vgg16
+
+    # the same file under this code's digest would be read: the test above is the digest's doing
+    monkeypatch.undo()
+    monkeypatch.setattr(zoo_list, "SEED", str(seed))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-too"))
+    assert json.loads(cli_main("list", "vgg16", "--format", "json")[1])["specs"][0]["params"] == 7
+
+
+def test_the_seed_is_off_with_the_cache(cli_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from archcalc.cli import zoo_list
+
+    seed = tmp_path / "listing.json"
+    zoo_list.write_seed(str(seed))
+    monkeypatch.setattr(zoo_list, "SEED", str(seed))
+    monkeypatch.setenv("ARCHCALC_NO_CACHE", "1")
+    calls = _counting(monkeypatch)
+    code, out, _ = cli_main("list", "vgg16", "--format", "json")
+    assert code == 0 and sorted(calls) == [row["name"] for row in json.loads(out)["specs"]] and "vgg16" in calls
+
+
+def test_the_source_digest_follows_every_byte(tmp_path: Path) -> None:
+    from archcalc.cache import sources_digest
+
+    (tmp_path / "layers").mkdir()
+    (tmp_path / "layers" / "conv.py").write_text("K = 3\n", encoding="utf-8")
+    (tmp_path / "top.py").write_text("", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("not code", encoding="utf-8")
+    first = sources_digest(str(tmp_path), "1:0.1.0")
+    assert sources_digest(str(tmp_path), "1:0.1.0") == first
+    (tmp_path / "notes.txt").write_text("still not code", encoding="utf-8")
+    assert sources_digest(str(tmp_path), "1:0.1.0") == first
+    assert sources_digest(str(tmp_path), "1:0.2.0") != first  # another version
+    (tmp_path / "layers" / "conv.py").write_text("K = 5\n", encoding="utf-8")  # same size, another byte
+    edited = sources_digest(str(tmp_path), "1:0.1.0")
+    assert edited != first
+    (tmp_path / "layers" / "conv.py").rename(tmp_path / "layers" / "dense.py")  # the same text, moved
+    assert sources_digest(str(tmp_path), "1:0.1.0") not in (first, edited)
 
 
 def test_list_cache_hit_and_invalidation(cli_main, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

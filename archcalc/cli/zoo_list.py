@@ -1,7 +1,14 @@
-"""``archcalc list``: the zoo, one line per spec."""
+"""``archcalc list``: the zoo, one line per spec.
+
+Each spec's row is cached under its file's content hash and its variant (archcalc.cache). ``make install``
+also writes the rows of the whole zoo beside the package (:data:`SEED`, by ``python -m
+archcalc.cli.zoo_list``), tied to the content of archcalc's sources, so that even the first listing after an
+install analyses nothing; any edit to a source file makes archcalc ignore it.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +21,8 @@ from archcalc.report.table import Column, Table
 from archcalc.spec import zoo
 
 CSV_COLUMNS = ("name", "params", "macs", "in_c", "in_h", "in_w", "depth", "description")
+#: the listing's seed: every zoo row, written by ``make install`` (not kept in git; see the module docstring)
+SEED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "listing.json")
 
 
 def _summarise(name: str) -> dict[str, Any]:
@@ -29,6 +38,27 @@ def _summarise(name: str) -> dict[str, Any]:
     return {"params": sum(r.params.total for r in results), "macs": sum(r.cost.macs for r in results),
             "input": list(analysis.graph.input_shape), "depth": weight_depth(analysis),
             "description": " ".join(analysis.graph.meta.description.split())}
+
+
+def _key(name: str, hashes: dict[Path, str]) -> str:
+    """Zoo spec ``name``'s cache key: its file's content hash (each file hashed once) and its variant."""
+    file, variant = zoo.index()[name]
+    if file not in hashes:
+        from archcalc.cache import content_hash
+
+        hashes[file] = content_hash(file)
+    return f"{hashes[file]}:{variant or ''}"
+
+
+def write_seed(path: str = SEED) -> int:
+    """Analyse the whole zoo and write its rows as the listing's seed; the number of rows."""
+    from archcalc.cache import write_seed as write
+
+    with gc_paused():
+        hashes: dict[Path, str] = {}
+        rows = {_key(name, hashes): _summarise(name) for name in zoo.names()}
+        write(path, rows)
+    return len(rows)
 
 
 def _valid_row(row: Any) -> bool:
@@ -48,20 +78,15 @@ Examples:
 def list_command(pattern: str | None, fmt: str) -> None:
     """List the zoo specs (optionally those whose name contains PATTERN, e.g. 'resnet')."""
     with gc_paused(command=True):
-        from archcalc.cache import ResultCache, content_hash
+        from archcalc.cache import ResultCache
 
-        # each spec's row is cached under its file's content hash and its variant (archcalc.cache)
-        cached = ResultCache("list")
-        index = zoo.index()
+        cached = ResultCache("list", seed=SEED)
         hashes: dict[Path, str] = {}
         rows: list[dict[str, Any]] = []
         for name in zoo.names():
             if pattern and pattern.lower() not in name.lower():
                 continue
-            file, variant = index[name]
-            if file not in hashes:
-                hashes[file] = content_hash(file)
-            key = f"{hashes[file]}:{variant or ''}"
+            key = _key(name, hashes)
             row = cached.get(key, _valid_row)
             if row is None:
                 row = _summarise(name)
@@ -85,3 +110,7 @@ def list_command(pattern: str | None, fmt: str) -> None:
                           caption=f"{len(rows)} specs · MACs are multiply-accumulates per image")]
 
         emit_any(fmt, "list", lambda: {"specs": rows}, CSV_COLUMNS, records, tables)
+
+
+if __name__ == "__main__":  # `make install`: python -m archcalc.cli.zoo_list
+    print(f"archcalc: wrote the listing of {write_seed()} zoo specs to {SEED}")
