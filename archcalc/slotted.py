@@ -7,8 +7,9 @@ every symbolic command defined seven (the report's rows, fields and tables, the 
 29M instructions, 8% of a cold ``archcalc summary vgg16``. A :class:`Slotted` subclass lists
 its fields as annotations (in order: the JSON key order where it is serialised), names them again in
 ``__slots__`` (sorted; a class whose two lists differ is refused where it is defined) and writes its own
-``__init__``; the base compares, prints and copies by those fields. Immutable values use
-:class:`archcalc.frozen.Frozen` instead.
+``__init__``; the base compares, prints and copies by those fields. A slot whose name begins with ``_``
+is private state, not a field (no annotation; not compared, printed or copied by ``replace``). Immutable
+values use :class:`archcalc.frozen.Frozen` instead.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Slotted:
         super().__init_subclass__(**kwargs)
         own = own_fields(cls)
         slots = cls.__dict__.get("__slots__", ())
-        if set(own) != set((slots,) if isinstance(slots, str) else slots):
+        if set(own) != {s for s in ((slots,) if isinstance(slots, str) else slots) if not s.startswith("_")}:
             raise TypeError(f"{cls.__name__}: __slots__ must name exactly its annotated fields {own}")
         cls._fields = (*cls._fields, *own)
 

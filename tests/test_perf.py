@@ -11,8 +11,12 @@ import pytest
 
 from archcalc.analysis import analyze
 from archcalc.report import build_report
-from archcalc.report.render import render_json
-from archcalc.spec import load
+from archcalc.report.render import iter_json, render_json
+from archcalc.spec import load, zoo
+
+
+def _zoo_names() -> list[str]:
+    return zoo.names()
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +255,42 @@ def test_rows_written_straight_are_the_encoders_text(name: str, depth: int | Non
         assert any(t is None for t in written)
 
 
+@pytest.mark.parametrize("name", _zoo_names())
+def test_unbuilt_rows_are_written_as_the_encoder_writes_the_document(name: str) -> None:
+    """A report's rows never read are written from the analysis (json_rows.LeafWriter): the same bytes as
+    Python's own encoder gives for the document, and as the rows once built give."""
+    from archcalc.report.render import dumps_json
+
+    a = analyze(load(name))
+    straight = build_report(a)
+    assert straight.unbuilt_rows() is not None
+    text = render_json(straight)
+    assert straight.unbuilt_rows() is not None  # writing them built none
+    built = build_report(a)
+    assert built.rows and built.unbuilt_rows() is None  # read: built
+    assert text == render_json(built) == dumps_json(built.to_dict()) + "\n"
+    assert "".join(iter_json(build_report(a), rows_per_chunk=3)) == text  # chunks split anywhere
+
+
+def test_unbuilt_rows_read_set_and_compared() -> None:
+    a = analyze(load("fcn_resnet50"))  # fields behind upsampling: floats, rows of the encoder's
+    lazy, eager = build_report(a), build_report(a)
+    rows = eager.rows
+    assert lazy == eager and lazy.unbuilt_rows() is None and lazy.rows == rows and lazy.rows is not rows
+    assert lazy.rows is lazy.rows  # built once
+    assert lazy.rows[1].rf is not rows[1].rf and lazy.rows[1].shape is not rows[1].shape  # lists of their own
+
+    # rows set before any read are the rows written, not the ones the analysis gives
+    chosen = build_report(a)
+    chosen.rows = rows[:2]
+    assert chosen.unbuilt_rows() is None
+    assert [r["name"] for r in json.loads(render_json(chosen))["rows"]] == [r.name for r in rows[:2]]
+    changed = build_report(a)
+    changed.rows[1].params = 7
+    assert json.loads(render_json(changed))["rows"][1]["params"] == 7
+    assert json.loads(render_json(build_report(a)))["rows"][1]["params"] == rows[1].params
+
+
 def test_a_row_of_other_values_goes_through_the_encoder(resnet18_report) -> None:  # type: ignore[no-untyped-def]
     from archcalc.report.json_rows import row_json
     from archcalc.report.model import row_dict
@@ -316,7 +356,8 @@ def test_group_output_is_its_last_row_when_its_rows_interleave() -> None:
                    None)
 
     # "a" resumes after its branch "a.b": its output is a.z's, though the parent "a.b" was seen last
-    groups = group_subtotals([row("a.x", 1), row("a.b.y", 2), row("a.z", 3), row("c", 9)],
+    rows = [row("a.x", 1), row("a.b.y", 2), row("a.z", 3), row("c", 9)]
+    groups = group_subtotals([r.name for r in rows], rows, [r.rf for r in rows],
                              {"a": "group", "a.b": "branch", "q": "side"})
     by_path = {g["path"]: g for g in groups}
     assert [g["path"] for g in groups] == ["a", "a.b", "q"]

@@ -46,6 +46,23 @@ def test_slotted_refuses_slots_that_differ_from_its_fields() -> None:
             b: int
 
 
+def test_slotted_private_slots_are_state_not_fields() -> None:
+    class Counter(Slotted):
+        __slots__ = ("_seen", "n")
+        n: int
+
+        def __init__(self, n: int) -> None:
+            self.n, self._seen = n, 0
+
+    a, b = Counter(1), Counter(1)
+    b._seen = 5
+    assert Counter._fields == ("n",) and a == b and repr(a) == "Counter(n=1)" and a.replace(n=2).n == 2
+    with pytest.raises(TypeError, match="__slots__ must name exactly"):
+        class Bad(Slotted):  # a public slot still needs its annotation
+            __slots__ = ("_seen", "m", "n")
+            n: int
+
+
 def test_report_defaults_are_fresh_per_report() -> None:
     one = Report(1, {}, "float32", 1, [], {})
     two = Report(1, {}, "float32", 1, [], {})

@@ -9,14 +9,20 @@ put in by hand) returns None and goes through the encoder. A test holds the two 
 Deep specs repeat their layers (ResNet-1202's 200 identical blocks, a chain's 50,000 identical units):
 rows that differ only in name, field and location share the text of everything between (``memo``, one
 per document, keyed on the checked values, so ``1``, ``1.0`` and ``true`` never meet).
+
+A report whose rows were never built (:meth:`archcalc.report.model.Report.unbuilt_rows`) is written from
+what they would be built from (:class:`LeafWriter`): each case's, field's and location's text once, then a
+name per row. The text is :func:`row_json`'s of the row that would have been built (a test holds the two
+ways to the same bytes over the zoo).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
+from typing import Any
 
-from archcalc.report.model import RFData, Row
+from archcalc.report.model import Leaves, RFData, Row, row_dict
 
 #: the C encoder's own string writer when ``ensure_ascii`` is off (as archcalc's compact JSON has it)
 _quote = encode_basestring
@@ -117,6 +123,49 @@ def row_json(r: Row, memo: Memo | None = None) -> str | None:
         return None
     return (f'{{"name":{_quote(name)},{middle},"rf":{rf},"rf_note":{note_text},"location":{loc_text},'
             f'"group":{"true" if group else "false"},"layers":{layers}}}')
+
+
+class LeafWriter:
+    """The rows of :class:`Leaves` as JSON text, without building them: per row the text :func:`row_json` gives
+    for the row :meth:`Leaves.row` would build (or, where a value is not of the plain kinds, the encoder's for
+    that row, built). A case's figures, a field and a location are each turned into text once (looked up by
+    the identity of the template and the field the leaves share, and by the location's text)."""
+
+    def __init__(self, leaves: Leaves, memo: Memo, encode: Callable[[Any], str]) -> None:
+        self.leaves, self.memo, self.encode = leaves, memo, encode
+        self.middles: dict[int, str] = {}  # id(template) → its middle text ("": not plain)
+        self.fields: dict[int, str] = {}  # id(field) → its text ("": not plain)
+        self.places: dict[str | None, str] = {}  # location → its text
+
+    def chunk(self, start: int, stop: int) -> str:
+        """Rows ``start`` to ``stop`` (excluded), joined by commas."""
+        leaves, memo = self.leaves, self.memo
+        middles, fields, places = self.middles, self.fields, self.places
+        out: list[str] = []
+        add = out.append
+        for name, r, t, f, where in zip(leaves.names[start:stop], leaves.results[start:stop],
+                                        leaves.templates[start:stop], leaves.fields[start:stop],
+                                        leaves.locations[start:stop], strict=True):
+            middle = middles.get(id(t))
+            if middle is None:
+                middle = middles[id(t)] = _middle(t, memo) or ""
+            if f is None:
+                field = "null"
+            else:
+                field = fields.get(id(f))  # type: ignore[assignment]
+                if field is None:
+                    field = fields[id(f)] = _rf(f, memo) or ""
+            place = places.get(where)
+            if place is None:
+                place = places[where] = "null" if where is None else _quote(where) if type(where) is str else ""
+            note = r.rf_note
+            if middle and field and place and type(name) is str and (note is None or type(note) is str):
+                note_text = "null" if note is None else _quote(note)
+                add(f'{{"name":{_quote(name)},{middle},"rf":{field},"rf_note":{note_text},"location":{place},'
+                    f'"group":false,"layers":1}}')
+            else:
+                add(self.encode(row_dict(Leaves.row(name, r, t, f, where))))
+        return ",".join(out)
 
 
 #: a group's keys as :func:`archcalc.report.model.group_subtotals` writes them, and its field's

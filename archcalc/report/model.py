@@ -6,7 +6,7 @@ depth, since they are computed from the leaf rows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis import RF, Analysis, NodeResult
 from archcalc.gc_pause import gc_paused
@@ -108,7 +108,11 @@ class Row(Slotted):
 
 
 class Report(Slotted):
+    """The report of one analysis. Built without folding (``depth`` None), its rows are built on first use
+    (:class:`Leaves`): a JSON document is written straight from the analysis without them."""
+
     __slots__ = (
+        "_leaves",
         "batch",
         "conventions",
         "dtype",
@@ -137,15 +141,41 @@ class Report(Slotted):
     #: the spec's published figures beside archcalc's values and verdicts (archcalc.analysis.published)
     figures: list[dict[str, Any]]
 
-    def __init__(self, schema_version: int, spec: dict[str, Any], dtype: str, batch: int, rows: list[Row],
+    def __init__(self, schema_version: int, spec: dict[str, Any], dtype: str, batch: int, rows: list[Row] | Leaves,
                  totals: dict[str, Any], conventions: dict[str, str] | None = None, warnings: list[str] | None = None,
                  groups: list[dict[str, Any]] | None = None, figures: list[dict[str, Any]] | None = None) -> None:
         self.schema_version, self.spec, self.dtype, self.batch = schema_version, spec, dtype, batch
-        self.rows, self.totals = rows, totals
+        #: the rows not built yet (see :meth:`unbuilt_rows`): ``rows`` stays unset until first read
+        self._leaves: Leaves | None = None
+        if isinstance(rows, Leaves):
+            self._leaves = rows
+        else:
+            self.rows = rows
+        self.totals = totals
         self.conventions = dict(CONVENTIONS) if conventions is None else conventions
         self.warnings = [] if warnings is None else warnings
         self.groups = [] if groups is None else groups
         self.figures = [] if figures is None else figures
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would take any attribute of a Report for this one)
+        def __getattr__(self, name: str) -> Any:
+            """Reached only for an unset slot: ``rows`` not built yet, built now (once)."""
+            if name == "rows":
+                leaves = self._leaves
+                if leaves is not None:
+                    self.rows = rows = leaves.rows()
+                    return rows
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "rows":  # rows set, by the builder or a caller: the unbuilt ones are forgotten
+            object.__setattr__(self, "_leaves", None)
+        object.__setattr__(self, name, value)
+
+    def unbuilt_rows(self) -> Leaves | None:
+        """What the rows will be built from, while no one has read or set them (the JSON writer writes them
+        from it directly); None once they exist."""
+        return self._leaves
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the document ``summary --format json`` prints)."""
@@ -264,41 +294,65 @@ def _row(r: NodeResult, itemsize: int) -> Row:
                None if r.rf is None else _rf_data(r.rf), r.rf_note, str(loc) if loc else None)
 
 
-def _rows(analysis: Analysis) -> list[Row]:
-    """Every node's row, as :func:`_row` builds it, with each distinct case worked out once.
+class Leaves:
+    """Every node's row before it is built: per node its result, its case's template row, its field as report
+    data and its location's text, each shared by the nodes that have the same.
 
-    Deep specs repeat a few records (ResNet-1202: 21 for 4,209 nodes; a chain: 3): a row's figures
-    depend only on its record, its in-place plan, whether a gradient flows and its depth, and a field
-    or a location is shared by many nodes, so those are looked up by identity (the analysis keeps every
-    one alive meanwhile). Each row still gets its own lists.
+    Deep specs repeat a few records (ResNet-1202: 21 for 4,209 nodes; a chain: 3): a row's figures depend
+    only on its record, its in-place plan, whether a gradient flows and its depth, so each distinct case is
+    worked out once (:func:`_row`), and a field or a location shared by many nodes is converted once, looked
+    up by identity (the analysis keeps every one alive meanwhile). A row differs from its template only in
+    its name, field, note and location: :meth:`row` builds it, with lists of its own.
     """
-    itemsize = analysis.itemsize
-    rows: list[Row] = []
-    append = rows.append
-    cases: dict[tuple[int, int | None, bool, int], Row] = {}
-    fields_: dict[int, RFData] = {}
-    locations: dict[int, str | None] = {}
-    for r in analysis.results.values():
-        node = r.node
-        key = (id(r.rec), r.inplace, r.needs_input_grad, len(node.scope))
-        t = cases.get(key)
-        if t is None:
-            t = cases[key] = _row(r, itemsize)
-        rf = r.rf
-        if rf is None:
-            data = None
-        else:
-            f = fields_.get(id(rf))
-            if f is None:
-                f = fields_[id(rf)] = _rf_data(rf)
-            data = RFData(f.size[:], f.jump[:], f.start[:], f.aligned, f.envelope)
-        loc = node.loc
-        where = locations.get(id(loc), "")
-        if where == "":
-            where = locations[id(loc)] = str(loc) if loc else None
-        append(Row(node.name, t.type, t.family, t.depth, t.shape[:], t.params, t.weights, t.biases, t.trainable,
-                   t.macs, t.ops, t.flops, t.bwd_macs, t.activations, t.memory_bytes, data, r.rf_note, where))
-    return rows
+
+    __slots__ = ("fields", "locations", "names", "results", "templates")
+
+    def __init__(self, analysis: Analysis) -> None:
+        itemsize = analysis.itemsize
+        self.results: list[NodeResult] = list(analysis.results.values())
+        self.names: list[str] = []
+        self.templates: list[Row] = []
+        self.fields: list[RFData | None] = []
+        self.locations: list[str | None] = []
+        names, templates = self.names.append, self.templates.append
+        fields, locations = self.fields.append, self.locations.append
+        cases: dict[tuple[int, int | None, bool, int], Row] = {}
+        converted: dict[int, RFData] = {}
+        texts: dict[int, str | None] = {}
+        for r in self.results:
+            node = r.node
+            names(node.name)
+            key = (id(r.rec), r.inplace, r.needs_input_grad, len(node.scope))
+            t = cases.get(key)
+            if t is None:
+                t = cases[key] = _row(r, itemsize)
+            templates(t)
+            rf = r.rf
+            if rf is None:
+                fields(None)
+            else:
+                f = converted.get(id(rf))
+                if f is None:
+                    f = converted[id(rf)] = _rf_data(rf)
+                fields(f)
+            loc = node.loc
+            where = texts.get(id(loc), "")
+            if where == "":
+                where = texts[id(loc)] = str(loc) if loc else None
+            locations(where)
+
+    @staticmethod
+    def row(name: str, r: NodeResult, t: Row, f: RFData | None, where: str | None) -> Row:
+        """Node ``r``'s row (``name``) from its case's template ``t``, its field ``f`` and its location's text."""
+        data = None if f is None else RFData(f.size[:], f.jump[:], f.start[:], f.aligned, f.envelope)
+        return Row(name, t.type, t.family, t.depth, t.shape[:], t.params, t.weights, t.biases, t.trainable,
+                   t.macs, t.ops, t.flops, t.bwd_macs, t.activations, t.memory_bytes, data, r.rf_note, where)
+
+    def rows(self) -> list[Row]:
+        """Every node's row, as :func:`_row` would build it."""
+        row = self.row
+        return [row(name, r, t, f, where) for name, r, t, f, where
+                in zip(self.names, self.results, self.templates, self.fields, self.locations, strict=True)]
 
 
 def _rf_data(rf: RF) -> RFData:
@@ -346,28 +400,32 @@ def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> lis
     return out
 
 
-def group_subtotals(leaves: list[Row], kinds: dict[str, str]) -> list[dict[str, Any]]:
-    """Each group with the sums of every layer under it and its output (its last layer's).
+def group_subtotals(names: list[str], figures: list[Row], fields: list[RFData | None],
+                    kinds: dict[str, str]) -> list[dict[str, Any]]:
+    """Each group with the sums of every layer under it and its output (its last layer's): the layers'
+    ``names``, a row with each one's figures (its own or its case's template: no row need be built) and
+    each one's field.
 
     Linear: the rows are summed per parent path first (one update per row), then each parent's sums are
     added to the groups enclosing it (one per parent and level); each group's dict is made once, at the end.
     """
-    # parent path → [layers, params, macs, ops, activations, last row, its index], in order of first appearance
+    # parent path → [layers, params, macs, ops, activations, last row's index, its index], in order of first
+    # appearance (the index twice: _add compares the last and keeps the row's)
     per_parent: dict[str, list[Any]] = {}
-    for i, row in enumerate(leaves):
-        parent = row.name.rpartition(".")[0]
+    for i, (name, row) in enumerate(zip(names, figures, strict=True)):
+        parent = name.rpartition(".")[0]
         if not parent:
             continue
         sums = per_parent.get(parent)
         if sums is None:
-            per_parent[parent] = [1, row.params, row.macs, row.ops, row.activations, row, i]
+            per_parent[parent] = [1, row.params, row.macs, row.ops, row.activations, i, i]
             continue
         sums[0] += 1
         sums[1] += row.params
         sums[2] += row.macs
         sums[3] += row.ops
         sums[4] += row.activations
-        sums[5], sums[6] = row, i
+        sums[5] = sums[6] = i
     # group path → the same, summed over the parents under it (its last row: the latest of theirs)
     acc: dict[str, list[Any]] = {}
     for parent, sums in per_parent.items():
@@ -389,7 +447,8 @@ def group_subtotals(leaves: list[Row], kinds: dict[str, str]) -> list[dict[str, 
         else:
             last = g[5]
             out.append({"path": path, "kind": kind, "layers": g[0], "params": g[1], "macs": g[2], "ops": g[3],
-                        "activations": g[4], "shape": list(last.shape), "rf": _rf_dict(last.rf)})
+                        "activations": g[4], "shape": list(figures[last].shape),
+                        "rf": _rf_dict(fields[last])})
     return out
 
 
@@ -418,7 +477,7 @@ def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, o
 def _build_report(analysis: Analysis, depth: int | None, batch: int, optimizer: str,
                   memory_budget: int | None) -> Report:
     itemsize = analysis.itemsize
-    leaves = _rows(analysis)
+    leaves = Leaves(analysis)
     kinds = analysis.group_kinds
     t = analysis.totals
     last = analysis.last_spatial
@@ -436,7 +495,7 @@ def _build_report(analysis: Analysis, depth: int | None, batch: int, optimizer: 
         "training_memory": {"batch": tm.batch, "optimizer": tm.optimizer, "params": tm.params,
                             "grads": tm.grads, "optimizer_state": tm.optimizer_state,
                             "activations": tm.activations, "total": tm.total},
-        "depth": weight_depth(analysis), "layers": len(leaves) - 1,
+        "depth": weight_depth(analysis), "layers": len(leaves.results) - 1,
         "rf": {"layer": last.node.name if last else None,
                "size": [json_number(v) for v in last.rf.size] if last and last.rf else None,
                "jump": [json_number(v) for v in last.rf.jump] if last and last.rf else None,
@@ -451,6 +510,6 @@ def _build_report(analysis: Analysis, depth: int | None, batch: int, optimizer: 
             "published": dict(meta.published), "file": meta.file, "input": list(analysis.graph.input_shape),
             "variables": dict(meta.variables), "outputs": list(analysis.graph.outputs)}
     return Report(schema_version=SCHEMA_VERSION, spec=spec, dtype=analysis.dtype, batch=batch,
-                  rows=fold(leaves, depth, kinds), totals=totals,
+                  rows=leaves if depth is None else fold(leaves.rows(), depth, kinds), totals=totals,
                   warnings=[w.format() for w in analysis.warnings],
-                  groups=group_subtotals(leaves, kinds))
+                  groups=group_subtotals(leaves.names, leaves.templates, leaves.fields, kinds))

@@ -252,7 +252,7 @@ def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1
     if indent is not None:
         yield dumps_json(report.to_dict(), indent) + "\n"
         return
-    from archcalc.report.json_rows import group_json, row_json
+    from archcalc.report.json_rows import LeafWriter, group_json, row_json
 
     encode = _compact().encode
     sep = "{"
@@ -260,12 +260,19 @@ def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1
     for key in [*(name for name in report._fields if name not in tail), *tail]:
         if key == "rows":
             yield f'{sep}"rows":['
-            rows = report.rows
             memo: Memo = {}
-            for start in range(0, len(rows), rows_per_chunk):
-                chunk = ",".join(row_json(r, memo) or encode(row_dict(r))
-                                 for r in rows[start:start + rows_per_chunk])
-                yield chunk if start == 0 else "," + chunk
+            leaves = report.unbuilt_rows()
+            chunks: Iterator[str]
+            if leaves is not None:  # rows no one has read: written from what they would be built from
+                writer = LeafWriter(leaves, memo, encode)
+                chunks = (writer.chunk(start, start + rows_per_chunk)
+                          for start in range(0, len(leaves.names), rows_per_chunk))
+            else:
+                rows = report.rows
+                chunks = (",".join(row_json(r, memo) or encode(row_dict(r)) for r in rows[start:start + rows_per_chunk])
+                          for start in range(0, len(rows), rows_per_chunk))
+            for i, chunk in enumerate(chunks):
+                yield chunk if i == 0 else "," + chunk
             yield "]"
         elif key == "groups":
             groups = report.groups
