@@ -270,9 +270,10 @@ def frozen_items(variables: Mapping[str, Any], names: Iterable[str]) -> tuple[An
 def call_key(block: str, stack: tuple[str, ...], spec_variables: tuple[Any, ...] | None, params: Iterable[str],
              variables: Mapping[str, Any]) -> Any:
     """What a block call's expansion depends on besides its input: the block, the calls around it, the spec's
-    variables (frozen once: they do not change during an expansion) and the arguments, which may shadow
-    them; None where a value has no frozen form."""
+    variables and the arguments, which may shadow them; None where a value has no frozen form. The spec's
+    variables are frozen once and are the same for every call of one expansion, whose own table the key
+    is for: they decide only whether there is a key (hashing them again at each call cost a microsecond)."""
     args = frozen_items(variables, params)
     if spec_variables is None or args is None:
         return None
-    return (block, stack, spec_variables, args)
+    return (block, stack, args)
