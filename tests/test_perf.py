@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from archcalc.analysis import analyze
 from archcalc.report import build_report
@@ -17,6 +19,16 @@ from archcalc.spec import load, zoo
 
 def _zoo_names() -> list[str]:
     return zoo.names()
+
+
+@given(st.text(max_size=12) | st.from_regex(r"[A-Za-z0-9_.\-]{1,12}", fullmatch=True))
+def test_a_name_of_letters_and_digits_needs_no_pattern(label: str) -> None:
+    """The expander's short way for layer names (archcalc.spec.expand._full): a name of ASCII letters and
+    digits alone is one the pattern accepts, so skipping the pattern for it changes nothing."""
+    from archcalc.spec.expand import _LAYER_NAME_RE
+
+    if label.isascii() and label.isalnum():
+        assert _LAYER_NAME_RE.fullmatch(label)
 
 
 @pytest.fixture(scope="module")

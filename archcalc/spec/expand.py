@@ -690,24 +690,41 @@ class Expander:
 
     def _apply(self, event: Change) -> None:
         """Where an expanded layer or group changes the results (a replay's copy is its stamp's ``apply``):
-        a node, a group, its end, a dropped group or a side output, logged for the recordings in progress."""
+        a node, a group, its end, a dropped group or a side output, logged for the recordings in progress.
+        (The three of every block call, a node, a group and its end, have a method each below, which makes
+        the event only where a recording is open.)"""
         if isinstance(event, AddNode):
-            node = event.node
-            self.nodes.append(node)
-            self.node_names.add(node.name)
-            self._name(node.name, node.loc)
+            self._add_node(event.node)
         elif isinstance(event, AddGroup):
-            self.groups.append(event.group)
-            self._name(".".join(event.group.path), event.group.loc)
+            self._add_group(event.group, ".".join(event.group.path))
         elif isinstance(event, EndGroup):
-            self.group_ends[event.path] = event.end
-        elif isinstance(event, DropGroup):
-            self.groups.pop()
-            del self.names[event.path]
+            self._end_group(event.path, event.end)
         else:
-            self.outputs.append(event.name)
+            if isinstance(event, DropGroup):
+                self.groups.pop()
+                del self.names[event.path]
+            else:
+                self.outputs.append(event.name)
+            if self.journal.open:
+                self.journal.log(event)
+
+    def _add_node(self, node: Node) -> None:
+        self.nodes.append(node)
+        self.node_names.add(node.name)
+        self._name(node.name, node.loc)
         if self.journal.open:
-            self.journal.log(event)
+            self.journal.log(AddNode(node))
+
+    def _add_group(self, group: Group, full: str) -> None:
+        self.groups.append(group)
+        self._name(full, group.loc)
+        if self.journal.open:
+            self.journal.log(AddGroup(group))
+
+    def _end_group(self, path: str, end: str) -> None:
+        self.group_ends[path] = end
+        if self.journal.open:
+            self.journal.log(EndGroup(path, end))
 
     def _name(self, full: str, where: SourceLocation | None) -> None:
         self.names[full] = where
@@ -720,7 +737,7 @@ class Expander:
             dot = full.rfind(".")
 
     def _close_group(self, inner: _Scope, end: str) -> str:
-        self._apply(EndGroup(".".join(inner.path), end))
+        self._end_group(".".join(inner.path), end)
         return end
 
     # ---- naming and emission --------------------------------------------------------------------
@@ -729,7 +746,8 @@ class Expander:
         return f"{short}{n}"
 
     def _full(self, scope: _Scope, label: str, where: SourceLocation | None) -> str:
-        if not _LAYER_NAME_RE.fullmatch(label):
+        # (letters and digits alone, as most names are, match without the pattern: str's own tests are faster)
+        if not (label.isascii() and label.isalnum()) and not _LAYER_NAME_RE.fullmatch(label):
             raise SpecError(f"invalid layer name {label!r}: use letters, digits, _ and - (not first), with dots"
                             " between nested groups (as in features.0.1 or block1-0)", where)
         full = ".".join((*scope.path, label))
@@ -745,7 +763,7 @@ class Expander:
             raise SpecError(f"spec opens more than {MAX_GROUPS} groups (block calls, branches)", where)
         full = self._full(scope, label, where)
         path = tuple(full.split("."))
-        self._apply(AddGroup(Group(path, kind, where)))
+        self._add_group(Group(path, kind, where), full)
         return _Scope(path)
 
     def _emit(self, op: str, attrs: layers.Config, inputs: tuple[str, ...], name: Any, scope: _Scope,
@@ -755,7 +773,7 @@ class Expander:
         short = layers.CATALOGUE[op].short or op
         label = str(name) if name is not None else self._auto(scope, short)
         full = self._full(scope, label, where)
-        self._apply(AddNode(Node(full, op, attrs, inputs, where, scope.path)))
+        self._add_node(Node(full, op, attrs, inputs, where, scope.path))
         return full
 
     # ---- values ---------------------------------------------------------------------------------
