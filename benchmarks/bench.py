@@ -225,7 +225,7 @@ def warm(n: int) -> None:
         arm_a += timed(call, 1)
         arm_b += timed(call, 1)
         for fn, times in references.values():
-            times += timed(fn, 1)
+            times.extend(timed(fn, 1))
     a, b = statistics.median(arm_a), statistics.median(arm_b)
     t.row("A/A: archcalc load+analyze+report+JSON, twice", f"{1e3 * a:.1f} ms", f"{1e3 * b:.1f} ms",
           f"{b / a:.3f}", "", before, None)
