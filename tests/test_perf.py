@@ -275,13 +275,17 @@ def test_unbuilt_rows_are_written_as_the_encoder_writes_the_document(name: str) 
 
     a = analyze(load(name))
     straight = build_report(a)
-    assert straight.unbuilt_rows() is not None
+    assert straight.unbuilt_rows() is not None and straight.unbuilt_groups() is not None
     text = render_json(straight)
-    assert straight.unbuilt_rows() is not None  # writing them built none
+    assert straight.unbuilt_rows() is not None and straight.unbuilt_groups() is not None  # writing built none
     built = build_report(a)
     assert built.rows and built.unbuilt_rows() is None  # read: built
+    assert text == render_json(built)  # rows built, groups not
+    assert isinstance(built.groups, list) and built.unbuilt_groups() is None
     assert text == render_json(built) == dumps_json(built.to_dict()) + "\n"
     assert "".join(iter_json(build_report(a), rows_per_chunk=3)) == text  # chunks split anywhere
+    groups_only = build_report(a)
+    assert groups_only.groups is groups_only.groups and render_json(groups_only) == text  # groups made, rows not
 
 
 def test_unbuilt_rows_read_set_and_compared() -> None:
@@ -301,6 +305,15 @@ def test_unbuilt_rows_read_set_and_compared() -> None:
     changed.rows[1].params = 7
     assert json.loads(render_json(changed))["rows"][1]["params"] == 7
     assert json.loads(render_json(build_report(a)))["rows"][1]["params"] == rows[1].params
+
+    # the same for the groups: made on first read, as they were made before; set or changed, written so
+    assert build_report(a).groups == eager.groups and eager.groups[0]["layers"] > 0
+    regrouped = build_report(a)
+    regrouped.groups = eager.groups[:1]
+    assert regrouped.unbuilt_groups() is None and len(json.loads(render_json(regrouped))["groups"]) == 1
+    edited = build_report(a)
+    edited.groups[0]["macs"] = -1
+    assert json.loads(render_json(edited))["groups"][0]["macs"] == -1
 
 
 def test_a_row_of_other_values_goes_through_the_encoder(resnet18_report) -> None:  # type: ignore[no-untyped-def]

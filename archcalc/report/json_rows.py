@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from archcalc.report.model import Leaves, RFData, Row, row_dict
+from archcalc.report.model import Leaves, RFData, Row, Subtotals, row_dict
 
 #: the C encoder's own string writer when ``ensure_ascii`` is off (as archcalc's compact JSON has it)
 _quote = encode_basestring
@@ -131,10 +131,12 @@ class LeafWriter:
     that row, built). A case's figures, a field and a location are each turned into text once (looked up by
     the identity of the template and the field the leaves share, and by the location's text)."""
 
-    def __init__(self, leaves: Leaves, memo: Memo, encode: Callable[[Any], str]) -> None:
+    def __init__(self, leaves: Leaves, memo: Memo, encode: Callable[[Any], str],
+                 field_texts: dict[int, str] | None = None) -> None:
         self.leaves, self.memo, self.encode = leaves, memo, encode
         self.middles: dict[int, str] = {}  # id(template) → its middle text ("": not plain)
-        self.fields: dict[int, str] = {}  # id(field) → its text ("": not plain)
+        #: id(field) → its text ("": not plain), for the groups' writer too
+        self.fields: dict[int, str] = {} if field_texts is None else field_texts
         self.places: dict[str | None, str] = {}  # location → its text
 
     def chunk(self, start: int, stop: int) -> str:
@@ -180,17 +182,11 @@ def group_json(g: dict[str, object], memo: Memo) -> str | None:
     if type(g) is not dict or tuple(g) != GROUP_KEYS:
         return None
     path, kind, layers, params, macs, ops, acts, shape, rf = g.values()
-    if (type(path) is not str or type(kind) is not str or type(layers) is not int or type(params) is not int
-            or type(macs) is not int or type(ops) is not int or type(acts) is not int or type(shape) is not list):
+    if type(path) is not str:
         return None
-    for v in shape:
-        if type(v) is not int:
-            return None
-    key = ("group", kind, layers, params, macs, ops, acts, len(shape), *shape)
-    middle = memo.get(key)
+    middle = _group_middle(kind, layers, params, macs, ops, acts, shape, memo)
     if middle is None:
-        middle = memo[key] = (f'"kind":{_quote(kind)},"layers":{layers},"params":{params},"macs":{macs},'
-                              f'"ops":{ops},"activations":{acts},"shape":[{",".join(map(str, shape))}]')
+        return None
     field: str | None = "null"
     if rf is not None:
         if type(rf) is not dict or tuple(rf) != RF_KEYS:
@@ -202,3 +198,57 @@ def group_json(g: dict[str, object], memo: Memo) -> str | None:
         if field is None:
             return None
     return f'{{"path":{_quote(path)},{middle},"rf":{field}}}'
+
+
+def _group_middle(kind: object, layers: object, params: object, macs: object, ops: object, acts: object,
+                  shape: object, memo: Memo) -> str | None:
+    """The text of a group's ``"kind"`` … ``"shape"`` (from ``memo`` when an earlier group had the same), or
+    None where a value is not of the plain kinds."""
+    if (type(kind) is not str or type(layers) is not int or type(params) is not int or type(macs) is not int
+            or type(ops) is not int or type(acts) is not int or type(shape) is not list):
+        return None
+    for v in shape:
+        if type(v) is not int:
+            return None
+    key = ("group", kind, layers, params, macs, ops, acts, len(shape), *shape)
+    middle = memo.get(key)
+    if middle is None:
+        middle = memo[key] = (f'"kind":{_quote(kind)},"layers":{layers},"params":{params},"macs":{macs},'
+                              f'"ops":{ops},"activations":{acts},"shape":[{",".join(map(str, shape))}]')
+    return middle
+
+
+class SubtotalWriter:
+    """The groups of :class:`Subtotals` as JSON text without making their dicts: per group the text
+    :func:`group_json` gives for the dict :meth:`Subtotals.group` would make (or, where a value is not of the
+    plain kinds, that dict made and encoded). A field's text is made once, looked up by the identity of the
+    field the layers share (``field_texts``: the rows' writer's, where it wrote them)."""
+
+    def __init__(self, subtotals: Subtotals, memo: Memo, field_texts: dict[int, str], encode: Callable[[Any], str],
+                 field_memo: Memo | None = None) -> None:
+        self.subtotals, self.memo, self.field_texts, self.encode = subtotals, memo, field_texts, encode
+        self.field_memo: Memo = {} if field_memo is None else field_memo
+
+    def chunk(self, start: int, stop: int) -> str:
+        """Groups ``start`` to ``stop`` (excluded), joined by commas."""
+        sub, memo, texts = self.subtotals, self.memo, self.field_texts
+        figures, fields = sub.figures, sub.fields
+        out: list[str] = []
+        add = out.append
+        for path, kind, g in sub.sums[start:stop]:
+            text = None
+            if g is not None and type(path) is str:
+                last = g[5]
+                middle = _group_middle(kind, g[0], g[1], g[2], g[3], g[4], figures[last].shape, memo)
+                if middle is not None:
+                    f = fields[last]
+                    field = "null" if f is None else texts.get(id(f))
+                    if field is None:
+                        field = texts[id(f)] = _rf(f, self.field_memo) or ""
+                    if field:
+                        text = f'{{"path":{_quote(path)},{middle},"rf":{field}}}'
+            if text is None:
+                made = sub.group(path, kind, g)
+                text = group_json(made, memo) or self.encode(made)
+            add(text)
+        return ",".join(out)

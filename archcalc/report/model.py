@@ -109,10 +109,12 @@ class Row(Slotted):
 
 class Report(Slotted):
     """The report of one analysis. Built without folding (``depth`` None), its rows are built on first use
-    (:class:`Leaves`): a JSON document is written straight from the analysis without them."""
+    (:class:`Leaves`), and its groups' dicts too (:class:`Subtotals`): a JSON document is written straight
+    from what they are built from, without them."""
 
     __slots__ = (
         "_leaves",
+        "_subtotals",
         "batch",
         "conventions",
         "dtype",
@@ -143,7 +145,8 @@ class Report(Slotted):
 
     def __init__(self, schema_version: int, spec: dict[str, Any], dtype: str, batch: int, rows: list[Row] | Leaves,
                  totals: dict[str, Any], conventions: dict[str, str] | None = None, warnings: list[str] | None = None,
-                 groups: list[dict[str, Any]] | None = None, figures: list[dict[str, Any]] | None = None) -> None:
+                 groups: list[dict[str, Any]] | Subtotals | None = None,
+                 figures: list[dict[str, Any]] | None = None) -> None:
         self.schema_version, self.spec, self.dtype, self.batch = schema_version, spec, dtype, batch
         #: the rows not built yet (see :meth:`unbuilt_rows`): ``rows`` stays unset until first read
         self._leaves: Leaves | None = None
@@ -154,28 +157,45 @@ class Report(Slotted):
         self.totals = totals
         self.conventions = dict(CONVENTIONS) if conventions is None else conventions
         self.warnings = [] if warnings is None else warnings
-        self.groups = [] if groups is None else groups
+        #: the groups not made yet (see :meth:`unbuilt_groups`): ``groups`` stays unset until first read
+        self._subtotals: Subtotals | None = None
+        if isinstance(groups, Subtotals):
+            self._subtotals = groups
+        else:
+            self.groups = [] if groups is None else groups
         self.figures = [] if figures is None else figures
 
     if not TYPE_CHECKING:  # (hidden from mypy, which would take any attribute of a Report for this one)
         def __getattr__(self, name: str) -> Any:
-            """Reached only for an unset slot: ``rows`` not built yet, built now (once)."""
+            """Reached only for an unset slot: ``rows`` or ``groups`` not built yet, built now (once)."""
             if name == "rows":
                 leaves = self._leaves
                 if leaves is not None:
                     self.rows = rows = leaves.rows()
                     return rows
+            elif name == "groups":
+                subtotals = self._subtotals
+                if subtotals is not None:
+                    self.groups = groups = subtotals.groups()
+                    return groups
             raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "rows":  # rows set, by the builder or a caller: the unbuilt ones are forgotten
+        # rows or groups set, by the builder or a caller: the unbuilt ones are forgotten
+        if name == "rows":
             object.__setattr__(self, "_leaves", None)
+        elif name == "groups":
+            object.__setattr__(self, "_subtotals", None)
         object.__setattr__(self, name, value)
 
     def unbuilt_rows(self) -> Leaves | None:
         """What the rows will be built from, while no one has read or set them (the JSON writer writes them
         from it directly); None once they exist."""
         return self._leaves
+
+    def unbuilt_groups(self) -> Subtotals | None:
+        """What the groups' dicts will be made from, while no one has read or set them; None once they exist."""
+        return self._subtotals
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (the document ``summary --format json`` prints)."""
@@ -404,10 +424,20 @@ def group_subtotals(names: list[str], figures: list[Row], fields: list[RFData | 
                     kinds: dict[str, str]) -> list[dict[str, Any]]:
     """Each group with the sums of every layer under it and its output (its last layer's): the layers'
     ``names``, a row with each one's figures (its own or its case's template: no row need be built) and
-    each one's field.
+    each one's field."""
+    return Subtotals(group_sums(names, figures, kinds), figures, fields).groups()
+
+
+#: a group's sums (:func:`group_sums`): its path, its kind, and [layers, params, macs, ops, activations, the
+#: index of its last layer, the same] or None for a group with no layer
+GroupSums = tuple[str, str, list[Any] | None]
+
+
+def group_sums(names: list[str], figures: list[Row], kinds: dict[str, str]) -> list[GroupSums]:
+    """Each group's sums over every layer under it (see :func:`group_subtotals`), in ``kinds``' order.
 
     Linear: the rows are summed per parent path first (one update per row), then each parent's sums are
-    added to the groups enclosing it (one per parent and level); each group's dict is made once, at the end.
+    added to the groups enclosing it (one per parent and level).
     """
     # parent path → [layers, params, macs, ops, activations, last row's index, its index], in order of first
     # appearance (the index twice: _add compares the last and keeps the row's)
@@ -438,18 +468,30 @@ def group_subtotals(names: list[str], figures: list[Row], fields: list[RFData | 
             prefix = f"{prefix}.{part}" if prefix else part
             if prefix in kinds:
                 _add(acc, prefix, sums)
-    out = []
-    for path, kind in kinds.items():
-        g = acc.get(path)
+    return [(path, kind, acc.get(path)) for path, kind in kinds.items()]
+
+
+class Subtotals:
+    """The groups' sums and what their outputs are read from (the layers' figures and fields), before each
+    group's dict is made: the report makes them on first read, the JSON writer writes them without."""
+
+    __slots__ = ("fields", "figures", "sums")
+
+    def __init__(self, sums: list[GroupSums], figures: list[Row], fields: list[RFData | None]) -> None:
+        self.sums, self.figures, self.fields = sums, figures, fields
+
+    def group(self, path: str, kind: str, g: list[Any] | None) -> dict[str, Any]:
+        """One group's dict: its sums, and its output's shape and field (its last layer's)."""
         if g is None:
-            out.append({"path": path, "kind": kind, "layers": 0, "params": 0, "macs": 0, "ops": 0,
-                        "activations": 0, "shape": [], "rf": None})
-        else:
-            last = g[5]
-            out.append({"path": path, "kind": kind, "layers": g[0], "params": g[1], "macs": g[2], "ops": g[3],
-                        "activations": g[4], "shape": list(figures[last].shape),
-                        "rf": _rf_dict(fields[last])})
-    return out
+            return {"path": path, "kind": kind, "layers": 0, "params": 0, "macs": 0, "ops": 0, "activations": 0,
+                    "shape": [], "rf": None}
+        last = g[5]
+        return {"path": path, "kind": kind, "layers": g[0], "params": g[1], "macs": g[2], "ops": g[3],
+                "activations": g[4], "shape": list(self.figures[last].shape), "rf": _rf_dict(self.fields[last])}
+
+    def groups(self) -> list[dict[str, Any]]:
+        group = self.group
+        return [group(path, kind, g) for path, kind, g in self.sums]
 
 
 def _add(acc: dict[str, list[Any]], path: str, sums: list[Any]) -> None:
@@ -512,4 +554,4 @@ def _build_report(analysis: Analysis, depth: int | None, batch: int, optimizer: 
     return Report(schema_version=SCHEMA_VERSION, spec=spec, dtype=analysis.dtype, batch=batch,
                   rows=leaves if depth is None else fold(leaves.rows(), depth, kinds), totals=totals,
                   warnings=[w.format() for w in analysis.warnings],
-                  groups=group_subtotals(leaves.names, leaves.templates, leaves.fields, kinds))
+                  groups=Subtotals(group_sums(leaves.names, leaves.templates, kinds), leaves.templates, leaves.fields))

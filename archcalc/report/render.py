@@ -252,19 +252,20 @@ def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1
     if indent is not None:
         yield dumps_json(report.to_dict(), indent) + "\n"
         return
-    from archcalc.report.json_rows import LeafWriter, group_json, row_json
+    from archcalc.report.json_rows import LeafWriter, SubtotalWriter, group_json, row_json
 
     encode = _compact().encode
     sep = "{"
     tail = ("rows", "groups", "figures")  # last, in this order, as in :meth:`Report.head`
+    memo: Memo = {}
+    field_texts: dict[int, str] = {}  # a field's text by its identity: the rows' and the groups' writers
+    chunks: Iterator[str]
     for key in [*(name for name in report._fields if name not in tail), *tail]:
         if key == "rows":
             yield f'{sep}"rows":['
-            memo: Memo = {}
             leaves = report.unbuilt_rows()
-            chunks: Iterator[str]
             if leaves is not None:  # rows no one has read: written from what they would be built from
-                writer = LeafWriter(leaves, memo, encode)
+                writer = LeafWriter(leaves, memo, encode, field_texts)
                 chunks = (writer.chunk(start, start + rows_per_chunk)
                           for start in range(0, len(leaves.names), rows_per_chunk))
             else:
@@ -275,12 +276,19 @@ def iter_json(report: Report, indent: int | None = None, rows_per_chunk: int = 1
                 yield chunk if i == 0 else "," + chunk
             yield "]"
         elif key == "groups":
-            groups = report.groups
             kept: Memo = {}  # the groups' own: a group's key never meets a row's
             yield f'{sep}"groups":['
-            for start in range(0, len(groups), rows_per_chunk):
-                chunk = ",".join(group_json(g, kept) or encode(g) for g in groups[start:start + rows_per_chunk])
-                yield chunk if start == 0 else "," + chunk
+            subtotals = report.unbuilt_groups()
+            if subtotals is not None:  # groups no one has read: written from their sums
+                sums = SubtotalWriter(subtotals, kept, field_texts, encode, memo)
+                chunks = (sums.chunk(start, start + rows_per_chunk)
+                          for start in range(0, len(subtotals.sums), rows_per_chunk))
+            else:
+                groups = report.groups
+                chunks = (",".join(group_json(g, kept) or encode(g) for g in groups[start:start + rows_per_chunk])
+                          for start in range(0, len(groups), rows_per_chunk))
+            for i, chunk in enumerate(chunks):
+                yield chunk if i == 0 else "," + chunk
             yield "]"
         else:
             yield f"{sep}{encode(key)}:{encode(getattr(report, key))}"
