@@ -21,15 +21,19 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e '.[torch,train,plot,onnx,dev,browser]'
 	touch $(STAMP)
 
+# The zoo's listing, written beside the package (~1 s) whenever a source or a spec is newer: tied to the
+# content of archcalc's sources, it lets the first `archcalc list` read rows instead of analysing every spec
+# (1.1 s); archcalc ignores it after any edit to the code (archcalc.cli.zoo_list).
+LISTING := archcalc/listing.json
+$(LISTING): $(STAMP) $(shell find archcalc -name '*.py') $(wildcard specs/*.yaml)
+	$(PY) -m archcalc.cli.zoo_list
+
 # The package's bytecode is compiled here: this environment sets PYTHONDONTWRITEBYTECODE, so without it
 # every archcalc command would compile its ~60 modules from source (20 ms of a 90 ms cold start). -f: compileall
 # judges a .pyc current by the source's mtime in whole seconds, import by mtime and size, so a file edited
 # within the second of its last compile would otherwise stay stale and be compiled again on every command.
-# The zoo's listing is written beside the package too (archcalc/listing.json, ~1 s), tied to the content of
-# archcalc's sources: the first `archcalc list` then reads it instead of analysing every spec (1.1 s).
-install: $(STAMP)  ## create .venv with archcalc, torch (CPU), fvcore, onnx/onnxruntime, the dev tools and Playwright
+install: $(STAMP) $(LISTING)  ## create .venv with archcalc, torch (CPU), fvcore, onnx/onnxruntime, the dev tools and Playwright
 	$(PY) -m compileall -q -f archcalc
-	$(PY) -m archcalc.cli.zoo_list
 
 test: $(STAMP)  ## run the test suite (the torchvision parity tests run in make parity)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider -m "not parity"
@@ -55,7 +59,7 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(VENV)/bin/ruff check archcalc tests tools benchmarks
 	$(VENV)/bin/mypy
 
-run: $(STAMP)  ## the main job: archcalc summary vgg16
+run: $(STAMP) $(LISTING)  ## the main job: archcalc summary vgg16
 	$(VENV)/bin/archcalc summary vgg16
 
 # the peers (torchinfo, ptflops; fvcore comes with the torch extra) live in .venv beside archcalc, so that
@@ -65,9 +69,8 @@ $(BENCH_STAMP): $(STAMP)
 	$(PIP) install -q -e '.[bench]'
 	touch $@
 
-bench: $(BENCH_STAMP)  ## every performance target (issue 16) with its ratio, A/A control and ✓/✗ (a few minutes)
+bench: $(BENCH_STAMP) $(LISTING)  ## every performance target (issue 16) with its ratio, A/A control and ✓/✗ (a few minutes)
 	$(PY) -m compileall -q -f archcalc
-	$(PY) -m archcalc.cli.zoo_list
 	$(PY) benchmarks/bench.py
 
 BASELINE ?=
