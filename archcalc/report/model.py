@@ -110,7 +110,8 @@ class Row(Slotted):
 class Report(Slotted):
     """The report of one analysis. Built without folding (``depth`` None), its rows are built on first use
     (:class:`Leaves`), and its groups' dicts too (:class:`Subtotals`): a JSON document is written straight
-    from what they are built from, without them."""
+    from what they are built from, without them. Until its rows are built, a report keeps the analysis's
+    per-node results alive (about what the rows would have taken)."""
 
     __slots__ = (
         "_leaves",
