@@ -430,7 +430,7 @@ def group_subtotals(names: list[str], figures: list[Row], fields: list[RFData | 
 
 
 #: a group's sums (:func:`group_sums`): its path, its kind, and [layers, params, macs, ops, activations, the
-#: index of its last layer, the same] or None for a group with no layer
+#: index of its last layer] or None for a group with no layer
 GroupSums = tuple[str, str, list[Any] | None]
 
 
@@ -440,8 +440,7 @@ def group_sums(names: list[str], figures: list[Row], kinds: dict[str, str]) -> l
     Linear: the rows are summed per parent path first (one update per row), then each parent's sums are
     added to the groups enclosing it (one per parent and level).
     """
-    # parent path → [layers, params, macs, ops, activations, last row's index, its index], in order of first
-    # appearance (the index twice: _add compares the last and keeps the row's)
+    # parent path → [layers, params, macs, ops, activations, its last layer's index], in order of first appearance
     per_parent: dict[str, list[Any]] = {}
     for i, (name, row) in enumerate(zip(names, figures, strict=True)):
         parent = name.rpartition(".")[0]
@@ -449,14 +448,14 @@ def group_sums(names: list[str], figures: list[Row], kinds: dict[str, str]) -> l
             continue
         sums = per_parent.get(parent)
         if sums is None:
-            per_parent[parent] = [1, row.params, row.macs, row.ops, row.activations, i, i]
+            per_parent[parent] = [1, row.params, row.macs, row.ops, row.activations, i]
             continue
         sums[0] += 1
         sums[1] += row.params
         sums[2] += row.macs
         sums[3] += row.ops
         sums[4] += row.activations
-        sums[5] = sums[6] = i
+        sums[5] = i
     # group path → the same, summed over the parents under it (its last row: the latest of theirs)
     acc: dict[str, list[Any]] = {}
     for parent, sums in per_parent.items():
@@ -505,8 +504,7 @@ def _add(acc: dict[str, list[Any]], path: str, sums: list[Any]) -> None:
         g[2] += sums[2]
         g[3] += sums[3]
         g[4] += sums[4]
-        if sums[6] > g[6]:
-            g[5], g[6] = sums[5], sums[6]
+        g[5] = max(g[5], sums[5])  # the group's last layer: the latest of its parents' last layers
 
 
 def build_report(analysis: Analysis, depth: int | None = None, batch: int = 1, optimizer: str = "momentum",
