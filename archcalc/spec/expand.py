@@ -26,6 +26,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 from archcalc import layers
@@ -623,8 +625,13 @@ class Expander:
 
     def _check_all_read(self, outputs: tuple[str, ...]) -> None:
         """A layer nothing reads (left behind by 'from:') would be computed for nothing: say so."""
-        read = {i for n in self.nodes for i in n.inputs} | set(outputs)
-        for node in self.nodes:
+        nodes = self.nodes
+        read = set(chain.from_iterable(map(_INPUTS, nodes)))  # (C loops: a pass per layer of a deep spec)
+        read.update(outputs)
+        read.add(INPUT)
+        if read.issuperset(map(_NAME, nodes)):
+            return
+        for node in nodes:
             if node.name not in read and node.name != INPUT:
                 raise SpecError(f"layer '{node.name}' is read by no other layer and is not an output", node.loc,
                                 "wire it with 'from:', or make it an extra output with 'side:'")
@@ -802,13 +809,14 @@ class Expander:
 
     def _resolve(self, value: Any, env: Mapping[str, Any], where: SourceLocation | None) -> Any:
         """Substitute variables in a value (recursively for lists and mappings)."""
-        self._spend(1, where)
         if isinstance(value, str):
             if not has_refs(value):
+                self._spend(1, where)
                 return str(value)
-            self._spend(len(value) // 32, where)
+            self._spend(1 + len(value) // 32, where)  # (one call: it raises exactly where two would)
             at = loc_of(value) or where
             return substitute(value, env, at, lambda steps: self._spend_lists(steps, at))
+        self._spend(1, where)
         if isinstance(value, LList):
             return [self._resolve(v, env, loc) for v, loc in zip(value, value.item_locs, strict=True)]
         if isinstance(value, LMap):
@@ -822,6 +830,8 @@ def _when_expression(text: str) -> str:
     read again at every call."""
     return re.sub(_BARE_REF, r"\1", re.sub(_BRACED_REF, r"(\1)", text))
 
+
+_INPUTS, _NAME = attrgetter("inputs"), attrgetter("name")
 
 #: (patterns, compiled by ``re`` where first used: most specs have no ``when``)
 _BRACED_REF = r"\$\{([^}]*)\}"

@@ -16,6 +16,7 @@ MAX_LIST elements and one evaluation takes at most MAX_EXPR_WORK steps (nodes an
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import operator
 import re
@@ -374,24 +375,66 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
     return result
 
 
+class _Form:
+    """A string's references, found once (:func:`_form`): ``variable`` for a whole reference to one variable
+    (``$width``, ``${ width }``), ``whole`` for any other whole reference (``${i + 1}``), else ``pieces``:
+    the text between references and, at odd positions, each reference's expression and its own text."""
+
+    __slots__ = ("pieces", "variable", "whole")
+
+    def __init__(self, text: str) -> None:
+        self.variable: str | None = None
+        self.whole: str | None = None
+        self.pieces: list[Any] = []
+        whole = _WHOLE.match(text)
+        if whole:
+            self.whole = whole.group(1) or whole.group(2)
+            name = self.whole.strip()
+            # only a name the evaluator would look up (True, None and the like parse as constants; an
+            # identifier outside ASCII is normalised by the parser)
+            if (len(self.whole) <= MAX_EXPR_CHARS and name.isascii() and name.isidentifier()
+                    and not keyword.iskeyword(name)):
+                self.variable = name
+            return
+        last = 0
+        for m in _REF.finditer(text):
+            self.pieces += [text[last:m.start()], (m.group(1) or m.group(2), m.group())]
+            last = m.end()
+        self.pieces.append(text[last:])
+
+
+def _form_uncached(text: str) -> _Form:
+    return _Form(text)
+
+
+_form_cached = lru_cache(maxsize=4096)(_form_uncached)
+
+
+def _form(text: str) -> _Form:
+    """Found once per distinct short text: a block's arguments and names are substituted at every call."""
+    return _form_cached(text) if len(text) <= _CACHED_CHARS else _Form(text)
+
+
 def substitute(text: str, env: Mapping[str, Any], where: SourceLocation | None,
                spend: Callable[[int], None] | None = None) -> Any:
     """Resolve ``$`` references in one scalar string (value for a whole reference, else a string)."""
-    whole = _WHOLE.match(text)
-    if whole:
-        return evaluate(whole.group(1) or whole.group(2), env, where, spend)
+    form = _form(text)
+    if form.variable is not None and form.variable in env:  # $name: what evaluate would look up
+        return env[form.variable]
+    if form.whole is not None:
+        return evaluate(form.whole, env, where, spend)
+    pieces = form.pieces
+    out = [pieces[0]]
     built = len(text)
-
-    def repl(m: re.Match[str]) -> str:
-        nonlocal built
-        value = evaluate(m.group(1) or m.group(2), env, where, spend)
+    for k in range(1, len(pieces), 2):
+        expr, written = pieces[k]
+        value = evaluate(expr, env, where, spend)
         if not isinstance(value, str | int | float | bool | None):
-            raise SpecError(f"cannot interpolate {_kind(value)} into text ('{m.group()}')", where)
+            raise SpecError(f"cannot interpolate {_kind(value)} into text ('{written}')", where)
         piece = value if isinstance(value, str) else str(value)
         built += len(piece)
         if built > MAX_STRING:
             raise SpecError(f"interpolated text is longer than {MAX_STRING} characters", where)
-        return piece
-
-    return _REF.sub(repl, text)
+        out += (piece, pieces[k + 1])
+    return "".join(out)
 

@@ -159,23 +159,31 @@ class Stamp:
 
     def __init__(self, rec: Recording):
         depth = rec.prefix.count(".") + 1
+        #: every step as seven values (the kind first; unused ones None), unpacked in one go by apply
         self.steps: list[tuple[Any, ...]] = []
+        #: the nodes' scopes relative to the call's group, each once: a copy's nodes share their scope tuples
+        self.scopes: list[tuple[str, ...]] = []
+        scope_index: dict[tuple[str, ...], int] = {}
         for e in rec.events:
             if isinstance(e, AddNode):
                 n = e.node
+                scope = scope_index.setdefault(n.scope[depth:], len(scope_index))
+                if scope == len(self.scopes):
+                    self.scopes.append(n.scope[depth:])
                 self.steps.append((AddNode, _suffix(n.name, rec), n.op, n.attrs,
-                                   tuple(_suffix(i, rec) for i in n.inputs), n.loc, n.scope[depth:]))
+                                   tuple(_suffix(i, rec) for i in n.inputs), n.loc, scope))
             elif isinstance(e, AddGroup):
                 self.steps.append((AddGroup, _suffix(".".join(e.group.path), rec), e.group.kind, e.group.loc,
-                                   e.group.path[depth:]))
+                                   e.group.path[depth:], None, None))
             elif isinstance(e, EndGroup):
-                self.steps.append((EndGroup, _suffix(e.path, rec), _suffix(e.end, rec)))
+                self.steps.append((EndGroup, _suffix(e.path, rec), _suffix(e.end, rec), None, None, None, None))
             elif isinstance(e, DropGroup):
-                self.steps.append((DropGroup, _suffix(e.path, rec)))
+                self.steps.append((DropGroup, _suffix(e.path, rec), None, None, None, None, None))
             elif isinstance(e, Replayed):
-                self.steps.append((Replayed, e.stamp, _suffix(e.prefix, rec), _suffix(e.source, rec)))
+                self.steps.append((Replayed, e.stamp, _suffix(e.prefix, rec), _suffix(e.source, rec), None, None,
+                                   None))
             else:
-                self.steps.append((AddOutput, _suffix(e.name, rec)))
+                self.steps.append((AddOutput, _suffix(e.name, rec), None, None, None, None, None))
         self.end = _suffix(rec.end, rec)
         self.nodes, self.peak_groups, self.net_groups = rec.nodes, rec.peak_groups, rec.net_groups
         #: the group paths its names create, relative to the call's group ("" for the group itself): every
@@ -188,31 +196,30 @@ class Stamp:
         """Add this call's copy to ``target``; the node it returns."""
         inside = prefix + "."
         path = tuple(prefix.split("."))
+        scopes = [path + rel for rel in self.scopes]
         nodes, names, node_names = target.nodes, target.names, target.node_names
-        for step in self.steps:
-            kind = step[0]
-            if kind is AddNode:
-                name = inside + step[1]
-                ins = step[4]
-                if len(ins) == 1:
-                    reads: tuple[str, ...] = (source if ins[0] is None else inside + ins[0],)
+        for kind, a, b, c, d, e, f in self.steps:
+            if kind is AddNode:  # a: the name, b: the op, c: its attrs, d: its inputs, e: loc, f: its scope
+                name = inside + a
+                if len(d) == 1:
+                    reads: tuple[str, ...] = (source if d[0] is None else inside + d[0],)
                 else:
-                    reads = tuple([source if i is None else inside + i for i in ins])
-                nodes.append(Node(name, step[2], step[3], reads, step[5], path + step[6]))
+                    reads = tuple([source if i is None else inside + i for i in d])
+                nodes.append(Node(name, b, c, reads, e, scopes[f]))
                 node_names.add(name)
-                names[name] = step[5]
-            elif kind is AddGroup:
-                target.groups.append(Group(path + step[4], step[2], step[3]))
-                names[inside + step[1]] = step[3]
-            elif kind is EndGroup:
-                target.group_ends[inside + step[1]] = source if step[2] is None else inside + step[2]
+                names[name] = e
+            elif kind is AddGroup:  # a: the path's text, b: the kind, c: loc, d: the path
+                target.groups.append(Group(path + d, b, c))
+                names[inside + a] = c
+            elif kind is EndGroup:  # a: the group, b: its end
+                target.group_ends[inside + a] = source if b is None else inside + b
             elif kind is DropGroup:
                 target.groups.pop()
-                del names[inside + step[1]]
-            elif kind is Replayed:
-                step[1].apply(target, inside + step[2], source if step[3] is None else inside + step[3])
+                del names[inside + a]
+            elif kind is Replayed:  # a: the stamp, b: its group, c: its input
+                a.apply(target, inside + b, source if c is None else inside + c)
             else:
-                target.outputs.append(source if step[1] is None else inside + step[1])
+                target.outputs.append(source if a is None else inside + a)
         target.prefixes.update([inside + rel if rel else prefix for rel in self.prefixes])
         return source if self.end is None else inside + self.end
 
