@@ -463,6 +463,45 @@ def test_building_and_writing_a_report_leave_the_collector_as_they_found_it() ->
         (gc.enable if was else gc.disable)()
 
 
+def test_a_warm_call_leaves_no_cycles_and_the_callers_young_cycles_are_collected() -> None:
+    """The pause promotes what its body kept to the oldest generation without a walk (archcalc.gc_pause):
+    that is sound only if the body leaves no cyclic garbage of its own (the expression evaluator's nested
+    functions once did, 44 objects a slow evaluation), and the caller's young objects must be examined as
+    before, not promoted unexamined with ours."""
+    import gc
+    import weakref
+
+    from archcalc.report.render import render_json
+
+    class Cyclic:
+        me: object
+
+    assert gc.isenabled()
+    render_json(build_report(analyze(load("resnet1202"))))  # warm: every module imported
+    gc.collect()
+    try:
+        gc.disable()
+        render_json(build_report(analyze(load("resnet1202", {"n": 3}))))  # 18 evaluations on the slow way
+        assert gc.collect() == 0  # nothing unreachable: every object was freed by reference counting
+    finally:
+        gc.enable()
+    junk = Cyclic()
+    junk.me = junk
+    dead = weakref.ref(junk)
+    del junk
+    load("lenet5")
+    assert dead() is None  # collected when the pause began, as the next young collection would have
+    frozen = gc.get_freeze_count()
+    gc.freeze()
+    try:
+        held = gc.get_freeze_count()
+        load("lenet5")
+        assert gc.get_freeze_count() == held  # a caller's frozen objects stay frozen
+    finally:
+        gc.unfreeze()
+    assert frozen == 0
+
+
 def _plan_by_reader_lists(graph, records):  # type: ignore[no-untyped-def]
     """plan_inplace as it was first written (each node's list of readers): the reference for the test below."""
     from archcalc.analysis.inplace import SHARING, saved_as_run

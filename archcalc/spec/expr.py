@@ -294,7 +294,10 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
                 if all(ev(cond, depth, inner) for cond in gen.ifs):
                     loop(level + 1, inner)
 
-        loop(0, local)
+        try:
+            loop(0, local)
+        finally:
+            loop = None  # type: ignore[assignment]  # (it calls itself through its cell: no cycle is left)
         return out
 
     def ev(node: ast.AST, depth: int, local: Mapping[str, Any]) -> Any:
@@ -369,7 +372,13 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
             return items[index]
         raise SpecError(f"unsupported expression '{expr}' ({_UNSUPPORTED})", where)
 
-    result = ev(tree, 0, {})
+    try:
+        result = ev(tree, 0, {})
+    finally:
+        # the functions above call each other through their cells: emptied, they are freed by reference
+        # counting, and an evaluation leaves no cycle for the collector (see archcalc.gc_pause)
+        fail = charge = number = integer = sequence = sized = bounded = power = lookup = span = call = None  # type: ignore[assignment]
+        comprehension = ev = None  # type: ignore[assignment]
     if spend is not None and lists:
         spend(work)
     return result
