@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from archcalc.errors import SourceLocation, SpecError
-from archcalc.spec.expr import MAX_STRING, _kind, evaluate, substitute
+from archcalc.spec.expr import MAX_STRING, _kind, evaluate, has_refs, substitute
 
 WHERE = SourceLocation("f.yaml", 2, 4)
 _WHOLE = re.compile(r"^\$(?:([A-Za-z_]\w*)|\{(.*)\})$", re.S)
@@ -62,6 +62,7 @@ PIECES = st.one_of(st.sampled_from(["conv", "_", "-", " ", "$", "}", "{", "x"]),
 @given(st.lists(PIECES, min_size=1, max_size=4).map("".join),
        st.dictionaries(st.sampled_from(NAMES), VALUES, max_size=4))
 def test_substitute_is_the_plain_substitution(text: str, env: dict[str, Any]) -> None:
+    assert has_refs(text) is (_REF.search(text) is not None)
     assert outcome(lambda t, e: substitute(t, e, WHERE), text, env) == outcome(reference, text, env)
 
 

@@ -331,18 +331,17 @@ class Leaves:
     def __init__(self, analysis: Analysis) -> None:
         itemsize = analysis.itemsize
         self.results: list[NodeResult] = list(analysis.results.values())
-        self.names: list[str] = []
+        self.names: list[str] = list(analysis.results)  # (the results are keyed by their nodes' names)
         self.templates: list[Row] = []
         self.fields: list[RFData | None] = []
         self.locations: list[str | None] = []
-        names, templates = self.names.append, self.templates.append
+        templates = self.templates.append
         fields, locations = self.fields.append, self.locations.append
         cases: dict[tuple[int, int | None, bool, int], Row] = {}
         converted: dict[int, RFData] = {}
         texts: dict[int, str | None] = {}
         for r in self.results:
             node = r.node
-            names(node.name)
             key = (id(r.rec), r.inplace, r.needs_input_grad, len(node.scope))
             t = cases.get(key)
             if t is None:

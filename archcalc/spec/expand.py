@@ -27,7 +27,6 @@ import functools
 import re
 from collections.abc import Mapping
 from itertools import chain
-from operator import attrgetter
 from typing import Any
 
 from archcalc import layers
@@ -298,7 +297,6 @@ class Expander:
         self.names[INPUT] = doc.value_locs.get("input")
         main = self._sequence(doc["layers"], INPUT, _Scope(()), self.globals, doc.value_locs["layers"])
         outputs = (main, *self.outputs)
-        self._check_all_read(outputs)
         meta = SpecMeta(
             name=name,
             description=str(self.variant_meta.get("description") or doc.get("description") or ""),
@@ -309,8 +307,10 @@ class Expander:
             variables=declared,
             recipe={"init": plain(doc.get("init")), **(plain(doc.get("recipe") or {}))},
         )
-        return Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
-                     groups=tuple(self.groups))
+        graph = Graph(meta=meta, input_shape=shape, nodes=tuple(self.nodes), outputs=outputs,
+                      groups=tuple(self.groups))
+        _check_all_read(graph)
+        return graph
 
     # ---- sequences and items --------------------------------------------------------------------
     def _sequence(self, items: Any, current: str, scope: _Scope, env: Mapping[str, Any],
@@ -623,19 +623,6 @@ class Expander:
                                 or "a layer can read only layers written before it")
         return tuple(found)
 
-    def _check_all_read(self, outputs: tuple[str, ...]) -> None:
-        """A layer nothing reads (left behind by 'from:') would be computed for nothing: say so."""
-        nodes = self.nodes
-        read = set(chain.from_iterable(map(_INPUTS, nodes)))  # (C loops: a pass per layer of a deep spec)
-        read.update(outputs)
-        read.add(INPUT)
-        if read.issuperset(map(_NAME, nodes)):
-            return
-        for node in nodes:
-            if node.name not in read and node.name != INPUT:
-                raise SpecError(f"layer '{node.name}' is read by no other layer and is not an output", node.loc,
-                                "wire it with 'from:', or make it an extra output with 'side:'")
-
     def _one_source(self, sources: tuple[str, ...], where: SourceLocation | None) -> str:
         if len(sources) != 1:
             raise SpecError(f"a layer reads one input; 'from' names {len(sources)} ({', '.join(sources)})", where,
@@ -831,7 +818,22 @@ def _when_expression(text: str) -> str:
     return re.sub(_BARE_REF, r"\1", re.sub(_BRACED_REF, r"(\1)", text))
 
 
-_INPUTS, _NAME = attrgetter("inputs"), attrgetter("name")
+def _check_all_read(graph: Graph) -> None:
+    """A layer nothing reads (left behind by 'from:') would be computed for nothing: say so. (By position:
+    the wiring is what every analysis reads next, built once here; every input is an earlier node, so all
+    are read when the positions read number the nodes.)"""
+    wiring, positions = graph.wiring, graph.positions
+    read = set(chain.from_iterable(wiring))
+    read.update([positions[o] for o in graph.outputs])
+    read.add(0)  # the input
+    if len(read) == len(wiring):
+        return
+    for k, node in enumerate(graph.nodes):
+        if k not in read:
+            raise SpecError(f"layer '{node.name}' is read by no other layer and is not an output", node.loc,
+                            "wire it with 'from:', or make it an extra output with 'side:'")
+
+
 
 #: (patterns, compiled by ``re`` where first used: most specs have no ``when``)
 _BRACED_REF = r"\$\{([^}]*)\}"

@@ -68,7 +68,7 @@ _UNSUPPORTED = ("numbers, variables, arithmetic, comparisons, lists, [x for x in
 
 
 def has_refs(text: str) -> bool:
-    return "$" in text and _REF.search(text) is not None
+    return "$" in text and not _form(text).plain
 
 
 def _normalise(value: Any) -> Any:
@@ -387,14 +387,16 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
 class _Form:
     """A string's references, found once (:func:`_form`): ``variable`` for a whole reference to one variable
     (``$width``, ``${ width }``), ``whole`` for any other whole reference (``${i + 1}``), else ``pieces``:
-    the text between references and, at odd positions, each reference's expression and its own text."""
+    the text between references and, at odd positions, each reference's expression and its own text (only
+    the text where ``plain``: no reference)."""
 
-    __slots__ = ("pieces", "variable", "whole")
+    __slots__ = ("pieces", "plain", "variable", "whole")
 
     def __init__(self, text: str) -> None:
         self.variable: str | None = None
         self.whole: str | None = None
         self.pieces: list[Any] = []
+        self.plain = False  # no reference at all (every whole reference is one)
         whole = _WHOLE.match(text)
         if whole:
             self.whole = whole.group(1) or whole.group(2)
@@ -410,6 +412,7 @@ class _Form:
             self.pieces += [text[last:m.start()], (m.group(1) or m.group(2), m.group())]
             last = m.end()
         self.pieces.append(text[last:])
+        self.plain = len(self.pieces) == 1
 
 
 def _form_uncached(text: str) -> _Form:
