@@ -14,10 +14,11 @@ import math
 import sys
 from typing import TYPE_CHECKING, TypeAlias, TypeGuard
 
-from archcalc.frozen import Frozen
-
 if TYPE_CHECKING:
     from fractions import Fraction
+    from typing import NamedTuple as Record
+else:
+    from archcalc.frozen import Record
 
 
 def effective_kernel(kernel: int, dilation: int = 1) -> int:
@@ -115,7 +116,7 @@ def exact(value: Num) -> Num:
     return value
 
 
-class AxisRF(Frozen):
+class AxisRF(Record):
     """Receptive field along one axis, in input pixels.
 
     ``size``: extent seen by one output unit; ``jump``: distance in the input between adjacent output
@@ -131,11 +132,6 @@ class AxisRF(Frozen):
     size: Num = 1
     jump: Num = 1
     start: Num = 0
-
-    def __init__(self, size: Num = 1, jump: Num = 1, start: Num = 0) -> None:
-        # written out: two per layer, so the generic Frozen.__init__ would cost 100k-layer specs time
-        values = self.__dict__
-        values["size"], values["jump"], values["start"] = size, jump, start
 
     def through(self, kernel: Num, stride: Num, pad_before: Num) -> AxisRF:
         """The field after a window of extent ``kernel`` (already dilated), ``stride`` and padding.

@@ -10,10 +10,16 @@ in definition order, base classes' first; a class attribute is the field's defau
 immutable, compare and hash by their values, repr like dataclasses and match positionally in field
 order; type checkers see a dataclass (PEP 681's ``dataclass_transform``). Mutable defaults are not
 supported (nothing here needs them).
+
+The values made once or more per layer (graph nodes, per-node results, receptive fields) are
+``typing.NamedTuple`` classes made frozen values by :func:`record` instead: the same contract (but for
+being tuples: they index and unpack), at a fraction of the cost of a dict per instance.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -26,8 +32,13 @@ else:
 def own_fields(cls: type) -> tuple[str, ...]:
     """The fields a class declares itself: its own annotations, in order, ``ClassVar`` excepted (read from the
     class dict: ``inspect.get_annotations`` would import inspect, 3 ms of start-up)."""
-    return tuple(name for name, kind in cls.__dict__.get("__annotations__", {}).items()  # noqa: RUF063
-                 if not str(kind).startswith(("ClassVar", "typing.ClassVar")))
+    return tuple(_annotated(cls.__dict__))
+
+
+def _annotated(namespace: Mapping[str, Any]) -> list[str]:
+    """A class body's annotated names, in order, ``ClassVar`` excepted."""
+    return [name for name, kind in namespace.get("__annotations__", {}).items()
+            if not str(kind).startswith(("ClassVar", "typing.ClassVar"))]
 
 
 def equal_fields(a: Any, b: object) -> bool:
@@ -47,6 +58,65 @@ def repr_fields(value: Any) -> str:
 
 class FrozenInstanceError(AttributeError):
     """An attempt to change a frozen value."""
+
+
+class _RecordMeta(type):
+    """Makes ``class X(Record)`` a named tuple of X's annotated fields (class attributes are their defaults),
+    frozen by :func:`_freeze`. The annotations are read as the strings they are: ``typing.NamedTuple`` would
+    compile each into a ForwardRef (1.3 ms of every command's start-up for four classes)."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any]) -> Any:
+        if not bases:  # Record itself
+            return super().__new__(mcls, name, bases, namespace)
+        fields = _annotated(namespace)
+        defaults = [namespace.pop(f) for f in fields if f in namespace]  # (namedtuple: trailing ones only)
+        module = namespace.get("__module__")
+        base = namedtuple(name, fields, defaults=defaults, module=module)  # type: ignore[misc]
+        namespace["__slots__"] = ()
+        return _freeze(type(name, (base,), namespace))
+
+
+class Record(metaclass=_RecordMeta):
+    """Base of the values made once or more per layer (graph nodes, per-node results, receptive fields): a
+    ``class X(Record)`` is a named tuple of its annotated fields, frozen like :class:`Frozen`'s values (equal
+    only to its own type, hashed with its type's name, an assignment refused with FrozenInstanceError).
+    Type checkers see ``typing.NamedTuple`` (import it as ``Record`` under ``TYPE_CHECKING``).
+
+    A tuple is made in C, without a dict, and read through C descriptors: on ResNet-1202 warm (4,209
+    layers) these four as Frozen classes cost about a tenth of the whole call more, in making, reading
+    and freeing them.
+    """
+
+
+def _freeze(cls: type) -> type:
+    for name, method in (("__eq__", _record_eq), ("__ne__", _record_ne), ("__hash__", _record_hash),
+                         ("__setattr__", _record_setattr), ("__delattr__", _record_delattr)):
+        setattr(cls, name, method)
+    return cls
+
+
+def _record_eq(self: tuple[Any, ...], other: object) -> Any:
+    if type(other) is not type(self):  # (a plain tuple would compare its items, on either side: refused)
+        return False if isinstance(other, tuple) else NotImplemented
+    return tuple.__eq__(self, other)
+
+
+def _record_ne(self: tuple[Any, ...], other: object) -> Any:
+    if type(other) is not type(self):
+        return True if isinstance(other, tuple) else NotImplemented
+    return tuple.__ne__(self, other)
+
+
+def _record_hash(self: tuple[Any, ...]) -> int:
+    return hash((type(self).__qualname__, *self))
+
+
+def _record_setattr(self: object, name: str, value: Any) -> None:
+    raise FrozenInstanceError(f"cannot assign to field '{name}' of a frozen {type(self).__name__}")
+
+
+def _record_delattr(self: object, name: str) -> None:
+    raise FrozenInstanceError(f"cannot delete field '{name}' of a frozen {type(self).__name__}")
 
 
 @dataclass_transform(frozen_default=True)

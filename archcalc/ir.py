@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archcalc.errors import SourceLocation
 from archcalc.frozen import Frozen, equal_fields, repr_fields
+
+if TYPE_CHECKING:
+    from typing import NamedTuple as Record
+else:
+    from archcalc.frozen import Record
 
 #: A tensor shape without the batch dimension: ``(C, H, W)`` for feature maps, ``(N,)`` for vectors.
 Shape = tuple[int, ...]
@@ -19,13 +24,14 @@ Shape = tuple[int, ...]
 INPUT = "input"
 
 
-class Node(Frozen):
+class Node(Record):
     """One layer (or the input, or a join) of the expanded network.
 
     ``name`` is the full dotted path (``inception_3a.b2.conv1``); ``scope`` is the path of the groups
     that contain it (``("inception_3a", "b2")``), used to fold rows by depth; ``attrs`` is the layer
     type's typed, normalised configuration (see ``archcalc.layers``). Only ``archcalc.layers`` and
     ``archcalc.spec`` read ``op`` and ``attrs``; every other consumer reads the resolved record.
+    (A :class:`~archcalc.frozen.Record`: one per layer.)
     """
 
     name: str
@@ -35,12 +41,9 @@ class Node(Frozen):
     loc: SourceLocation | None = None
     scope: tuple[str, ...] = ()
 
-    def __init__(self, name: str, op: str, attrs: Any, inputs: tuple[str, ...], loc: SourceLocation | None = None,
-                 scope: tuple[str, ...] = ()) -> None:
-        # written out: one per layer, so the generic Frozen.__init__ would cost 100k-layer specs time
-        values = self.__dict__
-        values["name"], values["op"], values["attrs"], values["inputs"] = name, op, attrs, inputs
-        values["loc"], values["scope"] = loc, scope
+    def replace(self, **changes: Any) -> Node:
+        """A copy with some fields changed."""
+        return self._replace(**changes)
 
 
 class Group(Frozen):

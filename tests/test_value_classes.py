@@ -90,3 +90,32 @@ def test_graph_and_meta_stay_frozen_and_compare_by_fields() -> None:
         meta.name = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         hash(g1)
+
+
+def test_per_layer_records_keep_the_frozen_contract() -> None:
+    """Node, NodeResult, RF and AxisRF are tuples (archcalc.frozen.record) for speed: still frozen values, equal
+    only to their own type, with a changed copy, a dataclass-like repr, and copies that survive pickling."""
+    import pickle
+
+    from archcalc.analysis import RF
+    from archcalc.arith import AxisRF
+
+    a = Node("relu1", "relu", None, ("input",))
+    assert a == Node("relu1", "relu", None, ("input",)) and hash(a) == hash(Node("relu1", "relu", None, ("input",)))
+    assert a != ("relu1", "relu", None, ("input",), None, ()) and a != AxisRF()  # not a plain tuple's equal
+    items = ("relu1", "relu", None, ("input",), None, ())
+    assert [a == items, items == a, a == "relu1", items != a, a != "relu1"] == [False, False, False, True, True]
+    assert hash(a) != hash(tuple(a))
+    assert a.replace(name="relu2").name == "relu2" and a.name == "relu1" and a.loc is None and a.scope == ()
+    assert repr(a) == "Node(name='relu1', op='relu', attrs=None, inputs=('input',), loc=None, scope=())"
+    assert Node._fields == ("name", "op", "attrs", "inputs", "loc", "scope")
+    with pytest.raises(FrozenInstanceError):
+        a.name = "x"  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        a.colour = "red"  # type: ignore[attr-defined]
+    with pytest.raises(FrozenInstanceError):
+        del a.name  # type: ignore[misc]
+    field = RF(AxisRF(3, 1, -1), AxisRF(3, 1, -1))
+    assert field.aligned and not field.envelope and field.size == (3, 3)
+    assert pickle.loads(pickle.dumps(field)) == field and pickle.loads(pickle.dumps(a)) == a
+    assert {field: 1}[RF(AxisRF(3, 1, -1), AxisRF(3, 1, -1))] == 1

@@ -7,6 +7,8 @@ receptive-field, gradient-flow and in-place passes read only those records, and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from archcalc import layers
 from archcalc.analysis.inplace import SHARING, plan_inplace, saved_as_run
 from archcalc.analysis.receptive import RF, propagate
@@ -14,6 +16,11 @@ from archcalc.errors import SourceLocation, SpecError
 from archcalc.frozen import Frozen
 from archcalc.ir import Graph, Node, Shape
 from archcalc.layers import Aliasing, Cost, Family, Layout, Params, Resolved, Saved, Window
+
+if TYPE_CHECKING:
+    from typing import NamedTuple as Record
+else:
+    from archcalc.frozen import Record
 
 
 class SpecWarning(Frozen):
@@ -28,7 +35,7 @@ class SpecWarning(Frozen):
         return f"{where}warning: {self.layer}: {self.message}"
 
 
-class NodeResult(Frozen):
+class NodeResult(Record):
     """One node of the analysed network: its graph node, its record, and what the graph passes added."""
 
     node: Node
@@ -43,14 +50,6 @@ class NodeResult(Frozen):
     global_context: bool
     #: the output is channels-last in memory (after a layer norm or a Linear over the channels)
     channels_last: bool = False
-
-    def __init__(self, node: Node, rec: Resolved, rf: RF | None, rf_note: str | None, needs_input_grad: bool,
-                 inplace: int | None, global_context: bool, channels_last: bool = False) -> None:
-        # written out: one per layer (and no dataclass exec at import)
-        values = self.__dict__
-        values["node"], values["rec"], values["rf"], values["rf_note"] = node, rec, rf, rf_note
-        values["needs_input_grad"], values["inplace"] = needs_input_grad, inplace
-        values["global_context"], values["channels_last"] = global_context, channels_last
 
     @property
     def name(self) -> str:
@@ -89,6 +88,9 @@ class NodeResult(Frozen):
     def bwd_macs(self) -> int:
         return self.cost.bwd_weight_macs * (1 if self.params.trainable else 0) + (
             self.cost.bwd_input_macs if self.needs_input_grad else 0)
+
+
+_new = tuple.__new__
 
 
 def _whole_map(rec: Resolved) -> bool:
@@ -138,6 +140,6 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
             # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
             glob = known[1] or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
             last = known[2] or (known[3] and bool(before) and before[0].channels_last)
-        add(NodeResult(node, rec, rf, note, grad_in, choice, glob, last))
+        add(_new(NodeResult, (node, rec, rf, note, grad_in, choice, glob, last)))  # (record: every field, in C)
     names = [node.name for node in nodes]
     return dict(zip(names, done, strict=True)), warnings, dict(zip(names, plan, strict=True))

@@ -13,13 +13,18 @@ reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from archcalc.arith import AxisRF, Num, merge_axis
-from archcalc.frozen import Frozen
 from archcalc.layers import Identity, RFRule, Unavailable, Union, Window, unreachable
 
+if TYPE_CHECKING:
+    from typing import NamedTuple as Record
+else:
+    from archcalc.frozen import Record
 
-class RF(Frozen):
+
+class RF(Record):
     """Receptive field of a node's output units along height and width, in input pixels."""
 
     h: AxisRF
@@ -30,13 +35,6 @@ class RF(Frozen):
     #: behind upsampling: the envelope of the units' fields (each unit sees the pixels inside it, some a little
     #: less), even where the figures came out whole
     envelope: bool = False
-
-    def __init__(self, h: AxisRF, w: AxisRF, aligned: bool = True, context: bool = False,
-                 envelope: bool = False) -> None:
-        # written out: one per layer (a dataclass's exec costs every command a millisecond at import)
-        values = self.__dict__
-        values["h"], values["w"], values["aligned"], values["context"], values["envelope"] = (
-            h, w, aligned, context, envelope)
 
     @property
     def size(self) -> tuple[Num, Num]:
@@ -67,6 +65,7 @@ class RF(Frozen):
 
 
 ORIGIN = RF(AxisRF(), AxisRF())
+_new = tuple.__new__
 #: Largest field size or jump computed (and largest denominator of a fractional one): beyond it, strides of
 #: 2⁶² chained (or upsampling by as much) would grow the numbers by 62 bits per layer, to megabytes each over
 #: a deep spec, and mean nothing for any image.
@@ -147,8 +146,10 @@ def _whole_window(field: RF, rule: Window) -> RF | None:
     size_h, jump_h, size_w, jump_w = h.size + (kh - 1) * h.jump, h.jump * sh, w.size + (kw - 1) * w.jump, w.jump * sw
     if abs(size_h) > MAX_FIELD or abs(jump_h) > MAX_FIELD or abs(size_w) > MAX_FIELD or abs(jump_w) > MAX_FIELD:
         return None
-    return RF(AxisRF(size_h, jump_h, h.start - ph * h.jump), AxisRF(size_w, jump_w, w.start - pw * w.jump),
-              field.aligned, field.context, field.envelope)
+    # (records made in C, every field given: one field a layer)
+    return _new(RF, (_new(AxisRF, (size_h, jump_h, h.start - ph * h.jump)),
+                     _new(AxisRF, (size_w, jump_w, w.start - pw * w.jump)), field.aligned, field.context,
+                     field.envelope))
 
 
 def _whole_union(fields: Sequence[RF | None]) -> tuple[RF, str | None] | None:
@@ -182,8 +183,9 @@ def _whole_union(fields: Sequence[RF | None]) -> tuple[RF, str | None] | None:
             low_w, high_w = (start_w if start_w < low_w else low_w), (end_w if end_w > high_w else high_w)
             aligned = aligned and start_h + end_h == centre_h and start_w + end_w == centre_w
         aligned = aligned and f.aligned
-    return (RF(AxisRF(high_h - low_h + 1, jump_h, low_h), AxisRF(high_w - low_w + 1, jump_w, low_w), aligned, False,
-               False), None if aligned else MISALIGNED)
+    return (_new(RF, (_new(AxisRF, (high_h - low_h + 1, jump_h, low_h)), _new(AxisRF, (high_w - low_w + 1, jump_w,
+                                                                                    low_w)), aligned, False, False)),
+            None if aligned else MISALIGNED)
 
 
 def _out_of_range(axis: AxisRF) -> bool:

@@ -767,7 +767,7 @@ class Expander:
         short = layers.CATALOGUE[op].short or op
         label = str(name) if name is not None else self._auto(scope, short)
         full = self._full(scope, label, where)
-        self._add_node(Node(full, op, attrs, inputs, where, scope.path))
+        self._add_node(tuple.__new__(Node, (full, op, attrs, inputs, where, scope.path)))  # (a record, in C)
         return full
 
     # ---- values ---------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from typing import Any, Protocol
 from archcalc.errors import SourceLocation
 from archcalc.ir import Group, Node
 
+#: a record made in C (archcalc.frozen.record): a copy's nodes take every field, in order
+_new = tuple.__new__
+
 
 class AddNode:
     __slots__ = ("node",)
@@ -190,22 +193,27 @@ class Stamp:
         #: proper prefix of every name, as the expander's own naming adds them
         relative = [step[1] for step in self.steps if step[0] is AddNode or step[0] is AddGroup]
         parts = [n.split(".") for n in relative]
-        self.prefixes = sorted({".".join(p[:k]) for p in parts for k in range(len(p))})
+        prefixes = sorted({".".join(p[:k]) for p in parts for k in range(len(p))})
+        #: the ones below the group, and whether the group's own path is one (a name written right under it)
+        self.inner_prefixes = [rel for rel in prefixes if rel]
+        self.own_prefix = "" in prefixes
 
     def apply(self, target: Target, prefix: str, source: str) -> str:
         """Add this call's copy to ``target``; the node it returns."""
         inside = prefix + "."
         path = tuple(prefix.split("."))
-        scopes = [path + rel for rel in self.scopes]
+        scopes = list(map(path.__add__, self.scopes))  # (map, not a comprehension: no frame per call)
         nodes, names, node_names = target.nodes, target.names, target.node_names
         for kind, a, b, c, d, e, f in self.steps:
             if kind is AddNode:  # a: the name, b: the op, c: its attrs, d: its inputs, e: loc, f: its scope
                 name = inside + a
                 if len(d) == 1:
                     reads: tuple[str, ...] = (source if d[0] is None else inside + d[0],)
+                elif len(d) == 2:  # a residual add
+                    reads = (source if d[0] is None else inside + d[0], source if d[1] is None else inside + d[1])
                 else:
                     reads = tuple([source if i is None else inside + i for i in d])
-                nodes.append(Node(name, b, c, reads, e, scopes[f]))
+                nodes.append(_new(Node, (name, b, c, reads, e, scopes[f])))
                 node_names.add(name)
                 names[name] = e
             elif kind is AddGroup:  # a: the path's text, b: the kind, c: loc, d: the path
@@ -220,7 +228,9 @@ class Stamp:
                 a.apply(target, inside + b, source if c is None else inside + c)
             else:
                 target.outputs.append(source if a is None else inside + a)
-        target.prefixes.update([inside + rel if rel else prefix for rel in self.prefixes])
+        target.prefixes.update(map(inside.__add__, self.inner_prefixes))
+        if self.own_prefix:
+            target.prefixes.add(prefix)
         return source if self.end is None else inside + self.end
 
 
