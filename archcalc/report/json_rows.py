@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
 
-from archcalc.report.model import Leaves, RFData, Row, Subtotals, row_dict
+from archcalc.analysis import RF
+from archcalc.report.model import Leaves, RFData, Row, Subtotals, rf_data, row_dict
 
 #: the C encoder's own string writer when ``ensure_ascii`` is off (as archcalc's compact JSON has it)
 _quote = encode_basestring
@@ -36,6 +37,18 @@ def _ints(values: Sequence[int | float]) -> str | None:
         if type(v) is not int:
             return None
     return "[" + ",".join(map(str, values)) + "]"
+
+
+def _rf_text(f: RF | RFData, memo: Memo) -> str | None:
+    """A layer's field as :func:`_rf` writes its report data, taken from the analysis' field where its values
+    are whole (the usual case: no lists made), else from its data (:func:`rf_data`)."""
+    if isinstance(f, RFData):
+        return _rf(f, memo)
+    h, w = f.h, f.w
+    if (type(h.size) is int and type(w.size) is int and type(h.jump) is int and type(w.jump) is int
+            and type(h.start) is int and type(w.start) is int):  # (rf_data's short way: the same values)
+        return _field((h.size, w.size), (h.jump, w.jump), (h.start, w.start), f.aligned, f.envelope, memo)
+    return _rf(rf_data(f), memo)
 
 
 def _rf(rf: RFData | None, memo: Memo) -> str | None:
@@ -156,7 +169,7 @@ class LeafWriter:
             else:
                 field = fields.get(id(f))  # type: ignore[assignment]
                 if field is None:
-                    field = fields[id(f)] = _rf(f, memo) or ""
+                    field = fields[id(f)] = _rf_text(f, memo) or ""
             place = places.get(where)
             if place is None:
                 place = places[where] = "null" if where is None else _quote(where) if type(where) is str else ""
@@ -242,9 +255,12 @@ class SubtotalWriter:
                 middle = _group_middle(kind, g[0], g[1], g[2], g[3], g[4], figures[last].shape, memo)
                 if middle is not None:
                     f = fields[last]
-                    field = "null" if f is None else texts.get(id(f))
-                    if field is None:
-                        field = texts[id(f)] = _rf(f, self.field_memo) or ""
+                    if f is None:
+                        field: str | None = "null"
+                    else:
+                        field = texts.get(id(f))
+                        if field is None:
+                            field = texts[id(f)] = _rf_text(f, self.field_memo) or ""
                     if field:
                         text = f'{{"path":{_quote(path)},{middle},"rf":{field}}}'
             if text is None:

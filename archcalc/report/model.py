@@ -6,6 +6,7 @@ depth, since they are computed from the leaf rows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from archcalc.analysis import RF, Analysis, NodeResult
@@ -312,18 +313,20 @@ def _row(r: NodeResult, itemsize: int) -> Row:
     loc = node.loc
     return Row(node.name, rec.op, rec.family.value, len(node.scope), list(rec.out), p.weights + p.biases, p.weights,
                p.biases, p.trainable, c.macs, c.ops, 2 * c.macs + c.ops, r.bwd_macs, alloc, alloc * itemsize,
-               None if r.rf is None else _rf_data(r.rf), r.rf_note, str(loc) if loc else None)
+               None if r.rf is None else rf_data(r.rf), r.rf_note, str(loc) if loc else None)
 
 
 class Leaves:
-    """Every node's row before it is built: per node its result, its case's template row, its field as report
-    data and its location's text, each shared by the nodes that have the same.
+    """Every node's row before it is built: per node its result, its case's template row, its field and its
+    location's text, each shared by the nodes that have the same.
 
     Deep specs repeat a few records (ResNet-1202: 21 for 4,209 nodes; a chain: 3): a row's figures depend
     only on its record, its in-place plan, whether a gradient flows and its depth, so each distinct case is
-    worked out once (:func:`_row`), and a field or a location shared by many nodes is converted once, looked
-    up by identity (the analysis keeps every one alive meanwhile). A row differs from its template only in
-    its name, field, note and location: :meth:`row` builds it, with lists of its own.
+    worked out once (:func:`_row`), and a location shared by many nodes is converted once, looked up by
+    identity (the analysis keeps every one alive meanwhile). A field stays the analysis' own (:class:`RF`)
+    until a row is built from it (:func:`rf_data`) or written (the JSON writer turns each into text once).
+    A row differs from its template only in its name, field, note and location: :meth:`row` builds it, with
+    lists of its own.
     """
 
     __slots__ = ("fields", "locations", "names", "results", "templates")
@@ -333,12 +336,10 @@ class Leaves:
         self.results: list[NodeResult] = list(analysis.results.values())
         self.names: list[str] = list(analysis.results)  # (the results are keyed by their nodes' names)
         self.templates: list[Row] = []
-        self.fields: list[RFData | None] = []
+        self.fields: list[RF | None] = [r.rf for r in self.results]
         self.locations: list[str | None] = []
-        templates = self.templates.append
-        fields, locations = self.fields.append, self.locations.append
+        templates, locations = self.templates.append, self.locations.append
         cases: dict[tuple[int, int | None, bool, int], Row] = {}
-        converted: dict[int, RFData] = {}
         texts: dict[int, str | None] = {}
         for r in self.results:
             node = r.node
@@ -347,14 +348,6 @@ class Leaves:
             if t is None:
                 t = cases[key] = _row(r, itemsize)
             templates(t)
-            rf = r.rf
-            if rf is None:
-                fields(None)
-            else:
-                f = converted.get(id(rf))
-                if f is None:
-                    f = converted[id(rf)] = _rf_data(rf)
-                fields(f)
             loc = node.loc
             where = texts.get(id(loc), "")
             if where == "":
@@ -362,9 +355,9 @@ class Leaves:
             locations(where)
 
     @staticmethod
-    def row(name: str, r: NodeResult, t: Row, f: RFData | None, where: str | None) -> Row:
+    def row(name: str, r: NodeResult, t: Row, f: RF | None, where: str | None) -> Row:
         """Node ``r``'s row (``name``) from its case's template ``t``, its field ``f`` and its location's text."""
-        data = None if f is None else RFData(f.size[:], f.jump[:], f.start[:], f.aligned, f.envelope)
+        data = None if f is None else rf_data(f)
         return Row(name, t.type, t.family, t.depth, t.shape[:], t.params, t.weights, t.biases, t.trainable,
                    t.macs, t.ops, t.flops, t.bwd_macs, t.activations, t.memory_bytes, data, r.rf_note, where)
 
@@ -375,8 +368,9 @@ class Leaves:
                 in zip(self.names, self.results, self.templates, self.fields, self.locations, strict=True)]
 
 
-def _rf_data(rf: RF) -> RFData:
-    """A field as report data; whole numbers (all but fields behind upsampling) take the short way."""
+def rf_data(rf: RF) -> RFData:
+    """A field as report data (lists of its own); whole numbers (all but fields behind upsampling) take the
+    short way."""
     h, w = rf.h, rf.w
     if (type(h.size) is int and type(w.size) is int and type(h.jump) is int and type(w.jump) is int
             and type(h.start) is int and type(w.start) is int):
@@ -384,6 +378,11 @@ def _rf_data(rf: RF) -> RFData:
     return RFData(envelope=rf.fractional, size=[json_number(v) for v in rf.size],
                   jump=[json_number(v) for v in rf.jump], start=[json_number(v) for v in rf.start],
                   aligned=rf.aligned)
+
+
+def as_data(field: RF | RFData | None) -> RFData | None:
+    """A layer's field as report data (a field from the analysis converted; report data as it is)."""
+    return field if field is None or isinstance(field, RFData) else rf_data(field)
 
 
 def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> list[Row]:
@@ -420,7 +419,7 @@ def fold(rows: list[Row], depth: int | None, group_kinds: dict[str, str]) -> lis
     return out
 
 
-def group_subtotals(names: list[str], figures: list[Row], fields: list[RFData | None],
+def group_subtotals(names: list[str], figures: list[Row], fields: Sequence[RF | RFData | None],
                     kinds: dict[str, str]) -> list[dict[str, Any]]:
     """Each group with the sums of every layer under it and its output (its last layer's): the layers'
     ``names``, a row with each one's figures (its own or its case's template: no row need be built) and
@@ -476,7 +475,7 @@ class Subtotals:
 
     __slots__ = ("fields", "figures", "sums")
 
-    def __init__(self, sums: list[GroupSums], figures: list[Row], fields: list[RFData | None]) -> None:
+    def __init__(self, sums: list[GroupSums], figures: list[Row], fields: Sequence[RF | RFData | None]) -> None:
         self.sums, self.figures, self.fields = sums, figures, fields
 
     def group(self, path: str, kind: str, g: list[Any] | None) -> dict[str, Any]:
@@ -486,7 +485,8 @@ class Subtotals:
                     "shape": [], "rf": None}
         last = g[5]
         return {"path": path, "kind": kind, "layers": g[0], "params": g[1], "macs": g[2], "ops": g[3],
-                "activations": g[4], "shape": list(self.figures[last].shape), "rf": _rf_dict(self.fields[last])}
+                "activations": g[4], "shape": list(self.figures[last].shape),
+                "rf": _rf_dict(as_data(self.fields[last]))}
 
     def groups(self) -> list[dict[str, Any]]:
         group = self.group
