@@ -46,17 +46,13 @@ class Node(Record):
         return self._replace(**changes)
 
 
-class Group(Frozen):
-    """A named group of nodes (a block instance, a branch, a side output) for folding and diagrams."""
+class Group(Record):
+    """A named group of nodes (a block instance, a branch, a side output) for folding and diagrams (a
+    :class:`~archcalc.frozen.Record`: one per block call, 50,000 in a 100,000-layer chain of blocks)."""
 
     path: tuple[str, ...]
     kind: str  # "block:<name>", "branch", "side", "group"
     loc: SourceLocation | None = None
-
-    def __init__(self, path: tuple[str, ...], kind: str, loc: SourceLocation | None = None) -> None:
-        # written out: one per block call (50,000 in a 100,000-layer chain of blocks)
-        values = self.__dict__
-        values["path"], values["kind"], values["loc"] = path, kind, loc
 
 
 class SpecMeta(Frozen):

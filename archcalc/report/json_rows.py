@@ -47,7 +47,9 @@ def _rf_text(f: RF | RFData, memo: Memo) -> str | None:
     h, w = f.h, f.w
     if (type(h.size) is int and type(w.size) is int and type(h.jump) is int and type(w.jump) is int
             and type(h.start) is int and type(w.start) is int):  # (rf_data's short way: the same values)
-        return _field((h.size, w.size), (h.jump, w.jump), (h.start, w.start), f.aligned, f.envelope, memo)
+        # no memo by value: the caller keeps each field's text by identity, and distinct fields are rarely
+        # equal (a deep network's grow layer by layer)
+        return _field((h.size, w.size), (h.jump, w.jump), (h.start, w.start), f.aligned, f.envelope)
     return _rf(rf_data(f), memo)
 
 

@@ -217,7 +217,7 @@ class Stamp:
                 node_names.add(name)
                 names[name] = e
             elif kind is AddGroup:  # a: the path's text, b: the kind, c: loc, d: the path
-                target.groups.append(Group(path + d, b, c))
+                target.groups.append(_new(Group, (path + d, b, c)))
                 names[inside + a] = c
             elif kind is EndGroup:  # a: the group, b: its end
                 target.group_ends[inside + a] = source if b is None else inside + b
