@@ -757,7 +757,7 @@ class Expander:
             raise SpecError(f"spec opens more than {MAX_GROUPS} groups (block calls, branches)", where)
         full = self._full(scope, label, where)
         path = tuple(full.split("."))
-        self._add_group(Group(path, kind, where), full)
+        self._add_group(tuple.__new__(Group, (path, kind, where)), full)  # (a record, in C)
         return _Scope(path)
 
     def _emit(self, op: str, attrs: layers.Config, inputs: tuple[str, ...], name: Any, scope: _Scope,
