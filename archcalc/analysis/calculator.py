@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from archcalc import layers
 from archcalc.analysis.inplace import SHARING, plan_inplace, saved_as_run
-from archcalc.analysis.receptive import RF, propagate
+from archcalc.analysis.receptive import RF, keeps_field, propagate
 from archcalc.errors import SourceLocation, SpecError
 from archcalc.frozen import Frozen
 from archcalc.ir import Graph, Node, Shape
@@ -118,18 +118,22 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
     done: list[NodeResult] = []
     add = done.append
     # what a record alone decides, once per distinct record (deep networks share them: ResNet-1202): trainable
-    # parameters, a whole-map reduction, a channels-last output, an output laid out as its input (an enum
-    # member read per node costs ten times a local)
-    facts: dict[int, tuple[bool, bool, bool, bool]] = {}
+    # parameters, a whole-map reduction, a channels-last output, an output laid out as its input, a field
+    # kept as its input's (an enum member read per node costs ten times a local)
+    facts: dict[int, tuple[bool, bool, bool, bool, bool]] = {}
     for node, ins, rec, choice in zip(nodes, wiring, records, plan, strict=True):
         known = facts.get(id(rec))
         if known is None:
             p = rec.params
             known = facts[id(rec)] = (p.total > 0 and p.trainable, _whole_map(rec),
-                                      rec.layout is Layout.CHANNELS_LAST, rec.layout is Layout.AS_INPUT)
+                                      rec.layout is Layout.CHANNELS_LAST, rec.layout is Layout.AS_INPUT,
+                                      keeps_field(rec.rf))
         if len(ins) == 1:  # the common case, on the short way
             b = done[ins[0]]
-            rf, note = propagate(rec.rf, (b.rf,))
+            rf: RF | None = b.rf
+            note: str | None = None
+            if not known[4] or rf is None:  # (a BN, a ReLU: propagate would hand the input's field back)
+                rf, note = propagate(rec.rf, (rf,))
             grad_in = b.needs_input_grad or facts[id(b.rec)][0]
             glob = known[1] or (b.global_context and b.rec.out[1:] == rec.out[1:])
             last = known[2] or (known[3] and b.channels_last)

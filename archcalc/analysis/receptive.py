@@ -78,10 +78,16 @@ BROADCAST_CONTEXT = ("plus global context: a branch broadcast from one unit (ima
                      " upsampled back to the map's size) gives every unit the same field")
 
 
+def keeps_field(rule: RFRule) -> bool:
+    """Whether ``rule`` hands a node's one input field on as it is (what :func:`propagate` does for it when
+    that field is known): the calculator skips the call for such a node."""
+    return type(rule) is Identity and not rule.context
+
+
 def propagate(rule: RFRule, fields: Sequence[RF | None]) -> tuple[RF | None, str | None]:
     """A node's field from its inputs' fields by its layer's rule; (None, reason) when it cannot be given."""
     if len(fields) == 1 and fields[0] is not None:  # the common cases first, on the short way
-        if type(rule) is Identity and not rule.context:
+        if keeps_field(rule):
             return fields[0], None
         if type(rule) is Window:
             whole = _whole_window(fields[0], rule)
