@@ -387,8 +387,8 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
 class _Form:
     """A string's references, found once (:func:`_form`): ``variable`` for a whole reference to one variable
     (``$width``, ``${ width }``), ``whole`` for any other whole reference (``${i + 1}``), else ``pieces``:
-    the text between references and, at odd positions, each reference's expression and its own text (only
-    the text where ``plain``: no reference)."""
+    the text between references and, at odd positions, each reference's expression, its own text and its
+    :func:`_quick` form (only the text where ``plain``: no reference)."""
 
     __slots__ = ("pieces", "plain", "variable", "whole")
 
@@ -409,10 +409,50 @@ class _Form:
             return
         last = 0
         for m in _REF.finditer(text):
-            self.pieces += [text[last:m.start()], (m.group(1) or m.group(2), m.group())]
+            expr = m.group(1) or m.group(2)
+            self.pieces += [text[last:m.start()], (expr, m.group(), _quick(expr))]
             last = m.end()
         self.pieces.append(text[last:])
         self.plain = len(self.pieces) == 1
+
+
+#: ``a + b``, ``a - b`` or ``a * b`` of names and literals, as :func:`_int_arithmetic` reads it: the operator,
+#: then each operand as (name, None) or (None, literal)
+Quick = tuple[Callable[[int, int], int], str | None, Any, str | None, Any]
+
+
+def _quick(expr: str) -> Quick | None:
+    """An interpolated expression that :func:`evaluate` would take :func:`_int_arithmetic`'s short way for
+    (``block${i + 1}``), read once: substitute computes it the same way, without the call; None for any
+    other, which evaluate takes (errors included)."""
+    if len(expr) > MAX_EXPR_CHARS:
+        return None
+    tree = _parse(expr.strip())
+    body = None if tree is None else tree.body
+    if type(body) is not ast.BinOp or type(body.op) not in _INT_BINOPS:
+        return None
+    operands: list[Any] = []
+    for node in (body.left, body.right):
+        if type(node) is ast.Name:
+            operands += (node.id, None)
+        elif type(node) is ast.Constant:
+            operands += (None, node.value)
+        else:
+            return None
+    return (_INT_BINOPS[type(body.op)], *operands)
+
+
+def _quick_value(quick: Quick, env: Mapping[str, Any]) -> int | None:
+    """:func:`_int_arithmetic`'s result for a :func:`_quick` form: None where it would decline."""
+    op, a_name, a, b_name, b = quick
+    if a_name is not None:
+        a = env.get(a_name)
+    if b_name is not None:
+        b = env.get(b_name)
+    if type(a) is not int or type(b) is not int or abs(a) > MAX_INT or abs(b) > MAX_INT:
+        return None
+    value = op(a, b)
+    return value if abs(value) <= MAX_INT else None
 
 
 def _form_uncached(text: str) -> _Form:
@@ -439,8 +479,10 @@ def substitute(text: str, env: Mapping[str, Any], where: SourceLocation | None,
     out = [pieces[0]]
     built = len(text)
     for k in range(1, len(pieces), 2):
-        expr, written = pieces[k]
-        value = evaluate(expr, env, where, spend)
+        expr, written, quick = pieces[k]
+        value = None if quick is None else _quick_value(quick, env)
+        if value is None:
+            value = evaluate(expr, env, where, spend)
         if not isinstance(value, str | int | float | bool | None):
             raise SpecError(f"cannot interpolate {_kind(value)} into text ('{written}')", where)
         piece = value if isinstance(value, str) else str(value)
