@@ -259,9 +259,15 @@ class Journal:
             self.open.remove(rec)
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def frozen_key(value: Any) -> Any:
     """A hashable form of a variable's value that tells apart what the expansion could tell apart (the
     type too: ``1``, ``1.0`` and ``true`` are different arguments); None where there is none."""
+    kind = type(value)
+    if kind in _SCALARS:  # the usual argument, on the short way
+        return (kind, value)
     if isinstance(value, list):
         items = [frozen_key(v) for v in value]
         return None if any(i is None for i in items) else (list, tuple(items))
