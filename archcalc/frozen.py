@@ -11,9 +11,9 @@ immutable, compare and hash by their values, repr like dataclasses and match pos
 order; type checkers see a dataclass (PEP 681's ``dataclass_transform``). Mutable defaults are not
 supported (nothing here needs them).
 
-The values made once or more per layer (graph nodes, per-node results, receptive fields) are
-``typing.NamedTuple`` classes made frozen values by :func:`record` instead: the same contract (but for
-being tuples: they index and unpack), at a fraction of the cost of a dict per instance.
+The values made once or more per layer (graph nodes and groups, per-node results, receptive fields) are
+:class:`Record` classes instead, named tuples with the same contract (but for being tuples: they index and
+unpack), at a fraction of the cost of a dict per instance.
 """
 
 from __future__ import annotations
@@ -83,9 +83,14 @@ class Record(metaclass=_RecordMeta):
     Type checkers see ``typing.NamedTuple`` (import it as ``Record`` under ``TYPE_CHECKING``).
 
     A tuple is made in C, without a dict, and read through C descriptors: on ResNet-1202 warm (4,209
-    layers) these four as Frozen classes cost about a tenth of the whole call more, in making, reading
-    and freeing them.
+    layers) these values as Frozen classes cost about a tenth of the whole call more, in making, reading
+    and freeing them. The hot places make them with :data:`new_record`.
     """
+
+
+#: ``new_record(Node, (name, op, ...))``: a record made in C from every field, in order, without the named
+#: tuple's own ``__new__`` (a Python function, a third of the cost)
+new_record = tuple.__new__
 
 
 def _freeze(cls: type) -> type:

@@ -13,7 +13,7 @@ from archcalc import layers
 from archcalc.analysis.inplace import SHARING, plan_inplace, saved_as_run
 from archcalc.analysis.receptive import RF, keeps_field, propagate
 from archcalc.errors import SourceLocation, SpecError
-from archcalc.frozen import Frozen
+from archcalc.frozen import Frozen, new_record
 from archcalc.ir import Graph, Node, Shape
 from archcalc.layers import Aliasing, Cost, Family, Layout, Params, Resolved, Saved, Window
 
@@ -90,9 +90,6 @@ class NodeResult(Record):
             self.cost.bwd_input_macs if self.needs_input_grad else 0)
 
 
-_new = tuple.__new__
-
-
 def _whole_map(rec: Resolved) -> bool:
     """A reduction over the whole map (global pooling, flatten): what follows has no spatial map."""
     return (rec.family in (Family.POOL, Family.RESHAPE) and isinstance(rec.rf, Window) and len(rec.ins) == 1
@@ -144,6 +141,6 @@ def calculate(graph: Graph, strict: bool = False) -> tuple[dict[str, NodeResult]
             # a reduction's result has no spatial map; a map gated by it (same spatial size, broadcast) still has
             glob = known[1] or any(b.global_context and b.rec.out[1:] == rec.out[1:] for b in before)
             last = known[2] or (known[3] and bool(before) and before[0].channels_last)
-        add(_new(NodeResult, (node, rec, rf, note, grad_in, choice, glob, last)))  # (record: every field, in C)
+        add(new_record(NodeResult, (node, rec, rf, note, grad_in, choice, glob, last)))
     names = [node.name for node in nodes]
     return dict(zip(names, done, strict=True)), warnings, dict(zip(names, plan, strict=True))

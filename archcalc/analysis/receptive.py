@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from archcalc.arith import AxisRF, Num, merge_axis
+from archcalc.frozen import new_record
 from archcalc.layers import Identity, RFRule, Unavailable, Union, Window, unreachable
 
 if TYPE_CHECKING:
@@ -65,7 +66,6 @@ class RF(Record):
 
 
 ORIGIN = RF(AxisRF(), AxisRF())
-_new = tuple.__new__
 #: Largest field size or jump computed (and largest denominator of a fractional one): beyond it, strides of
 #: 2⁶² chained (or upsampling by as much) would grow the numbers by 62 bits per layer, to megabytes each over
 #: a deep spec, and mean nothing for any image.
@@ -152,10 +152,9 @@ def _whole_window(field: RF, rule: Window) -> RF | None:
     size_h, jump_h, size_w, jump_w = h.size + (kh - 1) * h.jump, h.jump * sh, w.size + (kw - 1) * w.jump, w.jump * sw
     if abs(size_h) > MAX_FIELD or abs(jump_h) > MAX_FIELD or abs(size_w) > MAX_FIELD or abs(jump_w) > MAX_FIELD:
         return None
-    # (records made in C, every field given: one field a layer)
-    return _new(RF, (_new(AxisRF, (size_h, jump_h, h.start - ph * h.jump)),
-                     _new(AxisRF, (size_w, jump_w, w.start - pw * w.jump)), field.aligned, field.context,
-                     field.envelope))
+    return new_record(RF, (new_record(AxisRF, (size_h, jump_h, h.start - ph * h.jump)),
+                           new_record(AxisRF, (size_w, jump_w, w.start - pw * w.jump)), field.aligned,
+                           field.context, field.envelope))
 
 
 def _whole_union(fields: Sequence[RF | None]) -> tuple[RF, str | None] | None:
@@ -189,9 +188,9 @@ def _whole_union(fields: Sequence[RF | None]) -> tuple[RF, str | None] | None:
             low_w, high_w = (start_w if start_w < low_w else low_w), (end_w if end_w > high_w else high_w)
             aligned = aligned and start_h + end_h == centre_h and start_w + end_w == centre_w
         aligned = aligned and f.aligned
-    return (_new(RF, (_new(AxisRF, (high_h - low_h + 1, jump_h, low_h)), _new(AxisRF, (high_w - low_w + 1, jump_w,
-                                                                                    low_w)), aligned, False, False)),
-            None if aligned else MISALIGNED)
+    h_field = new_record(AxisRF, (high_h - low_h + 1, jump_h, low_h))
+    w_field = new_record(AxisRF, (high_w - low_w + 1, jump_w, low_w))
+    return new_record(RF, (h_field, w_field, aligned, False, False)), None if aligned else MISALIGNED
 
 
 def _out_of_range(axis: AxisRF) -> bool:

@@ -31,6 +31,7 @@ from typing import Any
 
 from archcalc import layers
 from archcalc.errors import SourceLocation, SpecError, did_you_mean
+from archcalc.frozen import new_record
 from archcalc.ir import INPUT, Graph, Group, Node, Shape, SpecMeta
 from archcalc.spec.expr import evaluate, has_refs, substitute
 from archcalc.spec.loader import LList, LMap, loc_of, plain
@@ -757,7 +758,7 @@ class Expander:
             raise SpecError(f"spec opens more than {MAX_GROUPS} groups (block calls, branches)", where)
         full = self._full(scope, label, where)
         path = tuple(full.split("."))
-        self._add_group(tuple.__new__(Group, (path, kind, where)), full)  # (a record, in C)
+        self._add_group(new_record(Group, (path, kind, where)), full)
         return _Scope(path)
 
     def _emit(self, op: str, attrs: layers.Config, inputs: tuple[str, ...], name: Any, scope: _Scope,
@@ -767,7 +768,7 @@ class Expander:
         short = layers.CATALOGUE[op].short or op
         label = str(name) if name is not None else self._auto(scope, short)
         full = self._full(scope, label, where)
-        self._add_node(tuple.__new__(Node, (full, op, attrs, inputs, where, scope.path)))  # (a record, in C)
+        self._add_node(new_record(Node, (full, op, attrs, inputs, where, scope.path)))
         return full
 
     # ---- values ---------------------------------------------------------------------------------

@@ -111,27 +111,40 @@ def _same(a: Any, b: Any) -> bool:
     return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
 
 
-#: the operators :func:`_int_arithmetic` computes on its short way
+#: the operators of the short way for integer arithmetic (:func:`_quick_of`)
 _INT_BINOPS: dict[type[ast.operator], Callable[[int, int], int]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
 }
 
-
-def _int_operand(node: ast.expr, env: Mapping[str, Any]) -> Any:
-    kind = type(node)
-    if kind is ast.Name:
-        return env.get(node.id)  # type: ignore[attr-defined]
-    return node.value if kind is ast.Constant else None  # type: ignore[attr-defined]
+#: ``a + b``, ``a - b`` or ``a * b`` of names and literals: the operator, then each operand as (name, None) or
+#: (None, literal)
+Quick = tuple[Callable[[int, int], int], str | None, Any, str | None, Any]
 
 
-def _int_arithmetic(node: ast.BinOp, env: Mapping[str, Any]) -> int | None:
-    """``a + b``, ``a - b`` or ``a * b`` of two in-range integers (names or literals, not booleans) with an
-    in-range result: what the tree walk would give, a few times faster (a repeat names each block by one:
-    ``block${i + 1}``); None for everything else, which the walk evaluates, errors included."""
-    op = _INT_BINOPS.get(type(node.op))
-    if op is None:
+def _quick_of(node: ast.expr) -> Quick | None:
+    """``node`` as a :data:`Quick` form, where it is one (a repeat names each block by one: ``block${i + 1}``)."""
+    if type(node) is not ast.BinOp or type(node.op) not in _INT_BINOPS:
         return None
-    a, b = _int_operand(node.left, env), _int_operand(node.right, env)
+    operands: list[Any] = []
+    for operand in (node.left, node.right):
+        if type(operand) is ast.Name:
+            operands += (operand.id, None)
+        elif type(operand) is ast.Constant:
+            operands += (None, operand.value)
+        else:
+            return None
+    return (_INT_BINOPS[type(node.op)], *operands)
+
+
+def _quick_value(quick: Quick, env: Mapping[str, Any]) -> int | None:
+    """A :data:`Quick` form of two in-range integers (names or literals, not booleans) with an in-range
+    result: what the tree walk would give, a few times faster; None for everything else, which the walk
+    evaluates, errors included."""
+    op, a_name, a, b_name, b = quick
+    if a_name is not None:
+        a = env.get(a_name)
+    if b_name is not None:
+        b = env.get(b_name)
     if type(a) is not int or type(b) is not int or abs(a) > MAX_INT or abs(b) > MAX_INT:
         return None
     value = op(a, b)
@@ -157,7 +170,8 @@ def evaluate(expr: str, env: Mapping[str, Any], where: SourceLocation | None,
         if name in env:
             return env[name]
     elif type(body) is ast.BinOp:  # the next most common: a name and a number (block${i + 1})
-        quick = _int_arithmetic(body, env)
+        form = _quick_of(body)
+        quick = None if form is None else _quick_value(form, env)
         if quick is not None:
             return quick
     work = 0
@@ -416,43 +430,13 @@ class _Form:
         self.plain = len(self.pieces) == 1
 
 
-#: ``a + b``, ``a - b`` or ``a * b`` of names and literals, as :func:`_int_arithmetic` reads it: the operator,
-#: then each operand as (name, None) or (None, literal)
-Quick = tuple[Callable[[int, int], int], str | None, Any, str | None, Any]
-
-
 def _quick(expr: str) -> Quick | None:
-    """An interpolated expression that :func:`evaluate` would take :func:`_int_arithmetic`'s short way for
-    (``block${i + 1}``), read once: substitute computes it the same way, without the call; None for any
-    other, which evaluate takes (errors included)."""
+    """An interpolated expression's :data:`Quick` form, read once (substitute computes it without the call to
+    :func:`evaluate`, whose short way it is); None for any other, which evaluate takes (errors included)."""
     if len(expr) > MAX_EXPR_CHARS:
         return None
     tree = _parse(expr.strip())
-    body = None if tree is None else tree.body
-    if type(body) is not ast.BinOp or type(body.op) not in _INT_BINOPS:
-        return None
-    operands: list[Any] = []
-    for node in (body.left, body.right):
-        if type(node) is ast.Name:
-            operands += (node.id, None)
-        elif type(node) is ast.Constant:
-            operands += (None, node.value)
-        else:
-            return None
-    return (_INT_BINOPS[type(body.op)], *operands)
-
-
-def _quick_value(quick: Quick, env: Mapping[str, Any]) -> int | None:
-    """:func:`_int_arithmetic`'s result for a :func:`_quick` form: None where it would decline."""
-    op, a_name, a, b_name, b = quick
-    if a_name is not None:
-        a = env.get(a_name)
-    if b_name is not None:
-        b = env.get(b_name)
-    if type(a) is not int or type(b) is not int or abs(a) > MAX_INT or abs(b) > MAX_INT:
-        return None
-    value = op(a, b)
-    return value if abs(value) <= MAX_INT else None
+    return None if tree is None else _quick_of(tree.body)
 
 
 def _form_uncached(text: str) -> _Form:

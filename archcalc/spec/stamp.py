@@ -22,10 +22,8 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from archcalc.errors import SourceLocation
+from archcalc.frozen import new_record
 from archcalc.ir import Group, Node
-
-#: a record made in C (archcalc.frozen.record): a copy's nodes take every field, in order
-_new = tuple.__new__
 
 
 class AddNode:
@@ -213,11 +211,11 @@ class Stamp:
                     reads = (source if d[0] is None else inside + d[0], source if d[1] is None else inside + d[1])
                 else:
                     reads = tuple([source if i is None else inside + i for i in d])
-                nodes.append(_new(Node, (name, b, c, reads, e, scopes[f])))
+                nodes.append(new_record(Node, (name, b, c, reads, e, scopes[f])))
                 node_names.add(name)
                 names[name] = e
             elif kind is AddGroup:  # a: the path's text, b: the kind, c: loc, d: the path
-                target.groups.append(_new(Group, (path + d, b, c)))
+                target.groups.append(new_record(Group, (path + d, b, c)))
                 names[inside + a] = c
             elif kind is EndGroup:  # a: the group, b: its end
                 target.group_ends[inside + a] = source if b is None else inside + b
